@@ -1,0 +1,251 @@
+// Package bot is opsroom's Matrix side: it logs in, syncs, keeps out rooms and
+// senders that are not allowed, and hands commands to the command processor off
+// the sync loop.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/commands"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	opscommands "github.com/opsroom/opsroom/commands"
+	"github.com/opsroom/opsroom/store"
+)
+
+// shutdownGrace is how long running commands may finish after a shutdown signal
+// before they are cancelled.
+const shutdownGrace = 10 * time.Second
+
+// Bot is the logged-in Matrix client with its command processor.
+type Bot struct {
+	cfg     *Config
+	client  *mautrix.Client
+	store   *store.Store
+	proc    *commands.Processor[*opscommands.Deps]
+	started time.Time
+
+	jobs    chan struct{} // a slot per command allowed to run at once
+	running sync.WaitGroup
+	jobCtx  context.Context
+}
+
+// Deps is what the bot is built from.
+type Deps struct {
+	Config   *Config
+	Store    *store.Store
+	Commands *opscommands.Deps
+}
+
+// New logs in (reusing the device of an earlier run) and prepares the sync handlers.
+func New(ctx context.Context, deps Deps) (*Bot, error) {
+	cfg := deps.Config
+	client, err := login(ctx, cfg, deps.Store)
+	if err != nil {
+		return nil, err
+	}
+	client.Log = zerolog.Ctx(ctx).With().Str("component", "matrix").Logger()
+	client.Store = deps.Store.SyncStore()
+	b := &Bot{
+		cfg:     cfg,
+		client:  client,
+		store:   deps.Store,
+		proc:    opscommands.NewProcessor(client, deps.Commands),
+		started: time.Now(),
+		jobs:    make(chan struct{}, cfg.MaxJobs),
+	}
+	syncer := client.Syncer.(*mautrix.DefaultSyncer)
+	syncer.OnSync(client.DontProcessOldEvents)
+	syncer.OnEventType(event.EventMessage, b.onMessage)
+	syncer.OnEventType(event.StateMember, b.onMember)
+	return b, nil
+}
+
+func login(ctx context.Context, cfg *Config, st *store.Store) (*mautrix.Client, error) {
+	log := zerolog.Ctx(ctx)
+	if cfg.AccessToken.IsSet() {
+		token, err := cfg.AccessToken.Reveal()
+		if err != nil {
+			return nil, fmt.Errorf("matrix.access_token: %w", err)
+		}
+		client, err := mautrix.NewClient(cfg.Homeserver, cfg.UserID, token)
+		if err != nil {
+			return nil, fmt.Errorf("matrix.homeserver: %w", err)
+		}
+		who, err := client.Whoami(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("checking the access token with %s: %w", cfg.Homeserver, err)
+		}
+		if who.UserID != cfg.UserID {
+			return nil, fmt.Errorf("matrix.access_token belongs to %s, not to matrix.user_id %s", who.UserID, cfg.UserID)
+		}
+		client.DeviceID = who.DeviceID
+		log.Info().Stringer("user_id", who.UserID).Stringer("device_id", who.DeviceID).Msg("Using access token")
+		return client, nil
+	}
+	password, err := cfg.Password.Reveal()
+	if err != nil {
+		return nil, fmt.Errorf("matrix.password: %w", err)
+	}
+	client, err := mautrix.NewClient(cfg.Homeserver, cfg.UserID, "")
+	if err != nil {
+		return nil, fmt.Errorf("matrix.homeserver: %w", err)
+	}
+	deviceID, err := st.DeviceID(ctx, cfg.UserID)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Login(ctx, &mautrix.ReqLogin{
+		Type:                     mautrix.AuthTypePassword,
+		Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: string(cfg.UserID)},
+		Password:                 password,
+		DeviceID:                 deviceID,
+		InitialDeviceDisplayName: cfg.DeviceName,
+		StoreCredentials:         true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("logging in to %s as %s: %w", cfg.Homeserver, cfg.UserID, err)
+	}
+	if err := st.SetDeviceID(ctx, cfg.UserID, resp.DeviceID); err != nil {
+		return nil, err
+	}
+	log.Info().Stringer("user_id", resp.UserID).Stringer("device_id", resp.DeviceID).Msg("Logged in")
+	return client, nil
+}
+
+// Run joins the ops rooms and syncs until ctx ends, then lets running commands
+// finish (for a short grace period) before it returns.
+func (b *Bot) Run(ctx context.Context) error {
+	log := zerolog.Ctx(ctx)
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	b.jobCtx = jobCtx
+
+	for _, room := range b.cfg.Rooms {
+		if _, err := b.client.JoinRoomByID(ctx, room); err != nil {
+			// Not invited yet: the invite is accepted when it comes.
+			log.Warn().Err(err).Stringer("room_id", room).Msg("Could not join ops room yet; invite the bot")
+		}
+	}
+
+	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
+	var readyOnce sync.Once
+	syncer.OnSync(func(ctx context.Context, _ *mautrix.RespSync, _ string) bool {
+		readyOnce.Do(func() { log.Info().Msg("Ready: listening for commands") })
+		return true
+	})
+
+	err := b.client.SyncWithContext(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("syncing with %s: %w", b.cfg.Homeserver, err)
+	}
+	log.Info().Msg("Sync stopped; waiting for running commands")
+	done := make(chan struct{})
+	go func() { b.running.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownGrace):
+		log.Warn().Msg("Cancelling commands still running after the grace period")
+		cancelJobs()
+		<-done
+	}
+	return nil
+}
+
+func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
+	if evt.GetStateKey() != string(b.client.UserID) || evt.Content.AsMember().Membership != event.MembershipInvite {
+		return
+	}
+	log := zerolog.Ctx(ctx).With().Stringer("room_id", evt.RoomID).Stringer("inviter", evt.Sender).Logger()
+	if !b.cfg.roomAllowed(evt.RoomID) || !b.cfg.userAllowed(evt.Sender) {
+		log.Warn().Msg("Ignoring invite: room or inviter is not allowed (matrix.rooms, matrix.allowed_users)")
+		return
+	}
+	if _, err := b.client.JoinRoomByID(ctx, evt.RoomID); err != nil {
+		log.Err(err).Msg("Failed to accept invite")
+		return
+	}
+	log.Info().Msg("Joined ops room")
+}
+
+func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
+	if evt.Sender == b.client.UserID {
+		return
+	}
+	msg := evt.Content.AsMessage()
+	if msg.MsgType == event.MsgNotice || !strings.HasPrefix(strings.TrimSpace(msg.Body), opscommands.Prefix) {
+		return
+	}
+	log := zerolog.Ctx(ctx).With().
+		Stringer("room_id", evt.RoomID).
+		Stringer("sender", evt.Sender).
+		Stringer("event_id", evt.ID).
+		Logger()
+	if time.UnixMilli(evt.Timestamp).Before(b.started) {
+		log.Debug().Msg("Ignoring command sent before start-up")
+		return
+	}
+	if !b.cfg.roomAllowed(evt.RoomID) {
+		log.Warn().Msg("Ignoring command from a room that is not an ops room (matrix.rooms)")
+		return
+	}
+	if !b.cfg.userAllowed(evt.Sender) {
+		log.Warn().Msg("Refusing command from a sender who is not allowed (matrix.allowed_users)")
+		b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.refuse(ctx, evt, msg.Body) })
+		return
+	}
+	b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.proc.Process(ctx, evt) })
+}
+
+// spawn runs fn off the sync loop (mautrix dispatches events one after another,
+// so a slow command must not hold up the next), within the bound on concurrent jobs.
+func (b *Bot) spawn(ctx context.Context, fn func(context.Context)) {
+	b.running.Add(1)
+	go func() {
+		defer b.running.Done()
+		select {
+		case b.jobs <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		defer func() { <-b.jobs }()
+		fn(ctx)
+	}()
+}
+
+// refuse answers a sender who may not run commands, once per command, and audits it.
+func (b *Bot) refuse(ctx context.Context, evt *event.Event, body string) {
+	verb, args, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(body), opscommands.Prefix), " ")
+	entry := &store.AuditEntry{
+		Sender:  evt.Sender,
+		RoomID:  evt.RoomID,
+		EventID: evt.ID,
+		Command: strings.ToLower(verb),
+		Args:    strings.TrimSpace(args),
+		Result:  store.ResultDenied,
+		Detail:  "sender not in matrix.allowed_users",
+	}
+	if err := b.store.Audit().Record(ctx, entry); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to write audit entry")
+	}
+	content := event.MessageEventContent{
+		MsgType: event.MsgNotice,
+		Body:    fmt.Sprintf("⛔ %s is not allowed to run commands here.", evt.Sender),
+	}
+	content.SetReply(evt)
+	if _, err := b.client.SendMessageEvent(ctx, evt.RoomID, event.EventMessage, &content); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to send refusal")
+	}
+}
+
+// UserID is the bot's own Matrix ID.
+func (b *Bot) UserID() id.UserID { return b.client.UserID }

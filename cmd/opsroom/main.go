@@ -1,0 +1,110 @@
+// Command opsroom is a Matrix chat-ops bot: it runs status, logs, restart, stop
+// and start for the services in its config over SSH, answering in the ops room.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/opsroom/opsroom/bot"
+	"github.com/opsroom/opsroom/commands"
+	"github.com/opsroom/opsroom/ops"
+	"github.com/opsroom/opsroom/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "opsroom:", err)
+		os.Exit(1)
+	}
+}
+
+// errInvalidConfig means the problems were already printed.
+var errInvalidConfig = errors.New("the config has errors (listed above)")
+
+func run() error {
+	configPath := flag.String("config", "config.yaml", "path of the config file")
+	checkOnly := flag.Bool("check-config", false, "validate the config, print every error and warning, and exit")
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println("opsroom", version)
+		return nil
+	}
+
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	errs, warnings := cfg.validate()
+	for _, w := range warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
+	for _, e := range errs {
+		fmt.Fprintln(os.Stderr, "error:", e)
+	}
+	if len(errs) > 0 {
+		return errInvalidConfig
+	}
+	if *checkOnly {
+		fmt.Fprintf(os.Stderr, "%s: ok (%d hosts, %d services, %d warnings)\n",
+			*configPath, len(cfg.Fleet.Hosts), len(cfg.Fleet.Services), len(warnings))
+		return nil
+	}
+
+	log := newLogger(cfg.Log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx = log.WithContext(ctx)
+	log.Info().Str("version", version).Str("config", *configPath).Msg("Starting opsroom")
+	return serve(ctx, cfg)
+}
+
+// serve wires the parts together and runs until ctx ends.
+func serve(ctx context.Context, cfg *Config) error {
+	st, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	fleet, err := ops.NewFleet(&cfg.Fleet)
+	if err != nil {
+		return err
+	}
+	defer fleet.Close()
+
+	b, err := bot.New(ctx, bot.Deps{
+		Config:   &cfg.Matrix,
+		Store:    st,
+		Commands: &commands.Deps{Fleet: fleet, Store: st},
+	})
+	if err != nil {
+		return err
+	}
+	err = b.Run(ctx)
+	zerolog.Ctx(ctx).Info().Msg("Stopped")
+	return err
+}
+
+func newLogger(cfg LogConfig) zerolog.Logger {
+	level, _ := zerolog.ParseLevel(cfg.Level)
+	var log zerolog.Logger
+	if cfg.Format == "json" {
+		log = zerolog.New(os.Stderr)
+	} else {
+		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.DateTime})
+	}
+	return log.Level(level).With().Timestamp().Logger()
+}

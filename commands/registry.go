@@ -1,0 +1,193 @@
+// Package commands parses "!verb args" from the ops room, checks the arguments
+// against the command registry, runs the matching fleet action and answers in Markdown.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/commands"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/opsroom/opsroom/ops"
+	"github.com/opsroom/opsroom/store"
+)
+
+// Prefix starts every command.
+const Prefix = "!"
+
+// Deps is what the handlers work with.
+type Deps struct {
+	Fleet *ops.Fleet
+	Store *store.Store
+}
+
+// Event is a parsed command, as mautrix's framework hands it to a handler.
+type Event = commands.Event[*Deps]
+
+// command is one entry of the registry: what a user types, what it takes, and
+// what it does. Help and argument checks are generated from these fields.
+type command struct {
+	Name    string
+	Aliases []string
+	// Args is the usage after the verb, e.g. "SERVICE [LINES]"; an argument in
+	// brackets is optional.
+	Args    string
+	Summary string
+	// Run does the work and says how it went, for the reply and the audit log.
+	Run func(ce *Event, args []string) outcome
+}
+
+// outcome is what a handler reports back: the reply it wants shown and what
+// goes into the audit log.
+type outcome struct {
+	Reply    string // Markdown
+	Service  string
+	Result   store.Result
+	ExitCode *int
+	Detail   string
+}
+
+// registry lists every command in the order !help shows them.
+func registry() []*command {
+	return []*command{
+		cmdHelp, cmdServices,
+		cmdStatus, cmdLogs,
+		cmdRestart, cmdStop, cmdStart,
+	}
+}
+
+// NewProcessor returns mautrix's command processor with every command registered.
+func NewProcessor(cli *mautrix.Client, deps *Deps) *commands.Processor[*Deps] {
+	proc := commands.NewProcessor[*Deps](cli)
+	proc.Meta = deps
+	proc.LogArgs = true
+	for _, c := range registry() {
+		proc.Register(c.handler())
+	}
+	proc.Register(&commands.Handler[*Deps]{
+		Name: commands.UnknownCommandName,
+		Func: func(ce *Event) {
+			o := outcome{
+				Reply:  fmt.Sprintf("Unknown command %s. Type `!help` for the list.", code(Prefix+ce.Command)),
+				Result: store.ResultInvalid,
+				Detail: "unknown command",
+			}
+			finish(ce, time.Now(), o)
+		},
+	})
+	return proc
+}
+
+func (c *command) handler() *commands.Handler[*Deps] {
+	return &commands.Handler[*Deps]{
+		Name:        c.Name,
+		Aliases:     c.Aliases,
+		Description: event.MakeExtensibleText(c.Summary),
+		Func: func(ce *Event) {
+			start := time.Now()
+			var o outcome
+			if err := c.checkArgCount(ce.Args); err != nil {
+				o = invalid(err.Error())
+			} else {
+				o = c.Run(ce, ce.Args)
+			}
+			finish(ce, start, o)
+		},
+	}
+}
+
+// usage is the command as help shows it: "!logs SERVICE [LINES]".
+func (c *command) usage() string {
+	return strings.TrimSpace(Prefix + c.Name + " " + c.Args)
+}
+
+func (c *command) checkArgCount(args []string) error {
+	minArgs, maxArgs := 0, 0
+	for _, a := range strings.Fields(c.Args) {
+		maxArgs++
+		if !strings.HasPrefix(a, "[") {
+			minArgs++
+		}
+	}
+	switch {
+	case len(args) < minArgs:
+		return fmt.Errorf("missing argument; usage: %s", code(c.usage()))
+	case len(args) > maxArgs && maxArgs == 0:
+		return fmt.Errorf("%s takes no arguments", code(Prefix+c.Name))
+	case len(args) > maxArgs:
+		return fmt.Errorf("too many arguments; usage: %s", code(c.usage()))
+	}
+	return nil
+}
+
+// finish sends the reply and writes the audit row.
+func finish(ce *Event, start time.Time, o outcome) {
+	ce.Respond(o.Reply, commands.ReplyOpts{AllowMarkdown: true, Reply: true})
+	entry := &store.AuditEntry{
+		Time:     start,
+		Sender:   ce.Sender,
+		RoomID:   ce.RoomID,
+		EventID:  ce.ID,
+		Command:  ce.Command,
+		Args:     strings.Join(ce.Args, " "),
+		Service:  o.Service,
+		Result:   o.Result,
+		ExitCode: o.ExitCode,
+		Duration: time.Since(start),
+		Detail:   o.Detail,
+	}
+	if err := ce.Meta.Store.Audit().Record(context.WithoutCancel(ce.Ctx), entry); err != nil {
+		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to write audit entry")
+	}
+}
+
+func invalid(msg string) outcome {
+	return outcome{Reply: "⚠️ " + msg, Result: store.ResultInvalid, Detail: msg}
+}
+
+// lookup resolves a service name typed by the user; an unknown name is answered
+// with the closest registered names.
+func lookup(ce *Event, name string) (*ops.ServiceConfig, *outcome) {
+	svc, err := ce.Meta.Fleet.Lookup(name)
+	if err != nil {
+		o := invalid(err.Error())
+		return nil, &o
+	}
+	return svc, nil
+}
+
+// failed turns an error from the fleet into the reply a user needs: which host,
+// which step, the exit code and the tail of stderr.
+func failed(service string, err error) outcome {
+	o := outcome{Service: service, Result: store.ResultFailed, Detail: err.Error()}
+	var cmdErr *ops.CommandError
+	var unreachable *ops.UnreachableError
+	switch {
+	case errors.As(err, &cmdErr):
+		code := cmdErr.ExitCode
+		o.ExitCode = &code
+		o.Reply = fmt.Sprintf("❌ %s of **%s** failed on host %s: %s exited with code %d",
+			cmdErr.Step, service, code(cmdErr.Host), code(cmdErr.Command), cmdErr.ExitCode)
+		out := cmdErr.Stderr
+		if strings.TrimSpace(out) == "" {
+			out = cmdErr.Stdout
+		}
+		if strings.TrimSpace(out) != "" {
+			o.Reply += "\n\n" + codeBlock(out, errorTailLines)
+		}
+	case errors.As(err, &unreachable):
+		o.Reply = fmt.Sprintf("❌ **%s**: host %s is unreachable: %s", service, code(unreachable.Host), escape(unreachable.Error()))
+	case errors.Is(err, context.DeadlineExceeded):
+		o.Reply = fmt.Sprintf("❌ **%s**: timed out: %s", service, escape(err.Error()))
+	default:
+		o.Reply = fmt.Sprintf("❌ **%s**: %s", service, escape(err.Error()))
+	}
+	return o
+}

@@ -1,0 +1,327 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/opsroom/opsroom/internal/testworld"
+
+	_ "modernc.org/sqlite"
+)
+
+// replyTimeout bounds how long a test waits for opsroom's answer; it is a
+// ceiling for a stuck bot, not a speed target.
+const replyTimeout = 60 * time.Second
+
+// world is one ops room on a real homeserver, with alice (allowed) and eve
+// (not allowed) in it, and a real sshd opsroom reaches the Docker engine through.
+type world struct {
+	hs    *testworld.Homeserver
+	sshd  *testworld.SSHD
+	alice *mautrix.Client
+	eve   *mautrix.Client
+	room  id.RoomID
+
+	botID       id.UserID
+	botPassword string
+	dir         string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	testworld.Short(t)
+	testworld.RequireDocker(t)
+	ctx := context.Background()
+	w := &world{dir: t.TempDir()}
+	w.hs = testworld.StartHomeserver(t)
+	w.sshd = testworld.StartSSHD(t)
+	w.botID, w.botPassword = w.hs.Register(t, "opsroom")
+	w.alice = w.hs.Client(t, "alice")
+	w.eve = w.hs.Client(t, "eve")
+
+	resp, err := w.alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Preset: "private_chat",
+		Name:   "ops",
+		Invite: []id.UserID{w.botID, w.eve.UserID},
+	})
+	if err != nil {
+		t.Fatalf("creating the ops room: %v", err)
+	}
+	w.room = resp.RoomID
+	if _, err := w.eve.JoinRoomByID(ctx, w.room); err != nil {
+		t.Fatalf("eve joining the ops room: %v", err)
+	}
+	return w
+}
+
+// host is a hosts: entry of opsroom's config.
+type host map[string]any
+
+// service is a services: entry of opsroom's config.
+type service map[string]any
+
+// localHost is the sshd of the world, with its key correctly pinned.
+func (w *world) localHost() host {
+	return hostFor(w.sshd, w.sshd.KnownHosts)
+}
+
+func hostFor(s *testworld.SSHD, knownHosts string) host {
+	return host{
+		"address":         s.Addr,
+		"user":            s.User,
+		"identity_file":   s.IdentityFile,
+		"known_hosts":     knownHosts,
+		"compose_command": "docker-compose",
+		"connect_timeout": "5s",
+		"command_timeout": "60s",
+	}
+}
+
+// opsroom is a running opsroom process, the binary built from this tree.
+type opsroom struct {
+	cmd    *exec.Cmd
+	db     string
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	ready  chan struct{}
+	exited chan struct{}
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+func opsroomBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "opsroom-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "opsroom")
+		cmd := exec.Command("go", "build", "-tags", "goolm", "-o", binary, "../cmd/opsroom")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/opsroom: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// startOpsroom writes a config for hosts and services and starts opsroom on it,
+// returning once it has synced and listens for commands.
+func (w *world) startOpsroom(t *testing.T, hosts map[string]host, services map[string]service) *opsroom {
+	t.Helper()
+	passwordFile := filepath.Join(w.dir, "bot-password")
+	if err := os.WriteFile(passwordFile, []byte(w.botPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]any{
+		"matrix": map[string]any{
+			"homeserver":    w.hs.URL,
+			"user_id":       w.botID,
+			"password":      map[string]string{"file": passwordFile},
+			"rooms":         []id.RoomID{w.room},
+			"allowed_users": []id.UserID{w.alice.UserID},
+		},
+		"database": filepath.Join(w.dir, "opsroom.db"),
+		"log":      map[string]string{"level": "debug", "format": "json"},
+		"hosts":    hosts,
+		"services": services,
+	}
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(w.dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	o := &opsroom{
+		cmd:    exec.Command(opsroomBinary(t), "-config", cfgPath),
+		db:     filepath.Join(w.dir, "opsroom.db"),
+		ready:  make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+	pipe, err := o.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.cmd.Start(); err != nil {
+		t.Fatalf("starting opsroom: %v", err)
+	}
+	go o.readLog(pipe)
+	t.Cleanup(func() {
+		o.stop(t)
+		if t.Failed() {
+			t.Logf("opsroom log:\n%s", o.log())
+		}
+	})
+	select {
+	case <-o.ready:
+	case <-o.exited:
+		t.Fatalf("opsroom exited before it was ready: %v\n%s", o.cmd.ProcessState, o.log())
+	case <-time.After(replyTimeout):
+		t.Fatalf("opsroom not ready after %s:\n%s", replyTimeout, o.log())
+	}
+	return o
+}
+
+func (o *opsroom) readLog(pipe interface{ Read([]byte) (int, error) }) {
+	sc := bufio.NewScanner(pipe)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var once sync.Once
+	for sc.Scan() {
+		line := sc.Text()
+		o.mu.Lock()
+		o.stderr.WriteString(line + "\n")
+		o.mu.Unlock()
+		if strings.Contains(line, "Ready: listening for commands") {
+			once.Do(func() { close(o.ready) })
+		}
+	}
+	_ = o.cmd.Wait()
+	close(o.exited)
+}
+
+func (o *opsroom) log() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.stderr.String()
+}
+
+// stop sends SIGTERM, as a service manager would, and waits for a clean exit.
+func (o *opsroom) stop(t *testing.T) {
+	select {
+	case <-o.exited:
+		return
+	default:
+	}
+	_ = o.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-o.exited:
+		if code := o.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("opsroom exited with code %d after SIGTERM", code)
+		}
+	case <-time.After(30 * time.Second):
+		_ = o.cmd.Process.Kill()
+		<-o.exited
+		t.Errorf("opsroom did not stop within 30 s of SIGTERM")
+	}
+}
+
+// say sends a command as the given user and returns its event ID.
+func (w *world) say(t *testing.T, who *mautrix.Client, text string) id.EventID {
+	t.Helper()
+	resp, err := who.SendText(context.Background(), w.room, text)
+	if err != nil {
+		t.Fatalf("sending %q: %v", text, err)
+	}
+	return resp.EventID
+}
+
+// replies returns opsroom's replies to the event, oldest first.
+func (w *world) replies(t *testing.T, to id.EventID) []*event.Event {
+	t.Helper()
+	resp, err := w.alice.Messages(context.Background(), w.room, "", "", mautrix.DirectionBackward, nil, 100)
+	if err != nil {
+		t.Fatalf("reading the room: %v", err)
+	}
+	var out []*event.Event
+	for i := len(resp.Chunk) - 1; i >= 0; i-- {
+		evt := resp.Chunk[i]
+		if evt.Sender != w.botID || evt.Type != event.EventMessage {
+			continue
+		}
+		_ = evt.Content.ParseRaw(evt.Type)
+		msg := evt.Content.AsMessage()
+		if msg.RelatesTo != nil && msg.RelatesTo.GetReplyTo() == to {
+			out = append(out, evt)
+		}
+	}
+	return out
+}
+
+// ask sends a command and waits for opsroom's reply, returning its text.
+func (w *world) ask(t *testing.T, who *mautrix.Client, text string) string {
+	t.Helper()
+	sent := w.say(t, who, text)
+	return w.waitReply(t, sent, text)
+}
+
+func (w *world) waitReply(t *testing.T, sent id.EventID, text string) string {
+	t.Helper()
+	deadline := time.Now().Add(replyTimeout)
+	for time.Now().Before(deadline) {
+		if got := w.replies(t, sent); len(got) > 0 {
+			msg := got[0].Content.AsMessage()
+			if msg.MsgType != event.MsgNotice {
+				t.Errorf("reply to %q is %s, want m.notice", text, msg.MsgType)
+			}
+			return msg.Body
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no reply to %q within %s", text, replyTimeout)
+	return ""
+}
+
+// auditRows reads the audit log the way an operator would, with SQL.
+func auditRows(t *testing.T, dbPath, command string) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT sender, result, service, args FROM audit_log WHERE command=? ORDER BY id`, command)
+	if err != nil {
+		t.Fatalf("reading the audit log: %v", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var sender, result, svc, args string
+		if err := rows.Scan(&sender, &result, &svc, &args); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %s %s %s", sender, result, svc, args))
+	}
+	return out
+}
+
+// eventually polls cond until it holds or the reply timeout passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(replyTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, replyTimeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

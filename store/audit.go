@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"go.mau.fi/util/dbutil"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// Result says how a command ended, as recorded in the audit log.
+type Result string
+
+const (
+	ResultOK      Result = "ok"      // ran and succeeded
+	ResultFailed  Result = "failed"  // ran; the remote command or the host failed
+	ResultInvalid Result = "invalid" // refused before running: unknown service, bad argument
+	ResultDenied  Result = "denied"  // refused: sender or room not allowed
+)
+
+// AuditEntry is one row of the audit log: a command, allowed or refused.
+type AuditEntry struct {
+	ID       int64
+	Time     time.Time
+	Sender   id.UserID
+	RoomID   id.RoomID
+	EventID  id.EventID
+	Command  string
+	Args     string
+	Service  string
+	Result   Result
+	ExitCode *int // set when a remote command ran and exited
+	Duration time.Duration
+	Detail   string // the error or refusal reason, short
+}
+
+const (
+	insertAuditQuery = `
+		INSERT INTO audit_log (time_ms, sender, room_id, event_id, command, args, service, result, exit_code, duration_ms, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	recentAuditQuery = `
+		SELECT id, time_ms, sender, room_id, event_id, command, args, service, result, exit_code, duration_ms, detail
+		FROM audit_log ORDER BY id DESC LIMIT $1`
+)
+
+// AuditQuery reads and writes the audit log.
+type AuditQuery struct {
+	*dbutil.QueryHelper[*AuditEntry]
+}
+
+// Audit returns the audit log's queries.
+func (s *Store) Audit() AuditQuery {
+	return AuditQuery{dbutil.MakeQueryHelper(s.DB, func(*dbutil.QueryHelper[*AuditEntry]) *AuditEntry {
+		return &AuditEntry{}
+	})}
+}
+
+// Record appends e to the audit log. A zero Time means now.
+func (aq AuditQuery) Record(ctx context.Context, e *AuditEntry) error {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	err := aq.Exec(ctx, insertAuditQuery,
+		e.Time.UnixMilli(), e.Sender, e.RoomID, e.EventID, e.Command, e.Args, e.Service, e.Result,
+		e.ExitCode, e.Duration.Milliseconds(), e.Detail)
+	if err != nil {
+		return fmt.Errorf("recording audit entry for %s: %w", e.Command, err)
+	}
+	return nil
+}
+
+// Recent returns the latest n entries, newest first.
+func (aq AuditQuery) Recent(ctx context.Context, n int) ([]*AuditEntry, error) {
+	return aq.QueryMany(ctx, recentAuditQuery, n)
+}
+
+// Scan implements dbutil.DataStruct.
+func (e *AuditEntry) Scan(row dbutil.Scannable) (*AuditEntry, error) {
+	var timeMS, durationMS int64
+	var exitCode sql.NullInt64
+	err := row.Scan(&e.ID, &timeMS, &e.Sender, &e.RoomID, &e.EventID, &e.Command, &e.Args, &e.Service,
+		&e.Result, &exitCode, &durationMS, &e.Detail)
+	if err != nil {
+		return nil, err
+	}
+	e.Time = time.UnixMilli(timeMS)
+	e.Duration = time.Duration(durationMS) * time.Millisecond
+	if exitCode.Valid {
+		code := int(exitCode.Int64)
+		e.ExitCode = &code
+	}
+	return e, nil
+}

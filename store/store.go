@@ -1,0 +1,61 @@
+// Package store keeps opsroom's state in one SQLite file: the Matrix session and
+// sync position, and the audit log of every command.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"net/url"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
+
+	// The pure-Go SQLite driver, registered as "sqlite": the binary builds with CGO_ENABLED=0.
+	_ "modernc.org/sqlite"
+)
+
+//go:embed upgrades/*.sql
+var upgrades embed.FS
+
+var upgradeTable = dbutil.BuildUpgradeTable().WithFSPath(upgrades, "upgrades").Finish()
+
+// Store is the opened database. DB is exposed so that mautrix's own stores
+// (state store, crypto store) can live in the same file as its children.
+type Store struct {
+	DB *dbutil.Database
+}
+
+// Open opens (creating if needed) the SQLite file at path and applies every
+// pending migration.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Set("_txlock", "immediate")
+	raw, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
+	}
+	db, err := dbutil.NewWithDB(raw, "sqlite")
+	if err != nil {
+		_ = raw.Close()
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
+	}
+	db.Owner = "opsroom"
+	db.UpgradeTable = upgradeTable
+	db.Log = dbutil.ZeroLogger(zerolog.Ctx(ctx).With().Str("component", "database").Logger())
+	if err := db.Upgrade(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("migrating database %s: %w", path, err)
+	}
+	return &Store{DB: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return s.DB.Close()
+}

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "opsroom.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, path
+}
+
+func TestSessionSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	user := id.UserID("@opsroom:example.org")
+
+	if dev, err := s.DeviceID(ctx, user); err != nil || dev != "" {
+		t.Fatalf("fresh store: DeviceID = %q, %v; want empty", dev, err)
+	}
+	if err := s.SetDeviceID(ctx, user, "DEV1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SyncStore().SaveNextBatch(ctx, user, "s42"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SyncStore().SaveFilterID(ctx, user, "f1"); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s2.Close()
+	if dev, _ := s2.DeviceID(ctx, user); dev != "DEV1" {
+		t.Errorf("after reopen DeviceID = %q, want DEV1", dev)
+	}
+	if nb, _ := s2.SyncStore().LoadNextBatch(ctx, user); nb != "s42" {
+		t.Errorf("after reopen next batch = %q, want s42", nb)
+	}
+	if f, _ := s2.SyncStore().LoadFilterID(ctx, user); f != "f1" {
+		t.Errorf("after reopen filter = %q, want f1 (saving next batch must not clear it)", f)
+	}
+}
+
+func TestAuditRecordsAndReadsBack(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	code := 1
+	entries := []*AuditEntry{
+		{Sender: "@eve:example.org", RoomID: "!r:example.org", Command: "restart", Args: "bridge", Service: "bridge", Result: ResultDenied, Detail: "sender not allowed"},
+		{Sender: "@alice:example.org", RoomID: "!r:example.org", Command: "restart", Args: "bridge", Service: "bridge", Result: ResultFailed, ExitCode: &code, Duration: 1500 * time.Millisecond},
+	}
+	for _, e := range entries {
+		if err := s.Audit().Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Audit().Recent(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d entries, want 2", len(got))
+	}
+	if got[0].Result != ResultFailed || got[0].ExitCode == nil || *got[0].ExitCode != 1 || got[0].Duration != 1500*time.Millisecond {
+		t.Errorf("newest entry = %+v, want the failed restart with exit 1 and 1.5 s", got[0])
+	}
+	if got[1].Result != ResultDenied || got[1].ExitCode != nil || got[1].Sender != "@eve:example.org" {
+		t.Errorf("oldest entry = %+v, want eve's denied restart without exit code", got[1])
+	}
+}
