@@ -64,6 +64,12 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 		jobs:    make(chan struct{}, cfg.MaxJobs),
 	}
 	syncer := client.Syncer.(*mautrix.DefaultSyncer)
+	// Before DontProcessOldEvents, which ends the handling of the whole first sync.
+	var readyOnce sync.Once
+	syncer.OnSync(func(ctx context.Context, _ *mautrix.RespSync, _ string) bool {
+		readyOnce.Do(func() { zerolog.Ctx(ctx).Info().Msg("Ready: listening for commands") })
+		return true
+	})
 	syncer.OnSync(client.DontProcessOldEvents)
 	syncer.OnEventType(event.EventMessage, b.onMessage)
 	syncer.OnEventType(event.StateMember, b.onMember)
@@ -136,13 +142,6 @@ func (b *Bot) Run(ctx context.Context) error {
 			log.Warn().Err(err).Stringer("room_id", room).Msg("Could not join ops room yet; invite the bot")
 		}
 	}
-
-	syncer := b.client.Syncer.(*mautrix.DefaultSyncer)
-	var readyOnce sync.Once
-	syncer.OnSync(func(ctx context.Context, _ *mautrix.RespSync, _ string) bool {
-		readyOnce.Do(func() { log.Info().Msg("Ready: listening for commands") })
-		return true
-	})
 
 	err := b.client.SyncWithContext(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {

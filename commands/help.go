@@ -13,7 +13,7 @@ var cmdHelp = &command{
 	Run: func(ce *Event, _ []string) outcome {
 		var b strings.Builder
 		b.WriteString("**Commands**\n\n")
-		for _, c := range registry() {
+		for _, c := range ce.Meta.registry {
 			fmt.Fprintf(&b, "- %s — %s\n", code(c.usage()), c.Summary)
 		}
 		return outcome{Reply: b.String(), Result: store.ResultOK}

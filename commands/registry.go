@@ -26,6 +26,8 @@ const Prefix = "!"
 type Deps struct {
 	Fleet *ops.Fleet
 	Store *store.Store
+
+	registry []*command // for !help
 }
 
 // Event is a parsed command, as mautrix's framework hands it to a handler.
@@ -68,7 +70,8 @@ func NewProcessor(cli *mautrix.Client, deps *Deps) *commands.Processor[*Deps] {
 	proc := commands.NewProcessor[*Deps](cli)
 	proc.Meta = deps
 	proc.LogArgs = true
-	for _, c := range registry() {
+	deps.registry = registry()
+	for _, c := range deps.registry {
 		proc.Register(c.handler())
 	}
 	proc.Register(&commands.Handler[*Deps]{
@@ -171,8 +174,8 @@ func failed(service string, err error) outcome {
 	var unreachable *ops.UnreachableError
 	switch {
 	case errors.As(err, &cmdErr):
-		code := cmdErr.ExitCode
-		o.ExitCode = &code
+		exitCode := cmdErr.ExitCode
+		o.ExitCode = &exitCode
 		o.Reply = fmt.Sprintf("❌ %s of **%s** failed on host %s: %s exited with code %d",
 			cmdErr.Step, service, code(cmdErr.Host), code(cmdErr.Command), cmdErr.ExitCode)
 		out := cmdErr.Stderr

@@ -1,0 +1,304 @@
+package ops
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the `hosts:` and `services:` sections of the config file.
+type Config struct {
+	Hosts    map[string]*HostConfig    `yaml:"hosts"`
+	Services map[string]*ServiceConfig `yaml:"services"`
+}
+
+// HostConfig is one machine opsroom reaches over SSH.
+type HostConfig struct {
+	Name               string   `yaml:"-"`
+	Address            string   `yaml:"address"`
+	User               string   `yaml:"user"`
+	IdentityFile       string   `yaml:"identity_file"`
+	IdentityPassphrase Secret   `yaml:"identity_passphrase"`
+	UseAgent           bool     `yaml:"use_agent"`
+	KnownHosts         string   `yaml:"known_hosts"`
+	Jump               string   `yaml:"jump"`
+	RunAs              string   `yaml:"run_as"`
+	ComposeCommand     string   `yaml:"compose_command"`
+	ConnectTimeout     Duration `yaml:"connect_timeout"`
+	CommandTimeout     Duration `yaml:"command_timeout"`
+}
+
+// Kind says how a service is run, and so which recipes operate it.
+type Kind string
+
+const (
+	KindCompose   Kind = "compose"
+	KindContainer Kind = "container"
+)
+
+// ServiceConfig is one service users name in commands.
+type ServiceConfig struct {
+	Name           string            `yaml:"-"`
+	Host           string            `yaml:"host"`
+	Kind           Kind              `yaml:"kind"`
+	Container      string            `yaml:"container"`
+	Directory      string            `yaml:"directory"`
+	ComposeService string            `yaml:"compose_service"`
+	GitRemote      string            `yaml:"git_remote"`
+	GitBranch      string            `yaml:"git_branch"`
+	Actions        map[string]string `yaml:"actions"`
+}
+
+const (
+	defaultComposeCommand = "docker compose"
+	defaultConnectTimeout = 10 * time.Second
+	defaultCommandTimeout = 60 * time.Second
+)
+
+var (
+	serviceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+	userNameRE    = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*$`)
+	// containerNameRE is docker's own rule for container names.
+	containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+	// overridable lists the actions a service may replace, and the placeholders each takes.
+	overridable = []string{"logs", "restart", "stop", "start"}
+)
+
+// Validate fills names and defaults and reports every problem at once: errors
+// (refuse to start) and warnings (start anyway), each naming its key.
+func (c *Config) Validate() (errs, warnings []error) {
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	warn := func(key, format string, args ...any) {
+		warnings = append(warnings, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	hostNames := sortedKeys(c.Hosts)
+	for _, name := range hostNames {
+		h := c.Hosts[name]
+		key := "hosts." + name
+		if h == nil {
+			bad(key, "empty; a host needs at least address, user and known_hosts")
+			continue
+		}
+		h.Name = name
+		if h.Address == "" {
+			bad(key+".address", "required: host:port, e.g. 10.0.0.2:22")
+		} else if _, _, err := net.SplitHostPort(h.Address); err != nil {
+			h.Address = net.JoinHostPort(h.Address, "22")
+		}
+		if h.User == "" {
+			bad(key+".user", "required: the SSH user, e.g. deploy")
+		}
+		if h.KnownHosts == "" {
+			bad(key+".known_hosts", "required: a known_hosts file pinning the host key (ssh-keyscan -p PORT HOST >> FILE, then check the fingerprint)")
+		} else {
+			h.KnownHosts = expandHome(h.KnownHosts)
+			if _, err := os.Stat(h.KnownHosts); err != nil {
+				warn(key+".known_hosts", "%s does not exist on this machine; every connection to this host will be refused until it does", h.KnownHosts)
+			}
+		}
+		if h.IdentityFile == "" && !h.UseAgent {
+			bad(key+".identity_file", "set identity_file (a private key) or use_agent: true")
+		}
+		if h.IdentityFile != "" {
+			h.IdentityFile = expandHome(h.IdentityFile)
+			if _, err := os.Stat(h.IdentityFile); err != nil {
+				warn(key+".identity_file", "%s does not exist on this machine", h.IdentityFile)
+			}
+		}
+		if h.Jump != "" {
+			if h.Jump == name {
+				bad(key+".jump", "a host cannot be its own jump host")
+			} else if _, ok := c.Hosts[h.Jump]; !ok {
+				bad(key+".jump", "%q is not a defined host (defined: %s)", h.Jump, strings.Join(hostNames, ", "))
+			}
+		}
+		if h.RunAs != "" && !userNameRE.MatchString(h.RunAs) {
+			bad(key+".run_as", "%q is not a user name (lowercase letters, digits, _ . -)", h.RunAs)
+		}
+		if h.ComposeCommand == "" {
+			h.ComposeCommand = defaultComposeCommand
+		} else if h.ComposeCommand != "docker compose" && h.ComposeCommand != "docker-compose" {
+			bad(key+".compose_command", "%q is not \"docker compose\" or \"docker-compose\"", h.ComposeCommand)
+		}
+		if h.ConnectTimeout.Duration <= 0 {
+			h.ConnectTimeout.Duration = defaultConnectTimeout
+		}
+		if h.CommandTimeout.Duration <= 0 {
+			h.CommandTimeout.Duration = defaultCommandTimeout
+		}
+	}
+
+	containers := map[string]string{} // host/container -> service
+	for _, name := range sortedKeys(c.Services) {
+		s := c.Services[name]
+		key := "services." + name
+		if s == nil {
+			bad(key, "empty; a service needs host, kind and container")
+			continue
+		}
+		s.Name = name
+		if !serviceNameRE.MatchString(name) {
+			bad(key, "%q is not a service name: use lowercase letters, digits and - _ . (it is typed in chat)", name)
+		}
+		if s.Host == "" {
+			bad(key+".host", "required: one of the defined hosts (%s)", strings.Join(hostNames, ", "))
+		} else if _, ok := c.Hosts[s.Host]; !ok {
+			bad(key+".host", "%q is not a defined host (defined: %s)", s.Host, strings.Join(hostNames, ", "))
+		}
+		switch s.Kind {
+		case KindCompose:
+			if s.Directory == "" {
+				bad(key+".directory", "required for kind compose: the project directory on the host")
+			}
+			if s.ComposeService == "" {
+				bad(key+".compose_service", "required for kind compose: the service's name in the compose file")
+			}
+			if s.GitRemote == "" {
+				s.GitRemote = "origin"
+			}
+			if s.GitBranch == "" {
+				s.GitBranch = "master"
+			}
+		case KindContainer:
+		case "":
+			bad(key+".kind", "required: compose or container")
+		default:
+			bad(key+".kind", "%q is not a kind; use compose or container", s.Kind)
+		}
+		if s.Container == "" {
+			bad(key+".container", "required: the container's name as `docker ps` shows it")
+		} else if !containerNameRE.MatchString(s.Container) {
+			bad(key+".container", "%q is not a docker container name", s.Container)
+		} else if other, dup := containers[s.Host+"/"+s.Container]; dup {
+			bad(key+".container", "%q on host %q is already service %q", s.Container, s.Host, other)
+		} else {
+			containers[s.Host+"/"+s.Container] = name
+		}
+		for _, action := range sortedKeys(s.Actions) {
+			if !slices.Contains(overridable, action) {
+				bad(key+".actions."+action, "not an action that can be replaced; use one of %s", strings.Join(overridable, ", "))
+			} else if strings.TrimSpace(s.Actions[action]) == "" {
+				bad(key+".actions."+action, "empty command")
+			}
+		}
+	}
+	return errs, warnings
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func expandHome(path string) string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return path
+}
+
+// Duration is a time.Duration written as "10s" or "2m" in YAML.
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
+	v, err := time.ParseDuration(node.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 10s or 2m", node.Line, node.Value)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Secret is a value given inline, or as {file: PATH} or {env: NAME}. It never
+// prints its value: only Reveal returns it.
+type Secret struct {
+	value string
+	File  string
+	Env   string
+}
+
+// UnmarshalYAML accepts a plain scalar or a mapping with file or env.
+func (s *Secret) UnmarshalYAML(node *yaml.Node) error {
+	if node.Kind == yaml.ScalarNode {
+		s.value = node.Value
+		return nil
+	}
+	var ref struct {
+		File string `yaml:"file"`
+		Env  string `yaml:"env"`
+	}
+	if err := node.Decode(&ref); err != nil {
+		return err
+	}
+	if (ref.File == "") == (ref.Env == "") {
+		return fmt.Errorf("line %d: a secret is a plain value, {file: PATH} or {env: NAME}", node.Line)
+	}
+	s.File, s.Env = expandHome(ref.File), ref.Env
+	return nil
+}
+
+// IsSet says whether the secret was given at all.
+func (s Secret) IsSet() bool { return s.value != "" || s.File != "" || s.Env != "" }
+
+// Reveal reads the secret. A file's trailing newline is dropped.
+func (s Secret) Reveal() (string, error) {
+	switch {
+	case s.File != "":
+		data, err := os.ReadFile(s.File)
+		if err != nil {
+			return "", fmt.Errorf("reading secret: %w", err)
+		}
+		return strings.TrimRight(string(data), "\r\n"), nil
+	case s.Env != "":
+		v, ok := os.LookupEnv(s.Env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("reading secret: environment variable %s is not set", s.Env)
+		}
+		return v, nil
+	case s.value != "":
+		return s.value, nil
+	}
+	return "", errors.New("secret is not set")
+}
+
+// String never shows the value.
+func (s Secret) String() string {
+	switch {
+	case s.File != "":
+		return "[secret from file " + s.File + "]"
+	case s.Env != "":
+		return "[secret from $" + s.Env + "]"
+	case s.value != "":
+		return "[redacted]"
+	}
+	return "[unset]"
+}
+
+// GoString keeps %#v from showing the value.
+func (s Secret) GoString() string { return s.String() }
+
+// Format keeps every fmt verb (%v, %+v, %s, %q) from showing the value.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+
+// MarshalText keeps encoders (JSON logs, YAML) from showing the value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }

@@ -1,0 +1,207 @@
+// Package ops is the fleet: hosts reached over SSH, the services on them, the
+// commands behind each action, and what their output means.
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Fleet runs actions on the configured services, one pooled SSH connection per host.
+type Fleet struct {
+	cfg      *Config
+	conns    map[string]*conn
+	services []*ServiceConfig
+}
+
+// NewFleet prepares the fleet of a validated config; it dials nothing until used.
+func NewFleet(cfg *Config) (*Fleet, error) {
+	f := &Fleet{cfg: cfg, conns: make(map[string]*conn, len(cfg.Hosts))}
+	for name, h := range cfg.Hosts {
+		if h == nil || h.Name == "" {
+			return nil, fmt.Errorf("hosts.%s: config not validated", name)
+		}
+		f.conns[name] = &conn{host: h}
+	}
+	for name, c := range f.conns {
+		if jump := c.host.Jump; jump != "" {
+			if f.conns[jump] == nil {
+				return nil, fmt.Errorf("hosts.%s.jump: %q is not a defined host", name, jump)
+			}
+			c.jump = f.conns[jump]
+		}
+	}
+	for _, name := range sortedKeys(cfg.Services) {
+		s := cfg.Services[name]
+		if f.conns[s.Host] == nil {
+			return nil, fmt.Errorf("services.%s.host: %q is not a defined host", name, s.Host)
+		}
+		f.services = append(f.services, s)
+	}
+	return f, nil
+}
+
+// Close closes every SSH connection.
+func (f *Fleet) Close() error {
+	for _, c := range f.conns {
+		c.close()
+	}
+	return nil
+}
+
+// Services returns the registered services, sorted by name.
+func (f *Fleet) Services() []*ServiceConfig {
+	return f.services
+}
+
+// Lookup finds a service by the name a user typed.
+func (f *Fleet) Lookup(name string) (*ServiceConfig, error) {
+	if s, ok := f.cfg.Services[name]; ok {
+		return s, nil
+	}
+	known := make([]string, len(f.services))
+	for i, s := range f.services {
+		known[i] = s.Name
+	}
+	return nil, &UnknownServiceError{Name: name, Closest: closest(name, known), Known: known}
+}
+
+// Run runs a command line on the named host, as its run_as user if set, within
+// the host's command timeout. A non-zero exit is in the result, not an error.
+func (f *Fleet) Run(ctx context.Context, host, cmd string) (RunResult, error) {
+	c := f.conns[host]
+	if c == nil {
+		return RunResult{}, fmt.Errorf("unknown host %q", host)
+	}
+	if err := checkArg(cmd); err != nil {
+		return RunResult{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.host.CommandTimeout.Duration)
+	defer cancel()
+	res, err := c.run(ctx, wrap(c.host, cmd))
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmd, c.host.CommandTimeout.Duration, err)
+	}
+	return res, err
+}
+
+// Status probes one service; a compose service also reports its deployed commit.
+func (f *Fleet) Status(ctx context.Context, service string) Status {
+	s, err := f.Lookup(service)
+	if err != nil {
+		return Status{Service: service, State: StateUnknown, Err: err}
+	}
+	st := f.probe(ctx, s.Host, []*ServiceConfig{s})[0]
+	if s.Kind == KindCompose && st.State != StateUnreachable {
+		if res, err := f.Run(ctx, s.Host, commitCommand(s)); err == nil && res.ExitCode == 0 {
+			st.Commit = strings.TrimSpace(res.Stdout)
+		}
+	}
+	return st
+}
+
+// StatusAll probes every service: one docker inspect per host, hosts concurrently.
+func (f *Fleet) StatusAll(ctx context.Context) []Status {
+	byHost := map[string][]*ServiceConfig{}
+	for _, s := range f.services {
+		byHost[s.Host] = append(byHost[s.Host], s)
+	}
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		all []Status
+	)
+	for host, services := range byHost {
+		wg.Go(func() {
+			got := f.probe(ctx, host, services)
+			mu.Lock()
+			all = append(all, got...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(all, func(a, b Status) int { return strings.Compare(a.Service, b.Service) })
+	return all
+}
+
+// probe inspects the containers of services, all on one host, in one command.
+func (f *Fleet) probe(ctx context.Context, host string, services []*ServiceConfig) []Status {
+	names := make([]string, len(services))
+	for i, s := range services {
+		names[i] = s.Container
+	}
+	res, err := f.Run(ctx, host, inspectCommand(names))
+	out := make([]Status, len(services))
+	var parsed map[string]Status
+	if err == nil {
+		parsed = parseInspect(names, res.Stdout, res.Stderr)
+	}
+	for i, s := range services {
+		var st Status
+		switch {
+		case err == nil:
+			st = parsed[s.Container]
+		case errors.As(err, new(*UnreachableError)) || errors.Is(err, context.DeadlineExceeded):
+			st = Status{State: StateUnreachable, Err: err}
+		default:
+			st = Status{State: StateUnknown, Err: err}
+		}
+		st.Service, st.Host, st.Kind, st.Container = s.Name, s.Host, s.Kind, s.Container
+		out[i] = st
+	}
+	return out
+}
+
+// Logs returns the last lines of the service's output, stdout and stderr interleaved.
+func (f *Fleet) Logs(ctx context.Context, service string, lines int) (string, error) {
+	s, err := f.Lookup(service)
+	if err != nil {
+		return "", err
+	}
+	res, err := f.action(ctx, s, "logs", lines)
+	return res.Stdout, err
+}
+
+// Restart restarts the service and reports its state afterwards.
+func (f *Fleet) Restart(ctx context.Context, service string) (Status, error) {
+	return f.change(ctx, service, "restart")
+}
+
+// Stop stops the service and reports its state afterwards.
+func (f *Fleet) Stop(ctx context.Context, service string) (Status, error) {
+	return f.change(ctx, service, "stop")
+}
+
+// Start starts the service (compose: up -d, recreating it if needed) and reports its state afterwards.
+func (f *Fleet) Start(ctx context.Context, service string) (Status, error) {
+	return f.change(ctx, service, "start")
+}
+
+func (f *Fleet) change(ctx context.Context, service, action string) (Status, error) {
+	s, err := f.Lookup(service)
+	if err != nil {
+		return Status{}, err
+	}
+	if _, err := f.action(ctx, s, action, 0); err != nil {
+		return Status{}, err
+	}
+	return f.Status(ctx, s.Name), nil
+}
+
+// action runs one of the service's action commands; a non-zero exit is a *CommandError.
+func (f *Fleet) action(ctx context.Context, s *ServiceConfig, action string, lines int) (RunResult, error) {
+	cmd := actionCommand(f.cfg.Hosts[s.Host], s, action, lines)
+	res, err := f.Run(ctx, s.Host, cmd)
+	if err != nil {
+		return res, err
+	}
+	if res.ExitCode != 0 {
+		return res, &CommandError{Host: s.Host, Service: s.Name, Step: action, Command: cmd,
+			ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr}
+	}
+	return res, nil
+}

@@ -1,0 +1,57 @@
+package ops
+
+import (
+	"strconv"
+	"strings"
+)
+
+// The command lines behind each action. Every value comes from the config or is
+// a validated integer, and is quoted all the same.
+
+func inspectCommand(containers []string) string {
+	args := make([]string, len(containers))
+	for i, c := range containers {
+		args[i] = Quote(c)
+	}
+	return "docker inspect -f " + Quote(inspectFormat) + " " + strings.Join(args, " ")
+}
+
+func commitCommand(s *ServiceConfig) string {
+	return "git -C " + Quote(s.Directory) + " rev-parse HEAD"
+}
+
+// actionCommand builds the command of a service action: logs, restart, stop, start.
+// A per-service override replaces the recipe.
+func actionCommand(h *HostConfig, s *ServiceConfig, action string, lines int) string {
+	if override, ok := s.Actions[action]; ok {
+		cmd := strings.ReplaceAll(override, "{lines}", strconv.Itoa(lines))
+		if s.Directory != "" {
+			cmd = "cd " + Quote(s.Directory) + " && " + cmd
+		}
+		return cmd
+	}
+	name := Quote(s.Container)
+	switch action {
+	case "logs":
+		return "docker logs --tail " + strconv.Itoa(lines) + " " + name + " 2>&1"
+	case "restart":
+		return "docker restart " + name
+	case "stop":
+		return "docker stop " + name
+	case "start":
+		if s.Kind == KindCompose {
+			return "cd " + Quote(s.Directory) + " && " + h.ComposeCommand + " up -d " + Quote(s.ComposeService)
+		}
+		return "docker start " + name
+	}
+	panic("ops: no recipe for action " + action)
+}
+
+// wrap runs cmd as the host's run_as user when one is set, through a login
+// shell so that the user's environment (PATH, docker group) applies.
+func wrap(h *HostConfig, cmd string) string {
+	if h.RunAs == "" {
+		return cmd
+	}
+	return "sudo -iu " + Quote(h.RunAs) + " bash -lc " + Quote(cmd)
+}

@@ -1,0 +1,337 @@
+package ops
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+const (
+	keepaliveInterval = 15 * time.Second
+	// maxOutput is how much of each output stream a command keeps: the tail.
+	maxOutput = 1 << 20
+)
+
+// RunResult is what a remote command printed and how it exited.
+type RunResult struct {
+	Stdout, Stderr string
+	ExitCode       int
+}
+
+// conn is the one SSH connection to a host, dialled when first needed, shared
+// by every command (each in its own session), and redialled after a drop.
+type conn struct {
+	host *HostConfig
+	jump *conn
+
+	mu     sync.Mutex
+	client *ssh.Client
+}
+
+func (c *conn) unreachable(err error) error {
+	return &UnreachableError{Host: c.host.Name, Address: c.host.Address, Err: err}
+}
+
+// get returns the live client, dialling if there is none.
+func (c *conn) get(ctx context.Context) (*ssh.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client != nil {
+		return c.client, nil
+	}
+	client, err := c.dial(ctx)
+	if err != nil {
+		return nil, c.unreachable(err)
+	}
+	c.client = client
+	go c.keepalive(client)
+	return client, nil
+}
+
+// drop forgets client (if it is still the current one) and closes it.
+func (c *conn) drop(client *ssh.Client) {
+	c.mu.Lock()
+	if c.client == client {
+		c.client = nil
+	}
+	c.mu.Unlock()
+	_ = client.Close()
+}
+
+func (c *conn) close() {
+	c.mu.Lock()
+	client := c.client
+	c.client = nil
+	c.mu.Unlock()
+	if client != nil {
+		_ = client.Close()
+	}
+}
+
+func (c *conn) dial(ctx context.Context) (*ssh.Client, error) {
+	cfg, err := c.clientConfig()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.host.ConnectTimeout.Duration)
+	defer cancel()
+	var netConn net.Conn
+	if c.jump != nil {
+		jumpClient, err := c.jump.get(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("through jump host: %w", err)
+		}
+		netConn, err = jumpClient.DialContext(ctx, "tcp", c.host.Address)
+		if err != nil {
+			return nil, fmt.Errorf("dial through jump host %q: %w", c.jump.host.Name, err)
+		}
+	} else {
+		netConn, err = (&net.Dialer{}).DialContext(ctx, "tcp", c.host.Address)
+		if err != nil {
+			return nil, fmt.Errorf("dial: %w", err)
+		}
+	}
+	// The handshake is bounded too: a host that accepts TCP and then says nothing must not hang us.
+	deadline, _ := ctx.Deadline()
+	_ = netConn.SetDeadline(deadline)
+	sc, chans, reqs, err := ssh.NewClientConn(netConn, c.host.Address, cfg)
+	if err != nil {
+		_ = netConn.Close()
+		return nil, explainHandshake(err, c.host)
+	}
+	_ = netConn.SetDeadline(time.Time{})
+	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+func (c *conn) clientConfig() (*ssh.ClientConfig, error) {
+	h := c.host
+	hostKeys, err := knownhosts.New(h.KnownHosts)
+	if err != nil {
+		return nil, fmt.Errorf("known_hosts %s: %w; pin the host key there (ssh-keyscan), host keys are always verified", h.KnownHosts, err)
+	}
+	var auth []ssh.AuthMethod
+	if h.IdentityFile != "" {
+		signer, err := loadKey(h.IdentityFile, h.IdentityPassphrase)
+		if err != nil {
+			return nil, err
+		}
+		auth = append(auth, ssh.PublicKeys(signer))
+	}
+	if h.UseAgent {
+		sock := os.Getenv("SSH_AUTH_SOCK")
+		if sock == "" {
+			return nil, errors.New("use_agent is set but SSH_AUTH_SOCK is not: start ssh-agent or set identity_file")
+		}
+		agentConn, err := net.Dial("unix", sock)
+		if err != nil {
+			return nil, fmt.Errorf("ssh-agent at %s: %w", sock, err)
+		}
+		auth = append(auth, ssh.PublicKeysCallback(agent.NewClient(agentConn).Signers))
+	}
+	return &ssh.ClientConfig{
+		User:              h.User,
+		Auth:              auth,
+		HostKeyCallback:   hostKeys,
+		HostKeyAlgorithms: pinnedAlgorithms(h.KnownHosts, h.Address),
+		Timeout:           h.ConnectTimeout.Duration,
+	}, nil
+}
+
+// loadKey reads a private key, refusing one that others can read, as OpenSSH does.
+func loadKey(path string, passphrase Secret) (ssh.Signer, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("identity_file: %w", err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("identity_file %s is readable by others (mode %04o); chmod 600 it", path, info.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("identity_file: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(data)
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) {
+		if !passphrase.IsSet() {
+			return nil, fmt.Errorf("identity_file %s is encrypted; set identity_passphrase or use the ssh-agent", path)
+		}
+		pass, perr := passphrase.Reveal()
+		if perr != nil {
+			return nil, fmt.Errorf("identity_passphrase: %w", perr)
+		}
+		signer, err = ssh.ParsePrivateKeyWithPassphrase(data, []byte(pass))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity_file %s: %w", path, err)
+	}
+	return signer, nil
+}
+
+// pinnedAlgorithms lists the host key algorithms of the keys pinned for addr,
+// so that the server is asked for the kind of key we can check.
+func pinnedAlgorithms(knownHostsFile, addr string) []string {
+	data, err := os.ReadFile(knownHostsFile)
+	if err != nil {
+		return nil
+	}
+	want := knownhosts.Normalize(addr)
+	var algos []string
+	for len(data) > 0 {
+		_, hosts, key, _, rest, err := ssh.ParseKnownHosts(data)
+		if err != nil {
+			break
+		}
+		data = rest
+		for _, h := range hosts {
+			if knownhosts.Normalize(h) != want {
+				continue
+			}
+			switch key.Type() {
+			case ssh.KeyAlgoRSA:
+				algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+			default:
+				algos = append(algos, key.Type())
+			}
+		}
+	}
+	return algos
+}
+
+// explainHandshake turns a handshake failure into what a user must do about it.
+func explainHandshake(err error, h *HostConfig) error {
+	var keyErr *knownhosts.KeyError
+	if errors.As(err, &keyErr) {
+		if len(keyErr.Want) > 0 {
+			lines := make([]string, len(keyErr.Want))
+			for i, w := range keyErr.Want {
+				lines[i] = fmt.Sprintf("%s line %d", w.Filename, w.Line)
+			}
+			return fmt.Errorf("ssh handshake: host key mismatch: the key the host offers is not the one pinned (%s); fix the pinned key or remove it", strings.Join(lines, ", "))
+		}
+		host, port, _ := net.SplitHostPort(h.Address)
+		return fmt.Errorf("ssh handshake: the host key is not pinned in %s; pin it with: ssh-keyscan -p %s %s >> %s (then check the fingerprint)", h.KnownHosts, port, host, h.KnownHosts)
+	}
+	if strings.Contains(err.Error(), "unable to authenticate") {
+		return fmt.Errorf("ssh handshake: user %q was not accepted with the configured key or agent: %w", h.User, err)
+	}
+	return fmt.Errorf("ssh handshake: %w", err)
+}
+
+// keepalive pings the server; a connection that stops answering is dropped,
+// so the next command dials afresh instead of hanging on a dead one.
+func (c *conn) keepalive(client *ssh.Client) {
+	dead := make(chan struct{})
+	go func() {
+		_ = client.Wait()
+		close(dead)
+	}()
+	t := time.NewTicker(keepaliveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-dead:
+			c.drop(client)
+			return
+		case <-t.C:
+		}
+		answered := make(chan error, 1)
+		go func() {
+			_, _, err := client.SendRequest("keepalive@openssh.com", true, nil)
+			answered <- err
+		}()
+		select {
+		case err := <-answered:
+			if err == nil {
+				continue
+			}
+		case <-time.After(keepaliveInterval):
+		}
+		c.drop(client)
+		return
+	}
+}
+
+// run runs cmd in a new session. A non-zero exit is a result, not an error;
+// errors are transport failures and ctx ending (the remote command is killed).
+func (c *conn) run(ctx context.Context, cmd string) (RunResult, error) {
+	client, err := c.get(ctx)
+	if err != nil {
+		return RunResult{}, err
+	}
+	sess, err := client.NewSession()
+	if err != nil {
+		// The connection died since its last use: dial again, once.
+		c.drop(client)
+		if client, err = c.get(ctx); err != nil {
+			return RunResult{}, err
+		}
+		if sess, err = client.NewSession(); err != nil {
+			c.drop(client)
+			return RunResult{}, c.unreachable(fmt.Errorf("opening a session: %w", err))
+		}
+	}
+	defer sess.Close()
+	stdout, stderr := &tailBuffer{max: maxOutput}, &tailBuffer{max: maxOutput}
+	sess.Stdout, sess.Stderr = stdout, stderr
+	if err := sess.Start(cmd); err != nil {
+		return RunResult{}, c.unreachable(fmt.Errorf("starting command: %w", err))
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = sess.Signal(ssh.SIGKILL)
+		_ = sess.Close()
+		return RunResult{Stdout: stdout.String(), Stderr: stderr.String()}, ctx.Err()
+	}
+	res := RunResult{Stdout: stdout.String(), Stderr: stderr.String()}
+	var exitErr *ssh.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		res.ExitCode = exitErr.ExitStatus()
+	default:
+		c.drop(client)
+		return res, c.unreachable(fmt.Errorf("connection lost while running a command: %w", err))
+	}
+	return res, nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	buf bytes.Buffer
+	max int
+	mu  sync.Mutex
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(p)
+	if len(p) > t.max {
+		p = p[len(p)-t.max:]
+	}
+	if over := t.buf.Len() + len(p) - t.max; over > 0 {
+		t.buf.Next(over)
+	}
+	t.buf.Write(p)
+	return n, nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.buf.String()
+}
