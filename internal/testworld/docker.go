@@ -1,0 +1,199 @@
+package testworld
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// ImageName is the image of the test service, built FROM scratch.
+const ImageName = "opsroom-testsvc:dev"
+
+// RequireDocker fails the test when the Docker engine does not answer.
+func RequireDocker(t testing.TB) {
+	t.Helper()
+	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		t.Fatalf("the Docker engine does not answer (test/run.sh installs and starts it): %v\n%s", err, out)
+	}
+}
+
+// Docker runs the docker CLI and returns its trimmed stdout; a failure fails the test.
+func Docker(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := run("", "docker", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// Inspect returns docker inspect -f FORMAT NAME.
+func Inspect(t testing.TB, name, format string) string {
+	t.Helper()
+	return Docker(t, "inspect", "-f", format, name)
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// UniqueName returns a container-safe name unique to this run: prefix-test-random.
+func UniqueName(t testing.TB, prefix string) string {
+	buf := make([]byte, 3)
+	_, _ = rand.Read(buf)
+	test := strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(test) > 24 {
+		test = test[len(test)-24:]
+	}
+	return fmt.Sprintf("opsroom-%s-%s-%s", prefix, strings.Trim(test, "-"), hex.EncodeToString(buf))
+}
+
+var (
+	testsvcOnce sync.Once
+	testsvcBin  string
+	testsvcErr  error
+	imageOnce   sync.Once
+	imageErr    error
+)
+
+// testsvcBinary builds the static test service once per process.
+func testsvcBinary(t testing.TB) string {
+	t.Helper()
+	testsvcOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "opsroom-testsvc")
+		if err != nil {
+			testsvcErr = err
+			return
+		}
+		testsvcBin = filepath.Join(dir, "testsvc")
+		cmd := exec.Command("go", "build", "-o", testsvcBin, "./internal/testworld/testsvc")
+		cmd.Dir = repoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			testsvcErr = fmt.Errorf("building testsvc: %v\n%s", err, out)
+		}
+	})
+	if testsvcErr != nil {
+		t.Fatal(testsvcErr)
+	}
+	return testsvcBin
+}
+
+// ServiceImage builds the test service's image (once per process, and under a
+// lock across the test processes) and returns its name.
+func ServiceImage(t testing.TB) string {
+	t.Helper()
+	imageOnce.Do(func() {
+		bin := testsvcBinary(t)
+		imageErr = withLock(filepath.Join(cacheDir(), "image.lock"), func() error {
+			ctxDir := filepath.Dir(bin)
+			if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(scratchDockerfile("dev")), 0o644); err != nil {
+				return err
+			}
+			_, err := run(ctxDir, "docker", "build", "-q", "-t", ImageName, ".")
+			return err
+		})
+	})
+	if imageErr != nil {
+		t.Fatal(imageErr)
+	}
+	return ImageName
+}
+
+func scratchDockerfile(version string) string {
+	return "FROM scratch\nCOPY testsvc /testsvc\nENV VERSION=" + version + "\n" +
+		"HEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD [\"/testsvc\", \"health\"]\n" +
+		"ENTRYPOINT [\"/testsvc\"]\n"
+}
+
+// Container is a container of the test service that the test's cleanup removes.
+type Container struct{ Name string }
+
+// RunContainer starts the test service as a container named name.
+func RunContainer(t testing.TB, name string, env map[string]string, extraDockerArgs ...string) *Container {
+	t.Helper()
+	args := []string{"run", "-d", "--name", name, "--label", "opsroom-test=1"}
+	for k, v := range env {
+		args = append(args, "-e", k+"="+v)
+	}
+	args = append(args, extraDockerArgs...)
+	args = append(args, ServiceImage(t))
+	t.Cleanup(func() { _, _ = run("", "docker", "rm", "-f", name) })
+	Docker(t, args...)
+	return &Container{Name: name}
+}
+
+// ComposeProject is a compose project in a git clone whose bare "origin" lives
+// on disk, as on a deploy box.
+type ComposeProject struct {
+	Dir, Origin, Service, Container string
+	dev                             string // the developer's clone PushVersion commits in
+}
+
+var gitIdentity = []string{"-c", "user.name=opsroom test", "-c", "user.email=test@opsroom.invalid", "-c", "init.defaultBranch=master"}
+
+func git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	out, err := run(dir, "git", append(gitIdentity, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// NewComposeProject creates the repository, deploys it with docker-compose up
+// -d --build, and removes it all in the test's cleanup.
+func NewComposeProject(t testing.TB, name string) *ComposeProject {
+	t.Helper()
+	bin := testsvcBinary(t)
+	root := t.TempDir()
+	p := &ComposeProject{
+		Dir:       filepath.Join(root, name),
+		Origin:    filepath.Join(root, "origin.git"),
+		Service:   "app",
+		Container: name,
+		dev:       filepath.Join(root, "dev"),
+	}
+	git(t, root, "init", "-q", "--bare", p.Origin)
+	git(t, root, "clone", "-q", p.Origin, p.dev)
+	writeFile(t, filepath.Join(p.dev, "docker-compose.yml"), fmt.Sprintf(`version: "2.4"
+services:
+  %s:
+    build: .
+    image: %s:latest
+    container_name: %s
+    restart: unless-stopped
+    stop_grace_period: 5s
+`, p.Service, name, p.Container), 0o644)
+	writeFile(t, filepath.Join(p.dev, "Dockerfile"), scratchDockerfile("v1"), 0o644)
+	writeFile(t, filepath.Join(p.dev, ".gitignore"), "/testsvc\n", 0o644)
+	git(t, p.dev, "add", "-A")
+	git(t, p.dev, "commit", "-q", "-m", "v1")
+	git(t, p.dev, "push", "-q", "origin", "master")
+	git(t, root, "clone", "-q", p.Origin, p.Dir)
+	// The binary is a build input the repository ignores, like a deploy box's .env.
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(p.Dir, "testsvc"), string(data), 0o755)
+
+	t.Cleanup(func() { _, _ = run(p.Dir, "docker-compose", "down", "-v", "--rmi", "local", "-t", "1") })
+	if _, err := run(p.Dir, "docker-compose", "up", "-d", "--build"); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// PushVersion commits a new version of the service to origin, as a developer would.
+func (p *ComposeProject) PushVersion(t testing.TB, version string) {
+	t.Helper()
+	writeFile(t, filepath.Join(p.dev, "Dockerfile"), scratchDockerfile(version), 0o644)
+	git(t, p.dev, "commit", "-q", "-am", version)
+	git(t, p.dev, "push", "-q", "origin", "master")
+}

@@ -1,0 +1,186 @@
+package testworld
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+	"maunium.net/go/mautrix/synapseadmin"
+)
+
+// DendriteVersion is the homeserver the tests run, built from test/tools.
+const DendriteVersion = "v0.15.2"
+
+// registrationSecret is the shared secret `generate-config -ci` writes.
+const registrationSecret = "complement"
+
+var dendriteTools = []string{"dendrite", "generate-config", "generate-keys"}
+
+// Homeserver is a Dendrite on 127.0.0.1 with its own data directory.
+type Homeserver struct {
+	URL        string
+	ServerName string
+
+	dir, config, addr string
+	proc              *process
+}
+
+// dendriteBin returns the directory with the Dendrite binaries, building them
+// from test/tools when they are not there yet (OPSROOM_TEST_BIN names a ready one).
+func dendriteBin(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("OPSROOM_TEST_BIN")
+	if dir == "" {
+		dir = filepath.Join(cacheDir(), "bin", "dendrite-"+DendriteVersion)
+	}
+	err := withLock(dir+".lock", func() error {
+		if _, err := os.Stat(filepath.Join(dir, dendriteTools[len(dendriteTools)-1])); err == nil {
+			return nil
+		}
+		t.Logf("building Dendrite %s into %s (a cold build takes a few minutes)", DendriteVersion, dir)
+		args := []string{"build", "-o", dir + "/"}
+		for _, tool := range dendriteTools {
+			args = append(args, "github.com/element-hq/dendrite/cmd/"+tool)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = filepath.Join(repoRoot(), "test", "tools")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building Dendrite: %v\n%s", err, out)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// StartHomeserver starts a fresh Dendrite; the test's cleanup stops it.
+func StartHomeserver(t testing.TB) *Homeserver {
+	t.Helper()
+	bin := dendriteBin(t)
+	dir := t.TempDir()
+	h := &Homeserver{
+		ServerName: "localhost",
+		dir:        dir,
+		config:     filepath.Join(dir, "dendrite.yaml"),
+		addr:       fmt.Sprintf("127.0.0.1:%d", FreePort(t)),
+	}
+	h.URL = "http://" + h.addr
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := run(dir, filepath.Join(bin, "generate-config"), "-ci", "-dir", filepath.Join(dir, "data"), "-server", h.ServerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "matrix_key.pem")
+	// The generated private_key path is relative to the working directory: make it absolute.
+	cfg = strings.Replace(cfg, "private_key: matrix_key.pem", "private_key: "+key, 1)
+	// Accounts are made with the shared secret only; open registration makes Dendrite refuse to start.
+	cfg = strings.Replace(cfg, "registration_disabled: false", "registration_disabled: true", 1)
+	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(dir, filepath.Join(bin, "generate-keys"), "--private-key", key); err != nil {
+		t.Fatal(err)
+	}
+	h.Start(t)
+	t.Cleanup(func() {
+		h.proc.stop()
+		if t.Failed() {
+			t.Logf("dendrite log:\n%s", tail(h.proc.log(), 50))
+		}
+	})
+	return h
+}
+
+// Start starts the homeserver (again), on the same port and data.
+func (h *Homeserver) Start(t testing.TB) {
+	t.Helper()
+	proc, err := startProcess(filepath.Join(dendriteBin(t), "dendrite"), filepath.Join(h.dir, "dendrite.log"),
+		"-config", h.config, "-http-bind-address", h.addr, "-https-bind-address", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.proc = proc
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cli, _ := mautrix.NewClient(h.URL, "", "")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := cli.Versions(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if proc.exited() || time.Now().After(deadline) {
+			t.Fatalf("dendrite did not come up at %s: %v\n%s", h.URL, err, tail(proc.log(), 30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop stops the homeserver, for "homeserver away" tests.
+func (h *Homeserver) Stop(t testing.TB) {
+	t.Helper()
+	h.proc.stop()
+}
+
+// Register creates an account and returns its ID and generated password.
+func (h *Homeserver) Register(t testing.TB, localpart string) (id.UserID, string) {
+	t.Helper()
+	buf := make([]byte, 12)
+	_, _ = rand.Read(buf)
+	password := hex.EncodeToString(buf)
+	cli, err := mautrix.NewClient(h.URL, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := synapseadmin.Client{Client: cli}
+	resp, err := admin.SharedSecretRegister(context.Background(), registrationSecret, synapseadmin.ReqSharedSecretRegister{
+		Username: localpart,
+		Password: password,
+	})
+	if err != nil {
+		t.Fatalf("registering %s: %v", localpart, err)
+	}
+	return resp.UserID, password
+}
+
+// Client registers an account and returns a client logged in as it.
+func (h *Homeserver) Client(t testing.TB, localpart string) *mautrix.Client {
+	t.Helper()
+	userID, password := h.Register(t, localpart)
+	cli, err := mautrix.NewClient(h.URL, userID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cli.Login(context.Background(), &mautrix.ReqLogin{
+		Type:             mautrix.AuthTypePassword,
+		Identifier:       mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: localpart},
+		Password:         password,
+		StoreCredentials: true,
+	})
+	if err != nil {
+		t.Fatalf("logging in as %s: %v", localpart, err)
+	}
+	return cli
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,131 @@
+package testworld
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// SSHD is Debian's OpenSSH server on a loopback port, with its own host key
+// pinned in KnownHosts and a client key allowed to log in as User.
+type SSHD struct {
+	Addr         string
+	User         string
+	IdentityFile string
+	KnownHosts   string
+
+	dir, config string
+	proc        *process
+}
+
+const sshdBinary = "/usr/sbin/sshd"
+
+// StartSSHD starts an sshd; the test's cleanup stops it.
+func StartSSHD(t testing.TB) *SSHD {
+	t.Helper()
+	if _, err := os.Stat(sshdBinary); err != nil {
+		t.Fatalf("%s not found: install openssh-server (test/run.sh does)", sshdBinary)
+	}
+	// sshd refuses to start without its privilege separation directory.
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := &SSHD{
+		Addr:         fmt.Sprintf("127.0.0.1:%d", FreePort(t)),
+		User:         "root",
+		IdentityFile: filepath.Join(dir, "id_ed25519"),
+		KnownHosts:   filepath.Join(dir, "known_hosts"),
+		dir:          dir,
+		config:       filepath.Join(dir, "sshd_config"),
+	}
+	hostKey := filepath.Join(dir, "host_ed25519")
+	keygen(t, hostKey)
+	keygen(t, s.IdentityFile)
+	clientPub, _ := os.ReadFile(s.IdentityFile + ".pub")
+	writeFile(t, filepath.Join(dir, "authorized_keys"), string(clientPub), 0o600)
+	s.pin(t, s.KnownHosts, hostKey+".pub")
+
+	_, port, _ := strings.Cut(s.Addr, ":")
+	writeFile(t, s.config, strings.Join([]string{
+		"Port " + port,
+		"ListenAddress 127.0.0.1",
+		"HostKey " + hostKey,
+		"PidFile " + filepath.Join(dir, "sshd.pid"),
+		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
+		"StrictModes no",
+		"UsePAM no",
+		"PubkeyAuthentication yes",
+		"PasswordAuthentication no",
+		"KbdInteractiveAuthentication no",
+		"PermitRootLogin prohibit-password",
+		"LogLevel VERBOSE",
+		"",
+	}, "\n"), 0o600)
+	s.Start(t)
+	t.Cleanup(func() {
+		s.proc.stop()
+		if t.Failed() {
+			t.Logf("sshd %s log:\n%s", s.Addr, tail(s.proc.log(), 30))
+		}
+	})
+	return s
+}
+
+// Start starts the sshd (again), on the same port with the same keys.
+func (s *SSHD) Start(t testing.TB) {
+	t.Helper()
+	proc, err := startProcess(sshdBinary, filepath.Join(s.dir, "sshd.log"), "-D", "-e", "-f", s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.proc = proc
+	if err := waitTCP(s.Addr, 10*time.Second); err != nil {
+		t.Fatalf("sshd: %v\n%s", err, proc.log())
+	}
+}
+
+// Stop stops the sshd: its host is then unreachable.
+func (s *SSHD) Stop(t testing.TB) {
+	t.Helper()
+	s.proc.stop()
+}
+
+// WrongKnownHosts returns a known_hosts file that pins a different key for this address.
+func (s *SSHD) WrongKnownHosts(t testing.TB) string {
+	t.Helper()
+	other := filepath.Join(t.TempDir(), "other_host_ed25519")
+	keygen(t, other)
+	path := filepath.Join(filepath.Dir(other), "wrong_known_hosts")
+	s.pin(t, path, other+".pub")
+	return path
+}
+
+// pin writes a known_hosts file with the public key in pubFile for this sshd's address.
+func (s *SSHD) pin(t testing.TB, path, pubFile string) {
+	t.Helper()
+	pub, err := os.ReadFile(pubFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(s.Addr, ":")
+	fields := strings.Fields(string(pub))
+	writeFile(t, path, fmt.Sprintf("[%s]:%s %s %s\n", host, port, fields[0], fields[1]), 0o644)
+}
+
+func keygen(t testing.TB, path string) {
+	t.Helper()
+	if _, err := run("", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "opsroom-test", "-f", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFile(t testing.TB, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,102 @@
+// Command testsvc is the service the end-to-end tests run in FROM scratch
+// containers. Its behaviour comes from the environment:
+//
+//	VERSION     printed at start and served at /version (default "dev")
+//	LINES=N     print "log line 1".."log line N" at start, then stay quiet
+//	TICK=1s     otherwise print "tick N" every TICK (every 5th also to stderr)
+//	EXIT_AFTER  exit after this long, with EXIT_CODE (default 1): a crash
+//	LISTEN      serve HTTP here: /health, /version
+//	HEALTH_FILE "testsvc health" (a HEALTHCHECK) fails while this file exists
+//
+// As PID 1 in a container it gets no default signal handling, so it handles
+// SIGTERM itself and exits 0 at once: `docker stop` is quick.
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "health" {
+		if f := os.Getenv("HEALTH_FILE"); f != "" {
+			if _, err := os.Stat(f); err == nil {
+				fmt.Println("unhealthy:", f, "exists")
+				os.Exit(1)
+			}
+		}
+		fmt.Println("healthy")
+		return
+	}
+	version := env("VERSION", "dev")
+	fmt.Printf("testsvc %s starting\n", version)
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+
+	if addr := os.Getenv("LISTEN"); addr != "" {
+		http.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+		http.HandleFunc("/version", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, version) })
+		go func() {
+			if err := http.ListenAndServe(addr, nil); err != nil {
+				fmt.Fprintln(os.Stderr, "listen:", err)
+				os.Exit(2)
+			}
+		}()
+	}
+
+	var crash <-chan time.Time
+	if d := os.Getenv("EXIT_AFTER"); d != "" {
+		after, err := time.ParseDuration(d)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "EXIT_AFTER:", err)
+			os.Exit(2)
+		}
+		crash = time.After(after)
+	}
+
+	var tick <-chan time.Time
+	if n := os.Getenv("LINES"); n != "" {
+		lines, _ := strconv.Atoi(n)
+		for i := 1; i <= lines; i++ {
+			fmt.Printf("log line %d\n", i)
+		}
+	} else {
+		every, err := time.ParseDuration(env("TICK", "1s"))
+		if err != nil {
+			every = time.Second
+		}
+		ticker := time.NewTicker(every)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+
+	for n := 1; ; n++ {
+		select {
+		case <-stop:
+			fmt.Println("testsvc stopping")
+			return
+		case <-crash:
+			code, _ := strconv.Atoi(env("EXIT_CODE", "1"))
+			fmt.Fprintf(os.Stderr, "testsvc crashing with code %d\n", code)
+			os.Exit(code)
+		case <-tick:
+			fmt.Printf("tick %d\n", n)
+			if n%5 == 0 {
+				fmt.Fprintf(os.Stderr, "tick %d (stderr)\n", n)
+			}
+		}
+	}
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

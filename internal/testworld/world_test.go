@@ -1,0 +1,75 @@
+package testworld
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+)
+
+func TestHomeserverCarriesAMessageBetweenTwoUsers(t *testing.T) {
+	Short(t)
+	hs := StartHomeserver(t)
+	ctx := context.Background()
+	alice, bob := hs.Client(t, "alice"), hs.Client(t, "bob")
+	room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.JoinRoomByID(ctx, room.RoomID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.SendText(ctx, room.RoomID, "hello bob"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := bob.Messages(ctx, room.RoomID, "", "", mautrix.DirectionBackward, nil, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, evt := range msgs.Chunk {
+		_ = evt.Content.ParseRaw(evt.Type)
+		if evt.Sender == alice.UserID && evt.Content.AsMessage().Body == "hello bob" {
+			return
+		}
+	}
+	t.Errorf("bob does not see alice's message")
+}
+
+func TestSSHDAcceptsThePinnedKeyOnly(t *testing.T) {
+	Short(t)
+	RequireDocker(t)
+	s := StartSSHD(t)
+	ssh := func(knownHosts string) (string, error) {
+		_, port, _ := strings.Cut(s.Addr, ":")
+		out, err := exec.Command("ssh", "-i", s.IdentityFile, "-p", port,
+			"-o", "UserKnownHostsFile="+knownHosts, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+			s.User+"@127.0.0.1", "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
+		return string(out), err
+	}
+	if out, err := ssh(s.KnownHosts); err != nil {
+		t.Errorf("ssh with the pinned key: %v\n%s", err, out)
+	}
+	if out, err := ssh(s.WrongKnownHosts(t)); err == nil || !strings.Contains(out, "HOST IDENTIFICATION HAS CHANGED") {
+		t.Errorf("ssh with a wrong pinned key was not refused as a changed host key: %v\n%s", err, out)
+	}
+}
+
+func TestServiceContainerRunsAndLogs(t *testing.T) {
+	Short(t)
+	RequireDocker(t)
+	c := RunContainer(t, UniqueName(t, "svc"), map[string]string{"LINES": "3"})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(Docker(t, "logs", c.Name), "log line 3") {
+		if time.Now().After(deadline) {
+			t.Fatalf("container logs lack the 3 lines: %q", Docker(t, "logs", c.Name))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := Inspect(t, c.Name, "{{.State.Status}}"); got != "running" {
+		t.Errorf("container is %s, want running", got)
+	}
+}
