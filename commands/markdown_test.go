@@ -83,3 +83,16 @@ func TestAgoReadsLikeChat(t *testing.T) {
 		}
 	}
 }
+
+func TestEveryCommandRegistersOnce(t *testing.T) {
+	deps := &Deps{}
+	proc := NewProcessor(nil, deps) // panics on a duplicate name or alias
+	for _, c := range deps.registry {
+		if got := proc.GetHandler(c.Name); got == nil || got.Name != c.Name {
+			t.Errorf("!%s is not routed to its handler", c.Name)
+		}
+	}
+	if got := proc.GetHandler("st"); got == nil || got.Name != "status" {
+		t.Errorf("the alias !st does not reach !status")
+	}
+}

@@ -74,6 +74,8 @@ func NewProcessor(cli *mautrix.Client, deps *Deps) *commands.Processor[*Deps] {
 	for _, c := range deps.registry {
 		proc.Register(c.handler())
 	}
+	// Replace mautrix's own fallback: ours points at !help and is audited.
+	proc.Unregister(proc.GetHandler(commands.UnknownCommandName))
 	proc.Register(&commands.Handler[*Deps]{
 		Name: commands.UnknownCommandName,
 		Func: func(ce *Event) {

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Quote makes s one shell word: single quotes, each ' inside written as '\''.
+// Quote makes s one shell word: single quotes, each ' inside written as '\”.
 // Every value interpolated into a remote command passes through here.
 func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

@@ -8,12 +8,15 @@ import (
 // The command lines behind each action. Every value comes from the config or is
 // a validated integer, and is quoted all the same.
 
+// inspectCommand asks for containers only: a compose project's image is often
+// named like its container, and a plain inspect would describe the image
+// once the container is gone.
 func inspectCommand(containers []string) string {
 	args := make([]string, len(containers))
 	for i, c := range containers {
 		args[i] = Quote(c)
 	}
-	return "docker inspect -f " + Quote(inspectFormat) + " " + strings.Join(args, " ")
+	return "docker inspect --type container -f " + Quote(inspectFormat) + " " + strings.Join(args, " ")
 }
 
 func commitCommand(s *ServiceConfig) string {
