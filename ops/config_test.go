@@ -1,0 +1,141 @@
+package ops
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"gopkg.in/yaml.v3"
+)
+
+func parse(t *testing.T, src string) *Config {
+	t.Helper()
+	var c Config
+	if err := yaml.Unmarshal([]byte(src), &c); err != nil {
+		t.Fatalf("yaml: %v", err)
+	}
+	return &c
+}
+
+func TestValidateNamesEveryKeyAndWhatWouldBeRight(t *testing.T) {
+	c := parse(t, `
+hosts:
+  spark:
+    address: 10.0.0.2
+    user: deploy
+    identity_file: /nonexistent/key
+    known_hosts: /nonexistent/known_hosts
+    jump: nowhere
+    run_as: "root; id"
+    compose_command: podman-compose
+  bare: {}
+services:
+  bridge:
+    host: spork
+    kind: compose
+    container: bridge-1
+  Bad_Name:
+    host: spark
+    kind: vm
+    container: x
+  dup:
+    host: spark
+    kind: container
+    container: x
+    actions:
+      deploy: make deploy
+`)
+	errs, warnings := c.Validate()
+	got := joinErrs(errs)
+	for _, want := range []string{
+		`hosts.spark.jump: "nowhere" is not a defined host (defined: bare, spark)`,
+		`hosts.spark.run_as: "root; id" is not a user name`,
+		`hosts.spark.compose_command: "podman-compose" is not "docker compose" or "docker-compose"`,
+		`hosts.bare.address: required`,
+		`hosts.bare.user: required`,
+		`hosts.bare.known_hosts: required`,
+		`hosts.bare.identity_file: set identity_file (a private key) or use_agent: true`,
+		`services.bridge.host: "spork" is not a defined host (defined: bare, spark)`,
+		`services.bridge.directory: required for kind compose`,
+		`services.bridge.compose_service: required for kind compose`,
+		`services.Bad_Name: "Bad_Name" is not a service name`,
+		`services.Bad_Name.kind: "vm" is not a kind; use compose or container`,
+		`services.dup.container: "x" on host "spark" is already service "Bad_Name"`,
+		`services.dup.actions.deploy: not an action that can be replaced; use one of logs, restart, stop, start`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("errors lack %q; got:\n%s", want, got)
+		}
+	}
+	if w := joinErrs(warnings); !strings.Contains(w, "hosts.spark.known_hosts: /nonexistent/known_hosts does not exist") {
+		t.Errorf("missing files must be warnings; got:\n%s", w)
+	}
+	if c.Hosts["spark"].Address != "10.0.0.2:22" {
+		t.Errorf("address without port: %q, want port 22 added", c.Hosts["spark"].Address)
+	}
+}
+
+func TestValidateFillsDefaults(t *testing.T) {
+	c := parse(t, `
+hosts:
+  h: {address: "127.0.0.1:2222", user: u, use_agent: true, known_hosts: /k}
+services:
+  s: {host: h, kind: compose, directory: /srv/s, compose_service: s, container: s-1}
+`)
+	if errs, _ := c.Validate(); len(errs) > 0 {
+		t.Fatalf("valid config refused: %v", errs)
+	}
+	h, s := c.Hosts["h"], c.Services["s"]
+	if h.Name != "h" || s.Name != "s" || h.ComposeCommand != "docker compose" || h.ConnectTimeout.Seconds() != 10 ||
+		h.CommandTimeout.Seconds() != 60 || s.GitRemote != "origin" || s.GitBranch != "master" {
+		t.Errorf("defaults not filled: host %+v service %+v", h, s)
+	}
+}
+
+func joinErrs(errs []error) string {
+	var b strings.Builder
+	for _, e := range errs {
+		b.WriteString(e.Error() + "\n")
+	}
+	return b.String()
+}
+
+func TestSecretComesFromInlineFileOrEnvAndNeverPrints(t *testing.T) {
+	const value = "hunter2-very-secret"
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte(value+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OPSROOM_TEST_SECRET", value)
+	for _, src := range []string{
+		"s: " + value,
+		"s: {file: " + file + "}",
+		"s: {env: OPSROOM_TEST_SECRET}",
+	} {
+		var holder struct {
+			S Secret `yaml:"s"`
+		}
+		if err := yaml.Unmarshal([]byte(src), &holder); err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got, err := holder.S.Reveal(); err != nil || got != value {
+			t.Errorf("%s: Reveal = %q, %v", src, got, err)
+		}
+		var logged strings.Builder
+		log := zerolog.New(&logged)
+		log.Info().Interface("holder", holder).Any("secret", holder.S).Msg("config")
+		printed := fmt.Sprintf("%v %+v %#v %s %q", holder, holder, holder, holder.S, holder.S) + logged.String()
+		if strings.Contains(printed, value) {
+			t.Errorf("%s: the secret was printed: %s", src, printed)
+		}
+	}
+	var bad struct {
+		S Secret `yaml:"s"`
+	}
+	if err := yaml.Unmarshal([]byte("s: {file: a, env: B}"), &bad); err == nil {
+		t.Error("a secret with both file and env must be refused")
+	}
+}
