@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,6 +50,10 @@ func TestStatusFollowsTheContainerThroughStopRemoveAndStart(t *testing.T) {
 	if state := testworld.Inspect(t, p.Container, "{{.State.Status}}"); state != "running" {
 		t.Errorf("after !start the container is %q, want running", state)
 	}
+	got = w.ask(t, w.alice, "!status stranger")
+	mustContain(t, "host key not pinned", got, "unreachable", "unpinned", "not pinned", "ssh-keyscan")
+	got = w.ask(t, w.alice, "!status careless")
+	mustContain(t, "key readable by others", got, "unreachable", "loose", "readable by others", "chmod 600")
 	got = w.ask(t, w.alice, "!status")
 	mustContain(t, "status table", got, "app", "running")
 }
@@ -125,22 +131,41 @@ func TestUnreachableHostsAreNamed(t *testing.T) {
 	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
 	down := testworld.StartSSHD(t)
 	down.Stop(t)
+	unpinned := hostFor(w.sshd, filepath.Join(t.TempDir(), "empty_known_hosts"))
+	if err := os.WriteFile(unpinned["known_hosts"].(string), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loose := hostFor(w.sshd, w.sshd.KnownHosts)
+	looseKey := filepath.Join(t.TempDir(), "loose_key")
+	key, _ := os.ReadFile(w.sshd.IdentityFile)
+	if err := os.WriteFile(looseKey, key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loose["identity_file"] = looseKey
 	w.startOpsroom(t,
 		map[string]host{
-			"local":  w.localHost(),
-			"badkey": hostFor(w.sshd, w.sshd.WrongKnownHosts(t)),
-			"down":   hostFor(down, down.KnownHosts),
+			"local":    w.localHost(),
+			"badkey":   hostFor(w.sshd, w.sshd.WrongKnownHosts(t)),
+			"down":     hostFor(down, down.KnownHosts),
+			"unpinned": unpinned,
+			"loose":    loose,
 		},
 		map[string]service{
-			"web":     containerService(c),
-			"spoofed": {"host": "badkey", "kind": "container", "container": c.Name},
-			"gone":    {"host": "down", "kind": "container", "container": c.Name},
+			"web":      containerService(c),
+			"spoofed":  {"host": "badkey", "kind": "container", "container": c.Name},
+			"gone":     {"host": "down", "kind": "container", "container": c.Name},
+			"stranger": {"host": "unpinned", "kind": "container", "container": c.Name},
+			"careless": {"host": "loose", "kind": "container", "container": c.Name},
 		})
 
 	got := w.ask(t, w.alice, "!status spoofed")
 	mustContain(t, "wrong pinned key", got, "unreachable", "badkey", "host key mismatch")
 	got = w.ask(t, w.alice, "!status gone")
 	mustContain(t, "sshd down", got, "unreachable", "down")
+	got = w.ask(t, w.alice, "!status stranger")
+	mustContain(t, "host key not pinned", got, "unreachable", "unpinned", "not pinned", "ssh-keyscan")
+	got = w.ask(t, w.alice, "!status careless")
+	mustContain(t, "key readable by others", got, "unreachable", "loose", "readable by others", "chmod 600")
 	got = w.ask(t, w.alice, "!status")
 	mustContain(t, "table with unreachable hosts", got, "web", "running", "spoofed", "gone", "unreachable")
 	mustContain(t, "restart on a spoofed host", w.ask(t, w.alice, "!restart spoofed"), "unreachable", "badkey")
