@@ -104,33 +104,6 @@ type opsroom struct {
 	exited chan struct{}
 }
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-func opsroomBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "opsroom-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "opsroom")
-		cmd := exec.Command("go", "build", "-tags", "goolm", "-o", binary, "../cmd/opsroom")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/opsroom: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
-}
-
 // startOpsroom writes a config for hosts and services and starts opsroom on it,
 // returning once it has synced and listens for commands.
 func (w *world) startOpsroom(t *testing.T, hosts map[string]host, services map[string]service) *opsroom {
@@ -162,7 +135,7 @@ func (w *world) startOpsroom(t *testing.T, hosts map[string]host, services map[s
 	}
 
 	o := &opsroom{
-		cmd:    exec.Command(opsroomBinary(t), "-config", cfgPath),
+		cmd:    exec.Command(testworld.GoBinary(t, "./cmd/opsroom"), "-config", cfgPath),
 		db:     filepath.Join(w.dir, "opsroom.db"),
 		ready:  make(chan struct{}),
 		exited: make(chan struct{}),

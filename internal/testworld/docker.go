@@ -54,34 +54,13 @@ func UniqueName(t testing.TB, prefix string) string {
 }
 
 var (
-	testsvcOnce sync.Once
-	testsvcBin  string
-	testsvcErr  error
-	imageOnce   sync.Once
-	imageErr    error
+	imageOnce sync.Once
+	imageErr  error
 )
 
 // testsvcBinary builds the static test service once per process.
 func testsvcBinary(t testing.TB) string {
-	t.Helper()
-	testsvcOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "opsroom-testsvc")
-		if err != nil {
-			testsvcErr = err
-			return
-		}
-		testsvcBin = filepath.Join(dir, "testsvc")
-		cmd := exec.Command("go", "build", "-o", testsvcBin, "./internal/testworld/testsvc")
-		cmd.Dir = repoRoot()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			testsvcErr = fmt.Errorf("building testsvc: %v\n%s", err, out)
-		}
-	})
-	if testsvcErr != nil {
-		t.Fatal(testsvcErr)
-	}
-	return testsvcBin
+	return GoBinary(t, "./internal/testworld/testsvc")
 }
 
 // ServiceImage builds the test service's image (once per process, and under a

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -156,4 +157,47 @@ func run(dir, name string, args ...string) (string, error) {
 		return stdout.String(), fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
+}
+
+var (
+	binariesMu sync.Mutex
+	binaries   = map[string]*builtBinary{}
+)
+
+type builtBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// GoBinary builds the main package pkg of this repository (e.g. "./cmd/opsroom")
+// once per test process, static and with the build tags the README uses, and
+// returns the binary's path.
+func GoBinary(t testing.TB, pkg string) string {
+	t.Helper()
+	binariesMu.Lock()
+	b := binaries[pkg]
+	if b == nil {
+		b = &builtBinary{}
+		binaries[pkg] = b
+	}
+	binariesMu.Unlock()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "opsroom-bin")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-tags", "goolm", "-o", b.path, pkg)
+		cmd.Dir = repoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
 }
