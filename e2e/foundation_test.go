@@ -188,3 +188,32 @@ func TestRestartOfOpsroomDoesNotReplayCommands(t *testing.T) {
 		t.Errorf("the container was restarted again after opsroom restarted: StartedAt %s -> %s", restartedAt, now)
 	}
 }
+
+func TestReconnectsWhenTheHostComesBack(t *testing.T) {
+	w := newWorld(t)
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
+
+	mustContain(t, "before the host goes away", w.ask(t, w.alice, "!status web"), "running")
+	w.sshd.Stop(t)
+	mustContain(t, "host away", w.ask(t, w.alice, "!status web"), "unreachable", "local")
+	w.sshd.Start(t)
+	mustContain(t, "host back", w.ask(t, w.alice, "!status web"), "running")
+}
+
+// A host that accepts the connection and then says nothing (a hung box, a
+// half-dead VPN) must not hang the bot: the reply comes within connect_timeout.
+func TestHungHostIsReportedUnreachable(t *testing.T) {
+	w := newWorld(t)
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
+	hung := testworld.StartSilentListener(t)
+	silent := hostFor(w.sshd, w.sshd.KnownHosts)
+	silent["address"] = hung
+	silent["connect_timeout"] = "2s"
+	w.startOpsroom(t, map[string]host{"local": w.localHost(), "hung": silent}, map[string]service{
+		"web":   containerService(c),
+		"stuck": {"host": "hung", "kind": "container", "container": c.Name},
+	})
+	mustContain(t, "hung host", w.ask(t, w.alice, "!status stuck"), "unreachable", "hung")
+	mustContain(t, "other hosts still answer", w.ask(t, w.alice, "!status web"), "running")
+}

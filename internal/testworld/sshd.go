@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -88,10 +90,37 @@ func (s *SSHD) Start(t testing.TB) {
 	}
 }
 
-// Stop stops the sshd: its host is then unreachable.
+// Stop stops the sshd and cuts its open connections: the host is then
+// unreachable, as when the machine goes down. (Stopping the listener alone
+// leaves established sessions running: each is its own session leader.)
 func (s *SSHD) Stop(t testing.TB) {
 	t.Helper()
+	for _, pid := range childPIDs(s.proc.cmd.Process.Pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 	s.proc.stop()
+}
+
+// childPIDs lists the processes whose parent is pid.
+func childPIDs(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The fields after the command name (which may hold spaces) start with: state ppid.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 // WrongKnownHosts returns a known_hosts file that pins a different key for this address.
