@@ -14,14 +14,15 @@ import (
 
 // Config is the `matrix:` section of the config file.
 type Config struct {
-	Homeserver   string      `yaml:"homeserver"`
-	UserID       id.UserID   `yaml:"user_id"`
-	Password     ops.Secret  `yaml:"password"`
-	AccessToken  ops.Secret  `yaml:"access_token"`
-	DeviceName   string      `yaml:"device_name"`
-	Rooms        []id.RoomID `yaml:"rooms"`
-	AllowedUsers []string    `yaml:"allowed_users"`
-	MaxJobs      int         `yaml:"max_concurrent_jobs"`
+	Homeserver   string       `yaml:"homeserver"`
+	UserID       id.UserID    `yaml:"user_id"`
+	Password     ops.Secret   `yaml:"password"`
+	AccessToken  ops.Secret   `yaml:"access_token"`
+	DeviceName   string       `yaml:"device_name"`
+	Rooms        []id.RoomID  `yaml:"rooms"`
+	AllowedUsers []string     `yaml:"allowed_users"`
+	MaxJobs      int          `yaml:"max_concurrent_jobs"`
+	EditInterval ops.Duration `yaml:"edit_interval"`
 }
 
 const (
@@ -72,6 +73,9 @@ func (c *Config) Validate() (errs, warnings []error) {
 		bad("max_concurrent_jobs", "must be at least 1, got %d", c.MaxJobs)
 	} else if c.MaxJobs == 0 {
 		c.MaxJobs = defaultMaxJobs
+	}
+	if c.EditInterval.Duration < 0 {
+		bad("edit_interval", "must be a positive duration like 2s")
 	}
 	if c.DeviceName == "" {
 		c.DeviceName = defaultDeviceName

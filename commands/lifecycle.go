@@ -27,7 +27,16 @@ func lifecycle(name, done, summary string, action func(*ops.Fleet, context.Conte
 			if bad != nil {
 				return *bad
 			}
-			st, err := action(ce.Meta.Fleet, ce.Ctx, svc.Name)
+			ctx, cancel := context.WithCancel(ce.Ctx)
+			defer cancel()
+			jb, err := ce.Meta.jobs.begin(svc.Name, name, ce.Sender, cancel)
+			if err != nil {
+				o := invalid(err.Error())
+				o.Service = svc.Name
+				return o
+			}
+			defer ce.Meta.jobs.end(svc.Name, jb)
+			st, err := action(ce.Meta.Fleet, ctx, svc.Name)
 			if err != nil {
 				return failed(svc.Name, err)
 			}
@@ -38,7 +47,12 @@ func lifecycle(name, done, summary string, action func(*ops.Fleet, context.Conte
 
 // lifecycleReply reads like "🟢 restarted **bridge**: running since 3 s, restart count 0".
 func lifecycleReply(done string, st ops.Status, now time.Time) string {
-	s := fmt.Sprintf("%s %s **%s**: %s", stateIcon(st.State), done, escape(st.Service), stateText(st))
+	return fmt.Sprintf("%s %s **%s**: %s", stateIcon(st.State), done, escape(st.Service), stateSummary(st, now))
+}
+
+// stateSummary is a state in a few words: "running since 3 s, restart count 0".
+func stateSummary(st ops.Status, now time.Time) string {
+	s := stateText(st)
 	switch st.State {
 	case ops.StateRunning, ops.StateUnhealthy, ops.StateRestarting:
 		if !st.StartedAt.IsZero() {

@@ -26,8 +26,18 @@ const Prefix = "!"
 type Deps struct {
 	Fleet *ops.Fleet
 	Store *store.Store
+	// EditInterval is the least time between two edits of a progress message (default 2 s).
+	EditInterval time.Duration
 
 	registry []*command // for !help
+	jobs     jobs
+}
+
+func (d *Deps) editInterval() time.Duration {
+	if d.EditInterval > 0 {
+		return d.EditInterval
+	}
+	return defaultEditInterval
 }
 
 // Event is a parsed command, as mautrix's framework hands it to a handler.
@@ -62,6 +72,7 @@ func registry() []*command {
 		cmdHelp, cmdServices,
 		cmdStatus, cmdLogs,
 		cmdRestart, cmdStop, cmdStart,
+		cmdUpdate, cmdRollback,
 	}
 }
 
@@ -132,9 +143,12 @@ func (c *command) checkArgCount(args []string) error {
 	return nil
 }
 
-// finish sends the reply and writes the audit row.
+// finish sends the reply (unless the handler already showed its result, as a
+// progress message does) and writes the audit row.
 func finish(ce *Event, start time.Time, o outcome) {
-	ce.Respond(o.Reply, commands.ReplyOpts{AllowMarkdown: true, Reply: true})
+	if o.Reply != "" {
+		ce.Respond(o.Reply, commands.ReplyOpts{AllowMarkdown: true, Reply: true})
+	}
 	entry := &store.AuditEntry{
 		Time:     start,
 		Sender:   ce.Sender,

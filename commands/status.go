@@ -189,8 +189,8 @@ func errText(err error) string {
 }
 
 func shortCommit(c string) string {
-	if len(c) > 10 {
-		return c[:10]
+	if len(c) > 7 {
+		return c[:7]
 	}
 	return c
 }

@@ -119,6 +119,7 @@ func (w *world) startOpsroom(t *testing.T, hosts map[string]host, services map[s
 			"password":      map[string]string{"file": passwordFile},
 			"rooms":         []id.RoomID{w.room},
 			"allowed_users": []id.UserID{w.alice.UserID},
+			"edit_interval": "300ms",
 		},
 		"database": filepath.Join(w.dir, "opsroom.db"),
 		"log":      map[string]string{"level": "debug", "format": "json"},
@@ -220,7 +221,20 @@ func (w *world) say(t *testing.T, who *mautrix.Client, text string) id.EventID {
 // replies returns opsroom's replies to the event, oldest first.
 func (w *world) replies(t *testing.T, to id.EventID) []*event.Event {
 	t.Helper()
-	resp, err := w.alice.Messages(context.Background(), w.room, "", "", mautrix.DirectionBackward, nil, 100)
+	var out []*event.Event
+	for _, evt := range w.botMessages(t) {
+		msg := evt.Content.AsMessage()
+		if msg.RelatesTo != nil && msg.RelatesTo.GetReplyTo() == to && msg.RelatesTo.GetReplaceID() == "" {
+			out = append(out, evt)
+		}
+	}
+	return out
+}
+
+// botMessages returns the bot's recent messages in the room, oldest first.
+func (w *world) botMessages(t *testing.T) []*event.Event {
+	t.Helper()
+	resp, err := w.alice.Messages(context.Background(), w.room, "", "", mautrix.DirectionBackward, nil, 500)
 	if err != nil {
 		t.Fatalf("reading the room: %v", err)
 	}
@@ -231,9 +245,19 @@ func (w *world) replies(t *testing.T, to id.EventID) []*event.Event {
 			continue
 		}
 		_ = evt.Content.ParseRaw(evt.Type)
-		msg := evt.Content.AsMessage()
-		if msg.RelatesTo != nil && msg.RelatesTo.GetReplyTo() == to {
-			out = append(out, evt)
+		out = append(out, evt)
+	}
+	return out
+}
+
+// edits returns the bodies of the edits of msg, oldest first.
+func (w *world) edits(t *testing.T, msg id.EventID) []string {
+	t.Helper()
+	var out []string
+	for _, evt := range w.botMessages(t) {
+		content := evt.Content.AsMessage()
+		if content.RelatesTo.GetReplaceID() == msg && content.NewContent != nil {
+			out = append(out, content.NewContent.Body)
 		}
 	}
 	return out

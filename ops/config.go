@@ -54,6 +54,7 @@ type ServiceConfig struct {
 	ComposeService string            `yaml:"compose_service"`
 	GitRemote      string            `yaml:"git_remote"`
 	GitBranch      string            `yaml:"git_branch"`
+	UpdateTimeout  Duration          `yaml:"update_timeout"`
 	Actions        map[string]string `yaml:"actions"`
 }
 
@@ -61,6 +62,7 @@ const (
 	defaultComposeCommand = "docker compose"
 	defaultConnectTimeout = 10 * time.Second
 	defaultCommandTimeout = 60 * time.Second
+	defaultUpdateTimeout  = 15 * time.Minute
 )
 
 var (
@@ -168,6 +170,9 @@ func (c *Config) Validate() (errs, warnings []error) {
 			}
 			if s.GitBranch == "" {
 				s.GitBranch = "master"
+			}
+			if s.UpdateTimeout.Duration <= 0 {
+				s.UpdateTimeout.Duration = defaultUpdateTimeout
 			}
 		case KindContainer:
 		case "":

@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Fleet runs actions on the configured services, one pooled SSH connection per host.
@@ -73,6 +75,12 @@ func (f *Fleet) Lookup(name string) (*ServiceConfig, error) {
 // Run runs a command line on the named host, as its run_as user if set, within
 // the host's command timeout. A non-zero exit is in the result, not an error.
 func (f *Fleet) Run(ctx context.Context, host, cmd string) (RunResult, error) {
+	return f.run(ctx, host, cmd, 0, nil)
+}
+
+// run is Run with a timeout other than the host's (0: the host's) and an
+// optional stream that gets the output as it comes.
+func (f *Fleet) run(ctx context.Context, host, cmd string, timeout time.Duration, stream io.Writer) (RunResult, error) {
 	c := f.conns[host]
 	if c == nil {
 		return RunResult{}, fmt.Errorf("unknown host %q", host)
@@ -80,11 +88,14 @@ func (f *Fleet) Run(ctx context.Context, host, cmd string) (RunResult, error) {
 	if err := checkArg(cmd); err != nil {
 		return RunResult{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.host.CommandTimeout.Duration)
+	if timeout == 0 {
+		timeout = c.host.CommandTimeout.Duration
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, err := c.run(ctx, wrap(c.host, cmd))
+	res, err := c.run(ctx, wrap(c.host, cmd), stream)
 	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmd, c.host.CommandTimeout.Duration, err)
+		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmd, timeout, err)
 	}
 	return res, err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -264,7 +265,8 @@ func (c *conn) keepalive(client *ssh.Client) {
 
 // run runs cmd in a new session. A non-zero exit is a result, not an error;
 // errors are transport failures and ctx ending (the remote command is killed).
-func (c *conn) run(ctx context.Context, cmd string) (RunResult, error) {
+// When stream is not nil it also gets stdout and stderr as they come.
+func (c *conn) run(ctx context.Context, cmd string, stream io.Writer) (RunResult, error) {
 	client, err := c.get(ctx)
 	if err != nil {
 		return RunResult{}, err
@@ -284,6 +286,10 @@ func (c *conn) run(ctx context.Context, cmd string) (RunResult, error) {
 	defer sess.Close()
 	stdout, stderr := &tailBuffer{max: maxOutput}, &tailBuffer{max: maxOutput}
 	sess.Stdout, sess.Stderr = stdout, stderr
+	if stream != nil {
+		stream = &lockedWriter{w: stream}
+		sess.Stdout, sess.Stderr = io.MultiWriter(stdout, stream), io.MultiWriter(stderr, stream)
+	}
 	if err := sess.Start(cmd); err != nil {
 		return RunResult{}, c.unreachable(fmt.Errorf("starting command: %w", err))
 	}
@@ -307,6 +313,18 @@ func (c *conn) run(ctx context.Context, cmd string) (RunResult, error) {
 		return res, c.unreachable(fmt.Errorf("connection lost while running a command: %w", err))
 	}
 	return res, nil
+}
+
+// lockedWriter lets the stdout and stderr copiers share one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -82,3 +82,42 @@ func TestAuditRecordsAndReadsBack(t *testing.T) {
 		t.Errorf("oldest entry = %+v, want eve's denied restart without exit code", got[1])
 	}
 }
+
+func TestUpdateRunLifecycle(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	run := &UpdateRun{Service: "bridge", Sender: "@alice:example.org", RoomID: "!r:example.org"}
+	if err := s.Updates().Start(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	run.ProgressEventID = "$progress"
+	run.Stage, run.OldCommit = "build", "aaaaaaa"
+	if err := s.Updates().SetProgressEvent(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Updates().SetStage(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	running, err := s.Updates().Running(ctx)
+	if err != nil || len(running) != 1 || running[0].Stage != "build" || running[0].ProgressEventID != "$progress" {
+		t.Fatalf("running runs = %+v, %v; want the one at stage build", running, err)
+	}
+	if last, _ := s.Updates().LastSuccessful(ctx, "bridge"); last != nil {
+		t.Errorf("no run succeeded yet, got %+v", last)
+	}
+	run.Result, run.NewCommit = UpdateSucceeded, "bbbbbbb"
+	if err := s.Updates().Finish(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	// A second Finish (say, an interrupted mark racing the real end) changes nothing.
+	late := *run
+	late.Result = UpdateInterrupted
+	_ = s.Updates().Finish(ctx, &late)
+	last, err := s.Updates().LastSuccessful(ctx, "bridge")
+	if err != nil || last == nil || last.OldCommit != "aaaaaaa" || last.NewCommit != "bbbbbbb" || last.Ended.IsZero() {
+		t.Errorf("last successful = %+v, %v", last, err)
+	}
+	if running, _ := s.Updates().Running(ctx); len(running) != 0 {
+		t.Errorf("finished run still listed as running")
+	}
+}

@@ -88,7 +88,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	b, err := bot.New(ctx, bot.Deps{
 		Config:   &cfg.Matrix,
 		Store:    st,
-		Commands: &commands.Deps{Fleet: fleet, Store: st},
+		Commands: &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration},
 	})
 	if err != nil {
 		return err

@@ -172,7 +172,13 @@ services:
 // PushVersion commits a new version of the service to origin, as a developer would.
 func (p *ComposeProject) PushVersion(t testing.TB, version string) {
 	t.Helper()
-	writeFile(t, filepath.Join(p.dev, "Dockerfile"), scratchDockerfile(version), 0o644)
-	git(t, p.dev, "commit", "-q", "-am", version)
+	p.PushDockerfile(t, scratchDockerfile(version), version)
+}
+
+// PushDockerfile commits a Dockerfile (a broken one, say) to origin.
+func (p *ComposeProject) PushDockerfile(t testing.TB, dockerfile, message string) {
+	t.Helper()
+	writeFile(t, filepath.Join(p.dev, "Dockerfile"), dockerfile, 0o644)
+	git(t, p.dev, "commit", "-q", "-am", message)
 	git(t, p.dev, "push", "-q", "origin", "master")
 }

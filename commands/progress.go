@@ -1,0 +1,157 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/opsroom/opsroom/ops"
+)
+
+const (
+	// progressTailLines is how much of the running stage's output the progress message shows.
+	progressTailLines = 8
+	// maxFullOutput caps the output kept for the thread under the progress message.
+	maxFullOutput = 256 * 1024
+)
+
+// progress is the state of one update as its progress message shows it. It
+// hears the update through ops.UpdateObserver; render draws it.
+type progress struct {
+	mu      sync.Mutex
+	verb    string // "Updating", "Rolling back"
+	service string
+	host    string
+	who     id.UserID
+	started time.Time
+
+	stages  []stageLine
+	current ops.UpdateStage
+	tail    []string // last lines of the running stage's output
+	partial string   // an unfinished last line
+	full    strings.Builder
+	cut     int // bytes of full output dropped at the front
+	old     string
+	target  string
+	dirty   bool
+}
+
+type stageLine struct {
+	stage   ops.UpdateStage
+	mark    string // ⏳ ✅ ❌
+	summary string
+}
+
+var _ ops.UpdateObserver = (*progress)(nil)
+
+func (p *progress) StageStarted(stage ops.UpdateStage, command string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.current = stage
+	p.tail, p.partial = nil, ""
+	p.stages = append(p.stages, stageLine{stage: stage, mark: "⏳", summary: command})
+	fmt.Fprintf(&p.full, "$ %s\n", command)
+	p.dirty = true
+}
+
+func (p *progress) StageDone(stage ops.UpdateStage, summary string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.stages); n > 0 && p.stages[n-1].stage == stage {
+		p.stages[n-1] = stageLine{stage: stage, mark: "✅", summary: summary}
+	}
+	p.tail, p.partial = nil, ""
+	p.dirty = true
+}
+
+func (p *progress) Output(_ ops.UpdateStage, chunk []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.full.Write(chunk)
+	if over := p.full.Len() - maxFullOutput; over > 0 {
+		rest := p.full.String()[over:]
+		p.full.Reset()
+		p.full.WriteString(rest)
+		p.cut += over
+	}
+	// Build tools redraw lines with \r; a line is what is left after the last one.
+	text := p.partial + strings.ReplaceAll(string(chunk), "\r\n", "\n")
+	lines := strings.Split(text, "\n")
+	p.partial = lines[len(lines)-1]
+	for _, l := range lines[:len(lines)-1] {
+		if i := strings.LastIndexByte(l, '\r'); i >= 0 {
+			l = l[i+1:]
+		}
+		p.tail = append(p.tail, l)
+	}
+	if len(p.tail) > progressTailLines {
+		p.tail = p.tail[len(p.tail)-progressTailLines:]
+	}
+	p.dirty = true
+}
+
+func (p *progress) Commits(old, target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.old, p.target = old, target
+}
+
+// failStage marks the running stage failed.
+func (p *progress) failStage() ops.UpdateStage {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.stages); n > 0 && p.stages[n-1].mark == "⏳" {
+		p.stages[n-1].mark = "❌"
+	}
+	return p.current
+}
+
+// takeDirty says whether anything changed since the last call.
+func (p *progress) takeDirty() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := p.dirty
+	p.dirty = false
+	return d
+}
+
+func (p *progress) commits() (string, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.old, p.target
+}
+
+// fullOutput is everything the run printed (its tail, when it was long).
+func (p *progress) fullOutput() (string, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.full.String(), p.cut
+}
+
+// render draws the running update: header, a line per stage, the output tail.
+func (p *progress) render(now time.Time) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "⏳ %s **%s** on %s (started by %s, %s elapsed)\n\n", p.verb, escape(p.service), code(p.host), p.who, clock(now.Sub(p.started)))
+	p.writeStages(&b)
+	if len(p.tail) > 0 {
+		b.WriteString("\n" + codeBlock(strings.Join(p.tail, "\n"), 0))
+	}
+	return b.String()
+}
+
+func (p *progress) writeStages(b *strings.Builder) {
+	for _, s := range p.stages {
+		fmt.Fprintf(b, "- %s %s — %s\n", s.mark, s.stage, escape(s.summary))
+	}
+}
+
+// clock renders a duration as m:ss.
+func clock(d time.Duration) string {
+	d = d.Round(time.Second)
+	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+}

@@ -1,0 +1,241 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"maunium.net/go/mautrix/commands"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/format"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/opsroom/opsroom/ops"
+	"github.com/opsroom/opsroom/store"
+)
+
+const (
+	defaultEditInterval = 2 * time.Second
+	// maxLogLinesShown is how many commits a finished update lists before "and N more".
+	maxLogLinesShown = 10
+)
+
+var cmdUpdate = &command{
+	Name:    "update",
+	Args:    "SERVICE",
+	Summary: "fetch, reset to the tracked branch, build and restart a compose service, in one live message",
+	Run: func(ce *Event, args []string) outcome {
+		return deploy(ce, args[0], "")
+	},
+}
+
+var cmdRollback = &command{
+	Name:    "rollback",
+	Args:    "SERVICE",
+	Summary: "go back to the commit deployed before the last successful update, and rebuild",
+	Run: func(ce *Event, args []string) outcome {
+		svc, bad := lookup(ce, args[0])
+		if bad != nil {
+			return *bad
+		}
+		last, err := ce.Meta.Store.Updates().LastSuccessful(ce.Ctx, svc.Name)
+		if err != nil {
+			return failed(svc.Name, err)
+		}
+		if last == nil || last.OldCommit == "" || last.OldCommit == last.NewCommit {
+			return invalid(fmt.Sprintf("no earlier deploy of %s to roll back to: opsroom has not recorded a successful update that changed its commit", svc.Name))
+		}
+		return deploy(ce, svc.Name, last.OldCommit)
+	},
+}
+
+// deploy runs an update (to the branch tip, or to commit for a rollback) and
+// shows it as one message that it keeps editing.
+func deploy(ce *Event, name, commit string) outcome {
+	svc, bad := lookup(ce, name)
+	if bad != nil {
+		return *bad
+	}
+	if svc.Kind != ops.KindCompose {
+		return invalid(fmt.Sprintf("%s is a %s service: only compose services can be updated", svc.Name, svc.Kind))
+	}
+	verb := "update"
+	if commit != "" {
+		verb = "rollback"
+	}
+	ctx, cancel := context.WithCancel(ce.Ctx)
+	defer cancel()
+	jb, err := ce.Meta.jobs.begin(svc.Name, verb, ce.Sender, cancel)
+	if err != nil {
+		o := invalid(err.Error())
+		o.Service = svc.Name
+		return o
+	}
+	defer ce.Meta.jobs.end(svc.Name, jb)
+	log := zerolog.Ctx(ce.Ctx)
+
+	run := &store.UpdateRun{Service: svc.Name, Sender: ce.Sender, RoomID: ce.RoomID}
+	if err := ce.Meta.Store.Updates().Start(ce.Ctx, run); err != nil {
+		return failed(svc.Name, err)
+	}
+	p := &progress{verb: "Updating", service: svc.Name, host: svc.Host, who: ce.Sender, started: run.Started}
+	if commit != "" {
+		p.verb = "Rolling back"
+	}
+	msgID := ce.Respond(p.render(time.Now()), commands.ReplyOpts{AllowMarkdown: true, Reply: true})
+	if msgID == "" {
+		run.Result, run.Error = store.UpdateFailed, "could not post the progress message"
+		_ = ce.Meta.Store.Updates().Finish(ce.Ctx, run)
+		return outcome{Service: svc.Name, Result: store.ResultFailed, Detail: run.Error}
+	}
+	run.ProgressEventID = msgID
+	if err := ce.Meta.Store.Updates().SetProgressEvent(ce.Ctx, run); err != nil {
+		log.Err(err).Msg("Failed to record the progress message")
+	}
+
+	stopEdits := keepEditing(ce, msgID, p, run, ce.Meta.editInterval())
+	var res *ops.UpdateResult
+	if commit == "" {
+		res, err = ce.Meta.Fleet.Update(ctx, svc.Name, p)
+	} else {
+		res, err = ce.Meta.Fleet.Rollback(ctx, svc.Name, commit, p)
+	}
+	stopEdits()
+
+	o := outcome{Service: svc.Name, Result: store.ResultOK}
+	run.OldCommit, run.NewCommit = p.commits()
+	var final string
+	if err == nil {
+		run.Result, run.NewCommit = store.UpdateSucceeded, res.NewCommit
+		final = p.renderSuccess(res, time.Now())
+	} else {
+		run.Stage = string(p.failStage())
+		run.Result, run.Error = store.UpdateFailed, err.Error()
+		o.Result, o.Detail = store.ResultFailed, err.Error()
+		var cmdErr *ops.CommandError
+		if errors.As(err, &cmdErr) {
+			exitCode := cmdErr.ExitCode
+			o.ExitCode = &exitCode
+		}
+		now := ce.Meta.Fleet.Status(context.WithoutCancel(ce.Ctx), svc.Name)
+		final = p.renderFailure(err, now, time.Now())
+	}
+	ce.Respond(final, commands.ReplyOpts{AllowMarkdown: true, Edit: msgID})
+	postFullOutput(ce, msgID, p)
+	if err := ce.Meta.Store.Updates().Finish(context.WithoutCancel(ce.Ctx), run); err != nil {
+		log.Err(err).Msg("Failed to record the end of the update")
+	}
+	return o
+}
+
+// keepEditing edits the progress message when something changed, at most once
+// per interval (and the elapsed time ticks on), until the returned stop is called.
+func keepEditing(ce *Event, msgID id.EventID, p *progress, run *store.UpdateRun, interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		lastStage := ""
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			p.takeDirty()
+			ce.Respond(p.render(time.Now()), commands.ReplyOpts{AllowMarkdown: true, Edit: msgID})
+			p.mu.Lock()
+			stage := string(p.current)
+			run.OldCommit, run.NewCommit = p.old, p.target
+			p.mu.Unlock()
+			if stage != lastStage {
+				lastStage, run.Stage = stage, stage
+				if err := ce.Meta.Store.Updates().SetStage(ce.Ctx, run); err != nil {
+					zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to record the update's stage")
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// renderSuccess is the progress message's final form after a good update.
+func (p *progress) renderSuccess(res *ops.UpdateResult, now time.Time) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	done := "Updated"
+	if p.verb != "Updating" {
+		done = "Rolled back"
+	}
+	fmt.Fprintf(&b, "✅ %s **%s** on %s: %s → %s (started by %s, took %s)\n\n", done, escape(p.service), code(p.host),
+		code(shortCommit(res.OldCommit)), code(shortCommit(res.NewCommit)), p.who, clock(now.Sub(p.started)))
+	if res.OldCommit == res.NewCommit {
+		b.WriteString("Already at the newest commit; rebuilt and restarted.\n\n")
+	}
+	shown := res.Log
+	if len(shown) > maxLogLinesShown {
+		shown = shown[:maxLogLinesShown]
+	}
+	for _, l := range shown {
+		hash, subject, _ := strings.Cut(l, " ")
+		fmt.Fprintf(&b, "- %s %s\n", code(hash), escape(subject))
+	}
+	if more := len(res.Log) - len(shown); more > 0 {
+		fmt.Fprintf(&b, "- and %d more\n", more)
+	}
+	st := res.Status
+	fmt.Fprintf(&b, "\nNow: %s\n", stateSummary(st, now))
+	return b.String()
+}
+
+// renderFailure is the progress message's final form after a failed or cancelled update.
+func (p *progress) renderFailure(err error, now ops.Status, at time.Time) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "❌ %s **%s** on %s failed at stage %s after %s (started by %s)\n\n",
+		strings.ToLower(p.verb), escape(p.service), code(p.host), p.current, clock(at.Sub(p.started)), p.who)
+	p.writeStages(&b)
+	var cmdErr *ops.CommandError
+	if errors.As(err, &cmdErr) {
+		fmt.Fprintf(&b, "\n%s exited with code %d:\n\n", code(cmdErr.Command), cmdErr.ExitCode)
+		out := cmdErr.Stdout
+		if strings.TrimSpace(cmdErr.Stderr) != "" {
+			out = strings.TrimRight(out, "\n") + "\n" + cmdErr.Stderr
+		}
+		b.WriteString(codeBlock(out, errorTailLines) + "\n")
+	} else {
+		fmt.Fprintf(&b, "\n%s\n", escape(err.Error()))
+	}
+	fmt.Fprintf(&b, "\nStill running: %s\n", stateSummary(now, at))
+	return b.String()
+}
+
+// postFullOutput puts everything the run printed in a thread under the progress
+// message, so the room stays readable and nothing is lost.
+func postFullOutput(ce *Event, msgID id.EventID, p *progress) {
+	out, cut := p.fullOutput()
+	if strings.TrimSpace(out) == "" {
+		return
+	}
+	md := "Full output:\n\n" + codeBlock(out, 0)
+	if cut > 0 {
+		md = fmt.Sprintf("Full output (the first %d bytes are not kept):\n\n", cut) + codeBlock(out, 0)
+	}
+	content := format.RenderMarkdown(md, true, false)
+	content.MsgType = event.MsgNotice
+	content.RelatesTo = (&event.RelatesTo{}).SetThread(msgID, msgID)
+	if _, err := ce.Proc.Client.SendMessageEvent(ce.Ctx, ce.RoomID, event.EventMessage, &content); err != nil {
+		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to post the full output")
+	}
+}

@@ -1,0 +1,125 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+
+	"github.com/opsroom/opsroom/internal/testworld"
+)
+
+// composeWorld is a world with one compose service "app" whose repository has a bare origin on disk.
+func composeWorld(t *testing.T) (*world, *testworld.ComposeProject) {
+	t.Helper()
+	w := newWorld(t)
+	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{
+		"app": {"host": "local", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container, "update_timeout": "5m"},
+	})
+	return w, p
+}
+
+// runUpdate sends the command and waits for its progress message to reach its
+// final form; it returns the message's ID and every body it showed.
+func (w *world) runUpdate(t *testing.T, command string) (id.EventID, []string) {
+	t.Helper()
+	sent := w.say(t, w.alice, command)
+	var progress id.EventID
+	eventually(t, "the progress message of "+command, func() bool {
+		if r := w.replies(t, sent); len(r) > 0 {
+			progress = r[0].ID
+			return true
+		}
+		return false
+	})
+	var edits []string
+	deadline := time.Now().Add(3 * replyTimeout)
+	for time.Now().Before(deadline) {
+		edits = w.edits(t, progress)
+		if n := len(edits); n > 0 && (strings.HasPrefix(edits[n-1], "✅") || strings.HasPrefix(edits[n-1], "❌")) {
+			if extra := w.replies(t, sent); len(extra) != 1 {
+				t.Errorf("%s: %d messages in reply, want exactly one progress message", command, len(extra))
+			}
+			return progress, edits
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("%s did not finish: edits so far %q", command, edits)
+	return "", nil
+}
+
+func head(t *testing.T, dir string) string {
+	t.Helper()
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func runningVersion(t *testing.T, container string) string {
+	t.Helper()
+	for _, e := range strings.Fields(strings.Trim(testworld.Inspect(t, container, "{{.Config.Env}}"), "[]")) {
+		if v, ok := strings.CutPrefix(e, "VERSION="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func TestUpdateDeploysTheNewCommitInOneLiveMessage(t *testing.T) {
+	w, p := composeWorld(t)
+	old := head(t, p.Dir)
+	p.PushVersion(t, "v2")
+
+	_, edits := w.runUpdate(t, "!update app")
+	final := edits[len(edits)-1]
+	now := head(t, p.Dir)
+	t.Logf("progress message, first and last form:\n%s\n---\n%s", edits[0], final)
+	mustContain(t, "final message", final, "Updated", "app", old[:7], now[:7], "v2", "Now: running")
+	if len(edits) < 2 {
+		t.Errorf("the progress message was edited %d times, want at least 2: %q", len(edits), edits)
+	}
+	if v := runningVersion(t, p.Container); v != "v2" {
+		t.Errorf("after !update the container runs %q, want v2", v)
+	}
+
+	// !rollback goes back to the commit deployed before.
+	_, edits = w.runUpdate(t, "!rollback app")
+	mustContain(t, "rollback", edits[len(edits)-1], "Rolled back", now[:7], old[:7])
+	if v := runningVersion(t, p.Container); v != "v1" {
+		t.Errorf("after !rollback the container runs %q, want v1", v)
+	}
+	if h := head(t, p.Dir); h != old {
+		t.Errorf("after !rollback the checkout is at %s, want %s", h, old)
+	}
+}
+
+func TestUpdateWithOriginGoneFailsAtFetchAndKeepsTheOldContainer(t *testing.T) {
+	w, p := composeWorld(t)
+	if err := os.Rename(p.Origin, p.Origin+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	_, edits := w.runUpdate(t, "!update app")
+	final := edits[len(edits)-1]
+	mustContain(t, "fetch failure", final, "failed at stage fetch", "exited with code", "does not appear to be a git repository", "Still running: running")
+	if state := testworld.Inspect(t, p.Container, "{{.State.Status}}"); state != "running" {
+		t.Errorf("the old container is %s after a failed fetch, want running", state)
+	}
+}
+
+func TestUpdateWithABrokenBuildKeepsTheOldVersion(t *testing.T) {
+	w, p := composeWorld(t)
+	p.PushDockerfile(t, "FROM scratch\nCOPY no-such-file /x\n", "break the build")
+
+	_, edits := w.runUpdate(t, "!update app")
+	final := edits[len(edits)-1]
+	mustContain(t, "build failure", final, "failed at stage build", "no-such-file", "Still running: running")
+	if v := runningVersion(t, p.Container); v != "v1" {
+		t.Errorf("after a failed build the container runs %q, want the old v1", v)
+	}
+}

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mau.fi/util/dbutil"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// UpdateResult is how an update run ended.
+type UpdateResult string
+
+const (
+	UpdateRunning     UpdateResult = "running"
+	UpdateSucceeded   UpdateResult = "succeeded"
+	UpdateFailed      UpdateResult = "failed"
+	UpdateCancelled   UpdateResult = "cancelled"
+	UpdateInterrupted UpdateResult = "interrupted" // opsroom stopped while it ran
+)
+
+// UpdateRun is one !update or !rollback.
+type UpdateRun struct {
+	ID              int64
+	Service         string
+	Sender          id.UserID
+	RoomID          id.RoomID
+	ProgressEventID id.EventID
+	Started         time.Time
+	Ended           time.Time // zero while running
+	OldCommit       string
+	NewCommit       string
+	Stage           string
+	Result          UpdateResult
+	Error           string
+}
+
+const (
+	updateColumns     = `id, service, sender, room_id, progress_event_id, started_ms, ended_ms, old_commit, new_commit, stage, result, error`
+	insertUpdateQuery = `
+		INSERT INTO update_runs (service, sender, room_id, started_ms, result)
+		VALUES ($1, $2, $3, $4, 'running') RETURNING id`
+	setUpdateEventQuery = `UPDATE update_runs SET progress_event_id=$2 WHERE id=$1`
+	setUpdateStageQuery = `UPDATE update_runs SET stage=$2, old_commit=$3, new_commit=$4 WHERE id=$1 AND result='running'`
+	finishUpdateQuery   = `
+		UPDATE update_runs SET ended_ms=$2, result=$3, error=$4, stage=$5, old_commit=$6, new_commit=$7
+		WHERE id=$1 AND result='running'`
+	runningUpdatesQuery = `SELECT ` + updateColumns + ` FROM update_runs WHERE result='running' ORDER BY id`
+	lastSuccessfulQuery = `SELECT ` + updateColumns + ` FROM update_runs WHERE service=$1 AND result='succeeded' ORDER BY id DESC LIMIT 1`
+)
+
+// UpdateQuery reads and writes update runs.
+type UpdateQuery struct {
+	*dbutil.QueryHelper[*UpdateRun]
+}
+
+// Updates returns the update runs' queries.
+func (s *Store) Updates() UpdateQuery {
+	return UpdateQuery{dbutil.MakeQueryHelper(s.DB, func(*dbutil.QueryHelper[*UpdateRun]) *UpdateRun {
+		return &UpdateRun{}
+	})}
+}
+
+// Start records a new running update and fills in its ID.
+func (uq UpdateQuery) Start(ctx context.Context, run *UpdateRun) error {
+	if run.Started.IsZero() {
+		run.Started = time.Now()
+	}
+	run.Result = UpdateRunning
+	err := uq.GetDB().QueryRow(ctx, insertUpdateQuery, run.Service, run.Sender, run.RoomID, run.Started.UnixMilli()).Scan(&run.ID)
+	if err != nil {
+		return fmt.Errorf("recording update of %s: %w", run.Service, err)
+	}
+	return nil
+}
+
+// SetProgressEvent remembers the message that shows the run.
+func (uq UpdateQuery) SetProgressEvent(ctx context.Context, run *UpdateRun) error {
+	return uq.Exec(ctx, setUpdateEventQuery, run.ID, run.ProgressEventID)
+}
+
+// SetStage records how far a running update got.
+func (uq UpdateQuery) SetStage(ctx context.Context, run *UpdateRun) error {
+	return uq.Exec(ctx, setUpdateStageQuery, run.ID, run.Stage, run.OldCommit, run.NewCommit)
+}
+
+// Finish records the end of a run; a run already finished is left as it was.
+func (uq UpdateQuery) Finish(ctx context.Context, run *UpdateRun) error {
+	if run.Ended.IsZero() {
+		run.Ended = time.Now()
+	}
+	return uq.Exec(ctx, finishUpdateQuery, run.ID, run.Ended.UnixMilli(), run.Result, run.Error, run.Stage, run.OldCommit, run.NewCommit)
+}
+
+// Running returns the runs that never finished: at start-up, those were cut off by a stop of opsroom.
+func (uq UpdateQuery) Running(ctx context.Context) ([]*UpdateRun, error) {
+	return uq.QueryMany(ctx, runningUpdatesQuery)
+}
+
+// LastSuccessful returns the service's latest successful run, or nil.
+func (uq UpdateQuery) LastSuccessful(ctx context.Context, service string) (*UpdateRun, error) {
+	run, err := uq.QueryOne(ctx, lastSuccessfulQuery, service)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return run, err
+}
+
+// Scan implements dbutil.DataStruct.
+func (r *UpdateRun) Scan(row dbutil.Scannable) (*UpdateRun, error) {
+	var started int64
+	var ended sql.NullInt64
+	err := row.Scan(&r.ID, &r.Service, &r.Sender, &r.RoomID, &r.ProgressEventID, &started, &ended,
+		&r.OldCommit, &r.NewCommit, &r.Stage, &r.Result, &r.Error)
+	if err != nil {
+		return nil, err
+	}
+	r.Started = time.UnixMilli(started)
+	if ended.Valid {
+		r.Ended = time.UnixMilli(ended.Int64)
+	}
+	return r, nil
+}
