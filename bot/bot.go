@@ -136,6 +136,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	defer cancelJobs()
 	b.jobCtx = jobCtx
 
+	if err := opscommands.MarkInterrupted(ctx, b.client, b.store); err != nil {
+		log.Err(err).Msg("Failed to close the updates a restart interrupted")
+	}
 	for _, room := range b.cfg.Rooms {
 		if _, err := b.client.JoinRoomByID(ctx, room); err != nil {
 			// Not invited yet: the invite is accepted when it comes.

@@ -47,3 +47,20 @@ func (j *jobs) end(service string, jb *job) {
 		delete(j.running, service)
 	}
 }
+
+// claim holds the service for a changing command; it returns the command's
+// context (cancelled when the job is), and release, or the refusal to show.
+func claim(ce *Event, service, verb string) (context.Context, func(), *outcome) {
+	ctx, cancel := context.WithCancel(ce.Ctx)
+	jb, err := ce.Meta.jobs.begin(service, verb, ce.Sender, cancel)
+	if err != nil {
+		cancel()
+		o := invalid(err.Error())
+		o.Service = service
+		return nil, nil, &o
+	}
+	return ctx, func() {
+		ce.Meta.jobs.end(service, jb)
+		cancel()
+	}, nil
+}

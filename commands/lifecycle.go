@@ -27,15 +27,11 @@ func lifecycle(name, done, summary string, action func(*ops.Fleet, context.Conte
 			if bad != nil {
 				return *bad
 			}
-			ctx, cancel := context.WithCancel(ce.Ctx)
-			defer cancel()
-			jb, err := ce.Meta.jobs.begin(svc.Name, name, ce.Sender, cancel)
-			if err != nil {
-				o := invalid(err.Error())
-				o.Service = svc.Name
-				return o
+			ctx, release, busy := claim(ce, svc.Name, name)
+			if busy != nil {
+				return *busy
 			}
-			defer ce.Meta.jobs.end(svc.Name, jb)
+			defer release()
 			st, err := action(ce.Meta.Fleet, ctx, svc.Name)
 			if err != nil {
 				return failed(svc.Name, err)

@@ -67,15 +67,11 @@ func deploy(ce *Event, name, commit string) outcome {
 	if commit != "" {
 		verb = "rollback"
 	}
-	ctx, cancel := context.WithCancel(ce.Ctx)
-	defer cancel()
-	jb, err := ce.Meta.jobs.begin(svc.Name, verb, ce.Sender, cancel)
-	if err != nil {
-		o := invalid(err.Error())
-		o.Service = svc.Name
-		return o
+	ctx, release, busy := claim(ce, svc.Name, verb)
+	if busy != nil {
+		return *busy
 	}
-	defer ce.Meta.jobs.end(svc.Name, jb)
+	defer release()
 	log := zerolog.Ctx(ce.Ctx)
 
 	run := &store.UpdateRun{Service: svc.Name, Sender: ce.Sender, RoomID: ce.RoomID}
@@ -99,6 +95,7 @@ func deploy(ce *Event, name, commit string) outcome {
 
 	stopEdits := keepEditing(ce, msgID, p, run, ce.Meta.editInterval())
 	var res *ops.UpdateResult
+	var err error
 	if commit == "" {
 		res, err = ce.Meta.Fleet.Update(ctx, svc.Name, p)
 	} else {
@@ -203,8 +200,12 @@ func (p *progress) renderFailure(err error, now ops.Status, at time.Time) string
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "❌ %s **%s** on %s failed at stage %s after %s (started by %s)\n\n",
-		strings.ToLower(p.verb), escape(p.service), code(p.host), p.current, clock(at.Sub(p.started)), p.who)
+	noun := "Update"
+	if p.verb != "Updating" {
+		noun = "Rollback"
+	}
+	fmt.Fprintf(&b, "❌ %s of **%s** on %s failed at stage %s after %s (started by %s)\n\n",
+		noun, escape(p.service), code(p.host), p.current, clock(at.Sub(p.started)), p.who)
 	p.writeStages(&b)
 	var cmdErr *ops.CommandError
 	if errors.As(err, &cmdErr) {

@@ -123,3 +123,40 @@ func TestUpdateWithABrokenBuildKeepsTheOldVersion(t *testing.T) {
 		t.Errorf("after a failed build the container runs %q, want the old v1", v)
 	}
 }
+
+func TestOneJobPerServiceAndInterruptedUpdatesAreSaidSo(t *testing.T) {
+	w := newWorld(t)
+	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
+	p.PushVersion(t, "v2")
+	p.SlowFetch(t, 20*time.Second)
+	hosts := map[string]host{"local": w.localHost()}
+	services := map[string]service{
+		"app": {"host": "local", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container},
+	}
+	bot := w.startOpsroom(t, hosts, services)
+
+	sent := w.say(t, w.alice, "!update app")
+	var progress id.EventID
+	eventually(t, "the progress message", func() bool {
+		if r := w.replies(t, sent); len(r) > 0 {
+			progress = r[0].ID
+			return true
+		}
+		return false
+	})
+	mustContain(t, "restart during update", w.ask(t, w.alice, "!restart app"), "update of app in progress since", "started by "+string(w.alice.UserID))
+
+	// Kill opsroom mid-update, as a crash or an OOM kill would, and start it again.
+	if err := bot.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-bot.exited
+	w.startOpsroom(t, hosts, services)
+	eventually(t, "the progress message saying it was interrupted", func() bool {
+		edits := w.edits(t, progress)
+		return len(edits) > 0 && strings.Contains(edits[len(edits)-1], "interrupted by a restart of opsroom at stage fetch")
+	})
+	if v := runningVersion(t, p.Container); v != "v1" {
+		t.Errorf("the interrupted update changed the running version to %q", v)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // ImageName is the image of the test service, built FROM scratch.
@@ -181,4 +182,12 @@ func (p *ComposeProject) PushDockerfile(t testing.TB, dockerfile, message string
 	writeFile(t, filepath.Join(p.dev, "Dockerfile"), dockerfile, 0o644)
 	git(t, p.dev, "commit", "-q", "-am", message)
 	git(t, p.dev, "push", "-q", "origin", "master")
+}
+
+// SlowFetch makes every fetch of the deploy checkout wait first (git runs the
+// configured upload-pack through a shell, local remotes included): a slow
+// remote, for tests that act while an update runs.
+func (p *ComposeProject) SlowFetch(t testing.TB, wait time.Duration) {
+	t.Helper()
+	git(t, p.Dir, "config", "remote.origin.uploadpack", fmt.Sprintf("sleep %d; git-upload-pack", int(wait.Seconds())))
 }

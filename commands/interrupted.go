@@ -1,0 +1,47 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/format"
+
+	"github.com/opsroom/opsroom/store"
+)
+
+// MarkInterrupted closes the update runs a stop of opsroom cut off: each
+// progress message is edited to say so, and each run is recorded as interrupted.
+// Call it at start-up, before any command can start a new run.
+func MarkInterrupted(ctx context.Context, cli *mautrix.Client, st *store.Store) error {
+	runs, err := st.Updates().Running(ctx)
+	if err != nil {
+		return fmt.Errorf("reading unfinished updates: %w", err)
+	}
+	for _, run := range runs {
+		log := zerolog.Ctx(ctx).With().Int64("run_id", run.ID).Str("service", run.Service).Logger()
+		stage := run.Stage
+		if stage == "" {
+			stage = "start"
+		}
+		md := fmt.Sprintf("⚠️ Update of **%s** was interrupted by a restart of opsroom at stage %s (started by %s at %s). "+
+			"Check the service with `!status %s`.", escape(run.Service), stage, run.Sender, run.Started.Format("15:04"), run.Service)
+		if run.ProgressEventID != "" {
+			content := format.RenderMarkdown(md, true, false)
+			content.MsgType = event.MsgNotice
+			content.SetEdit(run.ProgressEventID)
+			if _, err := cli.SendMessageEvent(ctx, run.RoomID, event.EventMessage, &content); err != nil {
+				log.Err(err).Msg("Failed to mark the progress message interrupted")
+			}
+		}
+		run.Result, run.Error = store.UpdateInterrupted, "interrupted by a restart of opsroom at stage "+stage
+		if err := st.Updates().Finish(ctx, run); err != nil {
+			return err
+		}
+		log.Warn().Str("stage", stage).Msg("Marked an update interrupted by the restart")
+	}
+	return nil
+}
