@@ -1,5 +1,5 @@
-// Command opsroom is a Matrix chat-ops bot: it runs status, logs, restart, stop
-// and start for the services in its config over SSH, answering in the ops room.
+// Command opsroom is a Matrix chat-ops bot: it runs status, logs, restart, stop,
+// start and update for the services in its config over SSH, answering in the ops room.
 package main
 
 import (
