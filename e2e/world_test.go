@@ -38,6 +38,8 @@ type world struct {
 	alice *mautrix.Client
 	eve   *mautrix.Client
 	room  id.RoomID
+	// moreRooms are ops rooms besides room, for tests of invites.
+	moreRooms []id.RoomID
 
 	botID       id.UserID
 	botPassword string
@@ -117,7 +119,7 @@ func (w *world) startOpsroom(t *testing.T, hosts map[string]host, services map[s
 			"homeserver":    w.hs.URL,
 			"user_id":       w.botID,
 			"password":      map[string]string{"file": passwordFile},
-			"rooms":         []id.RoomID{w.room},
+			"rooms":         append([]id.RoomID{w.room}, w.moreRooms...),
 			"allowed_users": []id.UserID{w.alice.UserID},
 			"edit_interval": "300ms",
 		},
