@@ -21,6 +21,8 @@ type job struct {
 	who    id.UserID
 	since  time.Time
 	cancel context.CancelFunc
+
+	cancelledBy id.UserID // set under jobs.mu
 }
 
 // begin claims the service for verb, or says who holds it.
@@ -39,6 +41,28 @@ func (j *jobs) begin(service, verb string, who id.UserID, cancel context.CancelF
 	return jb, nil
 }
 
+// cancelJob cancels what runs on the service, in the name of who.
+func (j *jobs) cancelJob(service string, who id.UserID) (*job, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	jb := j.running[service]
+	if jb == nil {
+		return nil, fmt.Errorf("nothing is running on %s", service)
+	}
+	if jb.cancelledBy == "" {
+		jb.cancelledBy = who
+	}
+	jb.cancel()
+	return jb, nil
+}
+
+// canceller says who cancelled jb, if anyone did.
+func (j *jobs) canceller(jb *job) id.UserID {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return jb.cancelledBy
+}
+
 // end releases the service, if jb still holds it.
 func (j *jobs) end(service string, jb *job) {
 	j.mu.Lock()
@@ -50,16 +74,16 @@ func (j *jobs) end(service string, jb *job) {
 
 // claim holds the service for a changing command; it returns the command's
 // context (cancelled when the job is), and release, or the refusal to show.
-func claim(ce *Event, service, verb string) (context.Context, func(), *outcome) {
+func claim(ce *Event, service, verb string) (context.Context, *job, func(), *outcome) {
 	ctx, cancel := context.WithCancel(ce.Ctx)
 	jb, err := ce.Meta.jobs.begin(service, verb, ce.Sender, cancel)
 	if err != nil {
 		cancel()
 		o := invalid(err.Error())
 		o.Service = service
-		return nil, nil, &o
+		return nil, nil, nil, &o
 	}
-	return ctx, func() {
+	return ctx, jb, func() {
 		ce.Meta.jobs.end(service, jb)
 		cancel()
 	}, nil

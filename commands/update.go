@@ -33,6 +33,27 @@ var cmdUpdate = &command{
 	},
 }
 
+var cmdCancel = &command{
+	Name:    "cancel",
+	Args:    "SERVICE",
+	Summary: "stop a running update or rollback; its processes on the host are ended too",
+	Run: func(ce *Event, args []string) outcome {
+		svc, bad := lookup(ce, args[0])
+		if bad != nil {
+			return *bad
+		}
+		jb, err := ce.Meta.jobs.cancelJob(svc.Name, ce.Sender)
+		if err != nil {
+			o := invalid(err.Error())
+			o.Service = svc.Name
+			return o
+		}
+		// The progress message of the run says the rest when the run has stopped.
+		return outcome{Reply: fmt.Sprintf("🛑 cancelling the %s of **%s** started by %s", jb.verb, escape(svc.Name), jb.who),
+			Service: svc.Name, Result: store.ResultOK}
+	},
+}
+
 var cmdRollback = &command{
 	Name:    "rollback",
 	Args:    "SERVICE",
@@ -67,7 +88,7 @@ func deploy(ce *Event, name, commit string) outcome {
 	if commit != "" {
 		verb = "rollback"
 	}
-	ctx, release, busy := claim(ce, svc.Name, verb)
+	ctx, jb, release, busy := claim(ce, svc.Name, verb)
 	if busy != nil {
 		return *busy
 	}
@@ -109,6 +130,12 @@ func deploy(ce *Event, name, commit string) outcome {
 	if err == nil {
 		run.Result, run.NewCommit = store.UpdateSucceeded, res.NewCommit
 		final = p.renderSuccess(res, time.Now())
+	} else if by := ce.Meta.jobs.canceller(jb); by != "" {
+		run.Stage = string(p.failStage())
+		run.Result, run.Error = store.UpdateCancelled, "cancelled by "+string(by)
+		o.Result, o.Detail = store.ResultFailed, run.Error
+		now := ce.Meta.Fleet.Status(context.WithoutCancel(ce.Ctx), svc.Name)
+		final = p.renderCancelled(by, now, time.Now())
 	} else {
 		run.Stage = string(p.failStage())
 		run.Result, run.Error = store.UpdateFailed, err.Error()
@@ -200,12 +227,8 @@ func (p *progress) renderFailure(err error, now ops.Status, at time.Time) string
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var b strings.Builder
-	noun := "Update"
-	if p.verb != "Updating" {
-		noun = "Rollback"
-	}
 	fmt.Fprintf(&b, "❌ %s of **%s** on %s failed at stage %s after %s (started by %s)\n\n",
-		noun, escape(p.service), code(p.host), p.current, clock(at.Sub(p.started)), p.who)
+		p.noun(), escape(p.service), code(p.host), p.current, clock(at.Sub(p.started)), p.who)
 	p.writeStages(&b)
 	var cmdErr *ops.CommandError
 	if errors.As(err, &cmdErr) {
@@ -220,6 +243,26 @@ func (p *progress) renderFailure(err error, now ops.Status, at time.Time) string
 	}
 	fmt.Fprintf(&b, "\nStill running: %s\n", stateSummary(now, at))
 	return b.String()
+}
+
+// renderCancelled is the progress message's final form after a !cancel.
+func (p *progress) renderCancelled(by id.UserID, now ops.Status, at time.Time) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "🛑 %s of **%s** on %s cancelled by %s at stage %s after %s (started by %s)\n\n",
+		p.noun(), escape(p.service), code(p.host), by, p.current, clock(at.Sub(p.started)), p.who)
+	p.writeStages(&b)
+	fmt.Fprintf(&b, "\nNow: %s\n", stateSummary(now, at))
+	return b.String()
+}
+
+// noun names the run: "Update" or "Rollback".
+func (p *progress) noun() string {
+	if p.verb == "Updating" {
+		return "Update"
+	}
+	return "Rollback"
 }
 
 // postFullOutput puts everything the run printed in a thread under the progress

@@ -160,3 +160,51 @@ func TestOneJobPerServiceAndInterruptedUpdatesAreSaidSo(t *testing.T) {
 		t.Errorf("the interrupted update changed the running version to %q", v)
 	}
 }
+
+// liveProcesses lists the processes on the host (this machine) whose command line contains s, zombies left out.
+func liveProcesses(t *testing.T, s string) []string {
+	t.Helper()
+	out, err := exec.Command("ps", "-eo", "stat=,args=").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && !strings.HasPrefix(f[0], "Z") && strings.Contains(line, s) {
+			live = append(live, line)
+		}
+	}
+	return live
+}
+
+func TestCancelEndsTheUpdateAndItsProcessesOnTheHost(t *testing.T) {
+	w := newWorld(t)
+	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
+	p.PushVersion(t, "v2")
+	p.SlowFetch(t, 37*time.Second)
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{
+		"app": {"host": "local", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container},
+	})
+
+	sent := w.say(t, w.alice, "!update app")
+	var progress id.EventID
+	eventually(t, "the slow fetch running on the host", func() bool {
+		if r := w.replies(t, sent); len(r) > 0 {
+			progress = r[0].ID
+		}
+		return progress != "" && len(liveProcesses(t, "sleep 37")) > 0
+	})
+	mustContain(t, "cancel", w.ask(t, w.alice, "!cancel app"), "cancelling the update of **app**")
+	eventually(t, "the progress message saying it was cancelled", func() bool {
+		edits := w.edits(t, progress)
+		return len(edits) > 0 && strings.Contains(edits[len(edits)-1], "cancelled by "+string(w.alice.UserID)+" at stage fetch")
+	})
+	if live := liveProcesses(t, "sleep 37"); len(live) > 0 {
+		t.Errorf("the cancelled update left processes running on the host: %q", live)
+	}
+	if v := runningVersion(t, p.Container); v != "v1" {
+		t.Errorf("the cancelled update changed the running version to %q", v)
+	}
+	mustContain(t, "cancel with nothing running", w.ask(t, w.alice, "!cancel app"), "nothing is running on app")
+}

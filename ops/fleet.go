@@ -78,9 +78,32 @@ func (f *Fleet) Run(ctx context.Context, host, cmd string) (RunResult, error) {
 	return f.run(ctx, host, cmd, 0, nil)
 }
 
+// runGroup is run for a long command that must not outlive its context: it runs
+// in a process group of its own on the host, and when ctx ends (a cancel, a
+// timeout) the whole group is killed there, not only the SSH session.
+func (f *Fleet) runGroup(ctx context.Context, host, cmd string, timeout time.Duration, stream io.Writer) (RunResult, error) {
+	tap := &groupTap{}
+	res, err := f.runWith(ctx, host, groupCommand(cmd), timeout, stream, tap)
+	if err != nil && ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		if pgid := tap.id(); pgid > 0 {
+			// The session is gone with ctx; a fresh, short one does the killing.
+			killCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if _, kerr := f.run(killCtx, host, killGroupCommand(pgid), 0, nil); kerr != nil {
+				err = fmt.Errorf("%w (and ending its processes on the host failed: %v)", err, kerr)
+			}
+		}
+	}
+	return res, err
+}
+
 // run is Run with a timeout other than the host's (0: the host's) and an
 // optional stream that gets the output as it comes.
 func (f *Fleet) run(ctx context.Context, host, cmd string, timeout time.Duration, stream io.Writer) (RunResult, error) {
+	return f.runWith(ctx, host, cmd, timeout, stream, nil)
+}
+
+func (f *Fleet) runWith(ctx context.Context, host, cmd string, timeout time.Duration, stream io.Writer, group *groupTap) (RunResult, error) {
 	c := f.conns[host]
 	if c == nil {
 		return RunResult{}, fmt.Errorf("unknown host %q", host)
@@ -93,7 +116,7 @@ func (f *Fleet) run(ctx context.Context, host, cmd string, timeout time.Duration
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, err := c.run(ctx, wrap(c.host, cmd), stream)
+	res, err := c.run(ctx, wrap(c.host, cmd), stream, group)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmd, timeout, err)
 	}

@@ -265,8 +265,10 @@ func (c *conn) keepalive(client *ssh.Client) {
 
 // run runs cmd in a new session. A non-zero exit is a result, not an error;
 // errors are transport failures and ctx ending (the remote command is killed).
-// When stream is not nil it also gets stdout and stderr as they come.
-func (c *conn) run(ctx context.Context, cmd string, stream io.Writer) (RunResult, error) {
+// When stream is not nil it also gets stdout and stderr as they come. When
+// group is not nil, cmd is run in a process group of its own (see groupCommand),
+// whose ID group receives.
+func (c *conn) run(ctx context.Context, cmd string, stream io.Writer, group *groupTap) (RunResult, error) {
 	client, err := c.get(ctx)
 	if err != nil {
 		return RunResult{}, err
@@ -289,6 +291,10 @@ func (c *conn) run(ctx context.Context, cmd string, stream io.Writer) (RunResult
 	if stream != nil {
 		stream = &lockedWriter{w: stream}
 		sess.Stdout, sess.Stderr = io.MultiWriter(stdout, stream), io.MultiWriter(stderr, stream)
+	}
+	if group != nil {
+		group.next = sess.Stderr
+		sess.Stderr = group
 	}
 	if err := sess.Start(cmd); err != nil {
 		return RunResult{}, c.unreachable(fmt.Errorf("starting command: %w", err))
