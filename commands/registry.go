@@ -72,7 +72,7 @@ func registry() []*command {
 		cmdHelp, cmdServices,
 		cmdStatus, cmdLogs,
 		cmdRestart, cmdStop, cmdStart,
-		cmdUpdate, cmdCancel, cmdRollback,
+		cmdCheck, cmdUpdate, cmdCancel, cmdRollback,
 	}
 }
 

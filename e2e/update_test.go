@@ -208,3 +208,22 @@ func TestCancelEndsTheUpdateAndItsProcessesOnTheHost(t *testing.T) {
 	}
 	mustContain(t, "cancel with nothing running", w.ask(t, w.alice, "!cancel app"), "nothing is running on app")
 }
+
+func TestCheckReportsWhatWouldStopAnUpdate(t *testing.T) {
+	w, p := composeWorld(t)
+	got := w.ask(t, w.alice, "!check app")
+	mustContain(t, "healthy checkout", got, "✅ remote reachable", "✅ on the tracked branch", "✅ no local changes", "✅ docker usable")
+	if strings.Contains(got, "❌") {
+		t.Errorf("a clean checkout failed a check:\n%s", got)
+	}
+
+	if err := os.WriteFile(p.Dir+"/Dockerfile", []byte("FROM scratch\n# local edit\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "dirty tree", w.ask(t, w.alice, "!check app"), "❌ no local changes", "Dockerfile")
+
+	if err := os.Rename(p.Origin, p.Origin+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "origin gone", w.ask(t, w.alice, "!check app"), "❌ remote reachable", "does not appear to be a git repository")
+}

@@ -57,4 +57,3 @@ func TestKillingTheGroupEndsEverythingTheCommandStarted(t *testing.T) {
 		}
 	}
 }
-

@@ -1,0 +1,97 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Check is one preflight check of a service and how it went.
+type Check struct {
+	Name   string // what was checked, e.g. "remote reachable"
+	OK     bool
+	Detail string // the reason, or what was found
+}
+
+// Check runs the preflight of an update without changing anything: the remote
+// answers, the checkout is on the tracked branch with no changes to tracked
+// files, and docker is usable by the user.
+func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
+	s, err := f.Lookup(service)
+	if err != nil {
+		return nil, err
+	}
+	if s.Kind != KindCompose {
+		return nil, fmt.Errorf("%s is a %s service: only compose services are updated, so there is nothing to check", s.Name, s.Kind)
+	}
+	dir := Quote(s.Directory)
+	var checks []Check
+	// Each check is one command; the first transport error ends the preflight,
+	// since every later check would fail the same way.
+	step := func(name, cmd string, judge func(RunResult) Check) error {
+		res, err := f.Run(ctx, s.Host, cmd)
+		if err != nil {
+			return err
+		}
+		c := judge(res)
+		c.Name = name
+		checks = append(checks, c)
+		return nil
+	}
+	failure := func(res RunResult) Check {
+		out := strings.TrimSpace(res.Stderr)
+		if out == "" {
+			out = strings.TrimSpace(res.Stdout)
+		}
+		out = strings.Join(strings.Fields(out), " ")
+		if len(out) > 400 {
+			out = strings.ToValidUTF8(out[:400], "") + "…"
+		}
+		return Check{Detail: fmt.Sprintf("exit %d: %s", res.ExitCode, out)}
+	}
+	err = step("remote reachable", "git -C "+dir+" ls-remote --exit-code "+Quote(s.GitRemote)+" "+Quote("refs/heads/"+s.GitBranch),
+		func(res RunResult) Check {
+			if res.ExitCode != 0 {
+				if res.ExitCode == 2 {
+					return Check{Detail: fmt.Sprintf("%s has no branch %s", s.GitRemote, s.GitBranch)}
+				}
+				return failure(res)
+			}
+			return Check{OK: true, Detail: fmt.Sprintf("%s/%s is at %s", s.GitRemote, s.GitBranch, short(strings.Fields(res.Stdout + " ")[0]))}
+		})
+	if err == nil {
+		err = step("on the tracked branch", "git -C "+dir+" symbolic-ref --short HEAD", func(res RunResult) Check {
+			branch := strings.TrimSpace(res.Stdout)
+			switch {
+			case res.ExitCode != 0:
+				return failure(res)
+			case branch != s.GitBranch:
+				return Check{Detail: fmt.Sprintf("the checkout is on %s, not %s", branch, s.GitBranch)}
+			}
+			return Check{OK: true, Detail: branch}
+		})
+	}
+	if err == nil {
+		err = step("no local changes", "git -C "+dir+" status --porcelain --untracked-files=no", func(res RunResult) Check {
+			changed := strings.TrimSpace(res.Stdout)
+			switch {
+			case res.ExitCode != 0:
+				return failure(res)
+			case changed != "":
+				files := strings.Split(changed, "\n")
+				return Check{Detail: fmt.Sprintf("%d tracked %s changed (an update would discard them): %s",
+					len(files), pluralize(fmt.Sprint(len(files)), "file", "files"), strings.Join(files, "; "))}
+			}
+			return Check{OK: true, Detail: "clean"}
+		})
+	}
+	if err == nil {
+		err = step("docker usable", "docker version --format '{{.Server.Version}}'", func(res RunResult) Check {
+			if res.ExitCode != 0 {
+				return failure(res)
+			}
+			return Check{OK: true, Detail: "engine " + strings.TrimSpace(res.Stdout)}
+		})
+	}
+	return checks, err
+}
