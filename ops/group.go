@@ -14,9 +14,10 @@ const groupMarker = "opsroom-pgid="
 
 // groupCommand runs cmd as the leader of a new session (setsid), so that it
 // and everything it starts share one process group, and first tells that
-// group's ID on stderr.
+// group's ID on stderr. --wait matters: setsid called by a process group
+// leader (as a login shell is) forks, and without it returns 0 at once.
 func groupCommand(cmd string) string {
-	return "exec setsid bash -c " + Quote(`echo `+groupMarker+`$$ >&2; exec bash -c "$1"`) + " opsroom " + Quote(cmd)
+	return "exec setsid --wait bash -c " + Quote(`echo `+groupMarker+`$$ >&2; exec bash -c "$1"`) + " opsroom " + Quote(cmd)
 }
 
 // killGroupCommand ends every process of the group.

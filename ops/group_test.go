@@ -2,9 +2,11 @@ package ops
 
 import (
 	"bytes"
+	"errors"
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -55,5 +57,21 @@ func TestKillingTheGroupEndsEverythingTheCommandStarted(t *testing.T) {
 		if f := strings.Fields(line); len(f) > 1 && !strings.HasPrefix(f[1], "Z") {
 			t.Errorf("a process of the group still runs: %s", line)
 		}
+	}
+}
+
+func TestGroupedCommandKeepsItsExitCodeAndOutput(t *testing.T) {
+	// A process group leader, as the remote login shell is: setsid forks there.
+	cmd := exec.Command("bash", "-c", groupCommand("echo out; echo err >&2; exit 3"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &groupTap{next: &stderr}
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 3 {
+		t.Errorf("grouped command exited with %v, want code 3", err)
+	}
+	if stdout.String() != "out\n" || stderr.String() != "err\n" {
+		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
 	}
 }
