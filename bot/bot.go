@@ -34,9 +34,10 @@ type Bot struct {
 	proc    *commands.Processor[*opscommands.Deps]
 	started time.Time
 
-	jobs    chan struct{} // a slot per command allowed to run at once
-	running sync.WaitGroup
-	jobCtx  context.Context
+	jobs         chan struct{} // a slot per command allowed to run at once
+	wakeDelivery chan struct{} // an alert is waiting to be sent
+	running      sync.WaitGroup
+	jobCtx       context.Context
 }
 
 // Deps is what the bot is built from.
@@ -62,6 +63,8 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 		proc:    opscommands.NewProcessor(client, deps.Commands),
 		started: time.Now(),
 		jobs:    make(chan struct{}, cfg.MaxJobs),
+
+		wakeDelivery: make(chan struct{}, 1),
 	}
 	syncer := client.Syncer.(*mautrix.DefaultSyncer)
 	// Before DontProcessOldEvents, which ends the handling of the whole first sync.
@@ -146,7 +149,13 @@ func (b *Bot) Run(ctx context.Context) error {
 		}
 	}
 
+	deliveryDone := make(chan struct{})
+	go func() {
+		defer close(deliveryDone)
+		b.deliverAlerts(ctx)
+	}()
 	err := b.client.SyncWithContext(ctx)
+	<-deliveryDone
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("syncing with %s: %w", b.cfg.Homeserver, err)
 	}

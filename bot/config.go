@@ -20,6 +20,7 @@ type Config struct {
 	AccessToken  ops.Secret   `yaml:"access_token"`
 	DeviceName   string       `yaml:"device_name"`
 	Rooms        []id.RoomID  `yaml:"rooms"`
+	AlertRooms   []id.RoomID  `yaml:"alert_rooms"`
 	AllowedUsers []string     `yaml:"allowed_users"`
 	MaxJobs      int          `yaml:"max_concurrent_jobs"`
 	EditInterval ops.Duration `yaml:"edit_interval"`
@@ -57,6 +58,11 @@ func (c *Config) Validate() (errs, warnings []error) {
 	for i, r := range c.Rooms {
 		if !strings.HasPrefix(string(r), "!") || !strings.Contains(string(r), ":") {
 			bad(fmt.Sprintf("rooms[%d]", i), "%q is not a room ID like !abc123:example.org (aliases are not accepted)", r)
+		}
+	}
+	for i, r := range c.AlertRooms {
+		if !strings.HasPrefix(string(r), "!") || !strings.Contains(string(r), ":") {
+			bad(fmt.Sprintf("alert_rooms[%d]", i), "%q is not a room ID like !abc123:example.org", r)
 		}
 	}
 	if len(c.AllowedUsers) == 0 {

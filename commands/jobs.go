@@ -72,7 +72,8 @@ func (j *jobs) end(service string, jb *job) {
 	}
 }
 
-// claim holds the service for a changing command; it returns the command's
+// claim holds the service for a changing command, and tells the watcher that
+// what happens to it now is the command's doing; it returns the command's
 // context (cancelled when the job is), and release, or the refusal to show.
 func claim(ce *Event, service, verb string) (context.Context, *job, func(), *outcome) {
 	ctx, cancel := context.WithCancel(ce.Ctx)
@@ -83,7 +84,12 @@ func claim(ce *Event, service, verb string) (context.Context, *job, func(), *out
 		o.Service = service
 		return nil, nil, nil, &o
 	}
+	expected := func() {}
+	if ce.Meta.Watcher != nil {
+		expected = ce.Meta.Watcher.Expect(service)
+	}
 	return ctx, jb, func() {
+		expected()
 		ce.Meta.jobs.end(service, jb)
 		cancel()
 	}, nil

@@ -26,6 +26,9 @@ const Prefix = "!"
 type Deps struct {
 	Fleet *ops.Fleet
 	Store *store.Store
+	// Watcher, when set, is told which services a command is changing, so that
+	// the changes it causes are not alerted.
+	Watcher *ops.Watcher
 	// EditInterval is the least time between two edits of a progress message (default 2 s).
 	EditInterval time.Duration
 

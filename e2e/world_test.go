@@ -40,6 +40,8 @@ type world struct {
 	room  id.RoomID
 	// moreRooms are ops rooms besides room, for tests of invites.
 	moreRooms []id.RoomID
+	// watch is the watch: section of opsroom's config; nil leaves the defaults.
+	watch map[string]any
 
 	botID       id.UserID
 	botPassword string
@@ -127,6 +129,9 @@ func (w *world) startOpsroom(t *testing.T, hosts map[string]host, services map[s
 		"log":      map[string]string{"level": "debug", "format": "json"},
 		"hosts":    hosts,
 		"services": services,
+	}
+	if w.watch != nil {
+		cfg["watch"] = w.watch
 	}
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -248,6 +253,18 @@ func (w *world) botMessages(t *testing.T) []*event.Event {
 		}
 		_ = evt.Content.ParseRaw(evt.Type)
 		out = append(out, evt)
+	}
+	return out
+}
+
+// alerts returns the bodies of the bot's messages that answer no one: its alerts, oldest first.
+func (w *world) alerts(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, evt := range w.botMessages(t) {
+		if content := evt.Content.AsMessage(); content.RelatesTo == nil {
+			out = append(out, content.Body)
+		}
 	}
 	return out
 }

@@ -18,6 +18,17 @@ import (
 type Config struct {
 	Hosts    map[string]*HostConfig    `yaml:"hosts"`
 	Services map[string]*ServiceConfig `yaml:"services"`
+	Watch    WatchConfig               `yaml:"watch"`
+}
+
+// WatchConfig is the `watch:` section: how the watcher probes and when a change is an alert.
+type WatchConfig struct {
+	Disabled          bool     `yaml:"disabled"`
+	Interval          Duration `yaml:"interval"`
+	CrashLoopRestarts int      `yaml:"crash_loop_restarts"`
+	CrashLoopWindow   Duration `yaml:"crash_loop_window"`
+	UnreachableProbes int      `yaml:"unreachable_probes"`
+	LogLines          int      `yaml:"log_lines"`
 }
 
 // HostConfig is one machine opsroom reaches over SSH.
@@ -139,6 +150,9 @@ func (c *Config) Validate() (errs, warnings []error) {
 			h.CommandTimeout.Duration = defaultCommandTimeout
 		}
 	}
+
+	e, w := c.Watch.validate()
+	errs, warnings = append(errs, e...), append(warnings, w...)
 
 	containers := map[string]string{} // host/container -> service
 	for _, name := range sortedKeys(c.Services) {
@@ -307,3 +321,27 @@ func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String()))
 
 // MarshalText keeps encoders (JSON logs, YAML) from showing the value.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (w *WatchConfig) validate() (errs, warnings []error) {
+	positive := func(key string, v *int, def int) {
+		if *v < 0 {
+			errs = append(errs, fmt.Errorf("watch.%s: must be at least 1, got %d", key, *v))
+		} else if *v == 0 {
+			*v = def
+		}
+	}
+	positive("crash_loop_restarts", &w.CrashLoopRestarts, 3)
+	positive("unreachable_probes", &w.UnreachableProbes, 2)
+	positive("log_lines", &w.LogLines, 10)
+	if w.Interval.Duration <= 0 {
+		w.Interval.Duration = 30 * time.Second
+	}
+	if w.CrashLoopWindow.Duration <= 0 {
+		w.CrashLoopWindow.Duration = 10 * time.Minute
+	}
+	if w.CrashLoopWindow.Duration < 2*w.Interval.Duration {
+		warnings = append(warnings, fmt.Errorf("watch.crash_loop_window: %s is shorter than two probe intervals (%s); only `restarting` seen twice will count as a crash loop",
+			w.CrashLoopWindow.Duration, w.Interval.Duration))
+	}
+	return errs, warnings
+}

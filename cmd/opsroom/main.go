@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -85,15 +86,24 @@ func serve(ctx context.Context, cfg *Config) error {
 	}
 	defer fleet.Close()
 
-	b, err := bot.New(ctx, bot.Deps{
-		Config:   &cfg.Matrix,
-		Store:    st,
-		Commands: &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration},
-	})
+	deps := &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration}
+	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps})
 	if err != nil {
 		return err
 	}
+
+	var watching sync.WaitGroup
+	if !cfg.Fleet.Watch.Disabled {
+		watcher := ops.NewWatcher(fleet, b)
+		deps.Watcher = watcher
+		watching.Go(func() {
+			if err := watcher.Run(ctx); err != nil {
+				zerolog.Ctx(ctx).Err(err).Msg("The watcher stopped; no alerts until opsroom restarts")
+			}
+		})
+	}
 	err = b.Run(ctx)
+	watching.Wait()
 	zerolog.Ctx(ctx).Info().Msg("Stopped")
 	return err
 }

@@ -1,0 +1,140 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/format"
+	"maunium.net/go/mautrix/id"
+
+	opscommands "github.com/opsroom/opsroom/commands"
+	"github.com/opsroom/opsroom/ops"
+	"github.com/opsroom/opsroom/store"
+)
+
+const (
+	retryMin = time.Second
+	retryMax = time.Minute
+)
+
+var _ ops.Reporter = (*Bot)(nil)
+
+// Remembered implements ops.Reporter from the store.
+func (b *Bot) Remembered(ctx context.Context) (map[string]ops.Remembered, error) {
+	states, err := b.store.WatchStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]ops.Remembered, len(states))
+	for k, ws := range states {
+		out[k] = ops.Remembered{State: ws.State, Alerted: ws.Alerted, Since: ws.Since, RestartCount: ws.RestartCount}
+	}
+	return out, nil
+}
+
+// Transition implements ops.Reporter: the state and the alert are stored first,
+// then the delivery loop is woken to send what is pending.
+func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, alert *ops.Alert) error {
+	ws := store.WatchState{Key: key, State: rem.State, Alerted: rem.Alerted, Since: rem.Since, RestartCount: rem.RestartCount}
+	var rec *store.Alert
+	if alert != nil {
+		subject := alert.Service
+		if subject == "" {
+			subject = alert.Host
+		}
+		rec = &store.Alert{Subject: subject, Kind: string(alert.Kind), Message: opscommands.AlertMarkdown(alert)}
+	}
+	if err := b.store.RecordTransition(ctx, ws, rec, b.cfg.alertRooms()); err != nil {
+		return err
+	}
+	if rec != nil {
+		select {
+		case b.wakeDelivery <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// deliverAlerts sends pending alerts until ctx ends: on a wake-up, and again
+// with backoff while the homeserver refuses or is away. Each alert goes out
+// with a transaction ID of its own, so a retry of a send that did arrive is not
+// a second message.
+func (b *Bot) deliverAlerts(ctx context.Context) {
+	log := zerolog.Ctx(ctx).With().Str("component", "alerts").Logger()
+	wait := time.Duration(0)
+	for {
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		retry, err := b.deliverPending(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			wait = min(max(2*wait, retryMin), retryMax)
+			if retry > wait {
+				wait = retry
+			}
+			log.Warn().Err(err).Dur("retry_in", wait).Msg("Alert delivery failed; will retry")
+			continue
+		}
+		wait = 0
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.wakeDelivery:
+		}
+	}
+}
+
+// deliverPending sends every pending alert, oldest first; it stops at the first
+// failure, saying how long the homeserver asked to wait, if it did.
+func (b *Bot) deliverPending(ctx context.Context) (time.Duration, error) {
+	pending, err := b.store.PendingDeliveries(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range pending {
+		content := format.RenderMarkdown(d.Alert.Message, true, false)
+		content.MsgType = event.MsgNotice
+		resp, err := b.client.SendMessageEvent(ctx, d.RoomID, event.EventMessage, &content,
+			mautrix.ReqSendEvent{TransactionID: alertTxnID(d)})
+		if err != nil {
+			var httpErr mautrix.HTTPError
+			if errors.As(err, &httpErr) && httpErr.RespError != nil && httpErr.RespError.ErrCode == mautrix.MLimitExceeded.ErrCode {
+				if ms, ok := httpErr.RespError.ExtraData["retry_after_ms"].(float64); ok {
+					return time.Duration(ms) * time.Millisecond, err
+				}
+			}
+			return 0, fmt.Errorf("sending alert %d to %s: %w", d.Alert.ID, d.RoomID, err)
+		}
+		if err := b.store.MarkDelivered(ctx, d, resp.EventID); err != nil {
+			return 0, err
+		}
+		zerolog.Ctx(ctx).Debug().Int64("alert_id", d.Alert.ID).Stringer("event_id", resp.EventID).Msg("Alert delivered")
+	}
+	return 0, nil
+}
+
+func alertTxnID(d store.Delivery) string {
+	return fmt.Sprintf("opsroom-alert-%d-%s", d.Alert.ID, d.RoomID)
+}
+
+// alertRooms are where alerts go: matrix.alert_rooms, or else the ops rooms.
+func (c *Config) alertRooms() []id.RoomID {
+	if len(c.AlertRooms) > 0 {
+		return c.AlertRooms
+	}
+	return c.Rooms
+}

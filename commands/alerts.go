@@ -1,0 +1,50 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/opsroom/opsroom/ops"
+)
+
+// AlertMarkdown is how an alert reads in the room.
+func AlertMarkdown(a *ops.Alert) string {
+	var b strings.Builder
+	st := a.Status
+	switch a.Kind {
+	case ops.AlertExited:
+		fmt.Fprintf(&b, "🔴 **%s** on %s exited with code %d", escape(a.Service), code(a.Host), st.ExitCode)
+		if st.DockerStatus != "" && st.DockerStatus != "exited" {
+			fmt.Fprintf(&b, " (%s)", st.DockerStatus)
+		}
+	case ops.AlertNotDeployed:
+		fmt.Fprintf(&b, "🔴 **%s** on %s is not deployed: container %s does not exist", escape(a.Service), code(a.Host), code(st.Container))
+	case ops.AlertUnhealthy:
+		fmt.Fprintf(&b, "🟠 **%s** on %s is unhealthy: it runs, but its health check fails", escape(a.Service), code(a.Host))
+	case ops.AlertCrashLoop:
+		fmt.Fprintf(&b, "🔁 **%s** on %s is in a crash loop: restart count %d", escape(a.Service), code(a.Host), st.RestartCount)
+	case ops.AlertUnreachable:
+		fmt.Fprintf(&b, "🔴 host %s is unreachable; its services: %s", code(a.Host), escape(strings.Join(a.Services, ", ")))
+		if a.Err != nil {
+			fmt.Fprintf(&b, "\n\n%s", escape(a.Err.Error()))
+		}
+	case ops.AlertRecovered:
+		subject := "**" + escape(a.Service) + "** on " + code(a.Host)
+		if a.Service == "" {
+			subject = "host " + code(a.Host)
+		}
+		fmt.Fprintf(&b, "✅ %s recovered: ", subject)
+		if a.Service == "" {
+			b.WriteString("reachable again")
+		} else {
+			b.WriteString(stateText(st))
+		}
+		fmt.Fprintf(&b, " (was %s for %s)", a.Was, ago(a.Downtime))
+	default:
+		fmt.Fprintf(&b, "⚪ %s: %s", escape(a.Service), a.Kind)
+	}
+	if strings.TrimSpace(a.Logs) != "" {
+		b.WriteString("\n\nLast lines:\n\n" + codeBlock(a.Logs, 0))
+	}
+	return b.String()
+}

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsroom/opsroom/internal/testworld"
+)
+
+// probeInterval is the watcher's interval in these tests.
+const probeInterval = time.Second
+
+func watchWorld(t *testing.T) *world {
+	t.Helper()
+	w := newWorld(t)
+	w.watch = map[string]any{"interval": probeInterval.String()}
+	return w
+}
+
+// alertsMatching counts the alerts that contain every one of want.
+func (w *world) alertsMatching(t *testing.T, want ...string) []string {
+	t.Helper()
+	var out []string
+	for _, a := range w.alerts(t) {
+		all := true
+		for _, s := range want {
+			all = all && strings.Contains(a, s)
+		}
+		if all {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// settle lets the watcher probe a few more times, so that a duplicate alert would have come.
+func settle() { time.Sleep(4 * probeInterval) }
+
+func TestKillAlertsOnceAndRecoveryOnce(t *testing.T) {
+	w := watchWorld(t)
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
+	settle() // the first probes are the baseline
+
+	testworld.Docker(t, "kill", c.Name)
+	eventually(t, "an exited alert", func() bool { return len(w.alertsMatching(t, "web", "exited with code 137")) > 0 })
+	testworld.Docker(t, "start", c.Name)
+	eventually(t, "a recovered alert", func() bool { return len(w.alertsMatching(t, "web", "recovered")) > 0 })
+	settle()
+	if got := w.alertsMatching(t, "web", "exited with code"); len(got) != 1 {
+		t.Errorf("%d exited alerts, want exactly 1: %q", len(got), got)
+	}
+	recovered := w.alertsMatching(t, "web", "recovered")
+	if len(recovered) != 1 {
+		t.Errorf("%d recovered alerts, want exactly 1: %q", len(recovered), recovered)
+	} else {
+		mustContain(t, "recovery", recovered[0], "was exited for")
+	}
+	if n := len(w.alerts(t)); n != 2 {
+		t.Errorf("%d alerts in all, want 2: %q", n, w.alerts(t))
+	}
+}
+
+func TestCrashLoopIsOneAlertNotOnePerRestart(t *testing.T) {
+	w := watchWorld(t)
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "loop"), map[string]string{"EXIT_AFTER": "1s", "EXIT_CODE": "1"}, "--restart", "unless-stopped")
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"loop": containerService(c)})
+
+	eventually(t, "a crash-loop alert", func() bool { return len(w.alertsMatching(t, "loop", "crash loop")) > 0 })
+	settle()
+	settle()
+	got := w.alerts(t)
+	if len(got) != 1 {
+		t.Errorf("%d alerts, want exactly the one crash-loop alert: %q", len(got), got)
+	}
+	mustContain(t, "crash-loop alert", got[0], "testsvc crashing with code 1")
+}
+
+func TestStopThroughOpsroomIsNotAnAlert(t *testing.T) {
+	w := watchWorld(t)
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
+	settle()
+
+	mustContain(t, "stop", w.ask(t, w.alice, "!stop web"), "stopped", "exited")
+	settle()
+	mustContain(t, "start", w.ask(t, w.alice, "!start web"), "started", "running")
+	settle()
+	if got := w.alerts(t); len(got) != 0 {
+		t.Errorf("a stop and start through opsroom caused alerts: %q", got)
+	}
+}
+
+func TestAlertsAreNeitherRepeatedNorLostAcrossARestartOfOpsroom(t *testing.T) {
+	w := watchWorld(t)
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
+	hosts := map[string]host{"local": w.localHost()}
+	services := map[string]service{"web": containerService(c)}
+	bot := w.startOpsroom(t, hosts, services)
+	settle()
+
+	// Nothing changed while it was down: no alert.
+	bot.stop(t)
+	bot = w.startOpsroom(t, hosts, services)
+	settle()
+	if got := w.alerts(t); len(got) != 0 {
+		t.Fatalf("a restart with nothing changed caused alerts: %q", got)
+	}
+
+	// Killed while it was down: one alert once it is back.
+	bot.stop(t)
+	testworld.Docker(t, "kill", c.Name)
+	w.startOpsroom(t, hosts, services)
+	eventually(t, "the alert for the kill while opsroom was down", func() bool {
+		return len(w.alertsMatching(t, "web", "exited with code 137")) > 0
+	})
+	settle()
+	if got := w.alerts(t); len(got) != 1 {
+		t.Errorf("%d alerts, want exactly 1: %q", len(got), got)
+	}
+}

@@ -1,0 +1,177 @@
+package ops
+
+import (
+	"time"
+)
+
+// AlertKind is what an alert says happened.
+type AlertKind string
+
+const (
+	AlertExited      AlertKind = "exited"
+	AlertNotDeployed AlertKind = "not-deployed"
+	AlertUnhealthy   AlertKind = "unhealthy"
+	AlertCrashLoop   AlertKind = "crash-loop"
+	AlertUnreachable AlertKind = "unreachable" // a host, with the services on it
+	AlertRecovered   AlertKind = "recovered"
+)
+
+// Rules are the thresholds of the transition rules.
+type Rules struct {
+	CrashLoopRestarts int           // RestartCount rising by this much ...
+	CrashLoopWindow   time.Duration // ... within this window is a crash loop
+	UnreachableProbes int           // consecutive failed probes before a host is unreachable
+}
+
+// Remembered is what the watcher keeps of a service (or host) across probes
+// and across restarts of opsroom: the state last reported, and whether it was
+// alerted (so that a recovery is owed).
+type Remembered struct {
+	State        string // a State, or AlertCrashLoop; "" when nothing is known yet
+	Alerted      bool
+	Since        time.Time
+	RestartCount int
+}
+
+// tracker follows one service through its probes and decides when a change is
+// an alert. It is pure: the watcher feeds it probes and persists what it remembers.
+type tracker struct {
+	rem Remembered
+
+	samples    []restartSample // RestartCount over the crash-loop window
+	restarting int             // consecutive probes that saw `restarting`
+	stable     int             // consecutive running probes with RestartCount unchanged
+	lastCount  int
+	seen       bool
+}
+
+type restartSample struct {
+	at    time.Time
+	count int
+}
+
+// observe takes one probe. quiet marks a change opsroom caused itself (a
+// command ran): it is remembered, never alerted. It returns the alert kind, or "".
+func (tr *tracker) observe(st Status, now time.Time, r Rules, quiet bool) AlertKind {
+	problem, decided := tr.judge(st, now, r)
+	tr.lastCount, tr.seen = st.RestartCount, true
+	if !decided {
+		return ""
+	}
+	prev := tr.rem
+	switch {
+	case problem == prev.State:
+		tr.rem.RestartCount = st.RestartCount
+		return ""
+	case quiet || prev.State == "":
+		// Our own doing, or the first probe ever: the new baseline, no alert.
+		tr.rem = Remembered{State: problem, Since: now, RestartCount: st.RestartCount}
+		return ""
+	case problem == string(StateRunning):
+		tr.rem = Remembered{State: problem, Since: now, RestartCount: st.RestartCount}
+		if prev.Alerted {
+			return AlertRecovered
+		}
+		return ""
+	case prev.State == string(AlertCrashLoop) && problem == string(StateExited):
+		// A crash loop that stopped looping but is still down says nothing new.
+		return ""
+	}
+	tr.rem = Remembered{State: problem, Alerted: true, Since: now, RestartCount: st.RestartCount}
+	switch problem {
+	case string(AlertCrashLoop):
+		return AlertCrashLoop
+	case string(StateExited):
+		return AlertExited
+	case string(StateNotDeployed):
+		return AlertNotDeployed
+	case string(StateUnhealthy):
+		return AlertUnhealthy
+	}
+	return ""
+}
+
+// judge reads a probe as a problem ("running" when there is none); decided is
+// false while the probe alone is not enough to say (a first `restarting`, an
+// unknown output, an unreachable host: the host tracker speaks for those).
+func (tr *tracker) judge(st Status, now time.Time, r Rules) (problem string, decided bool) {
+	// Samples of RestartCount within the window; a container recreated (count
+	// back to 0) starts afresh.
+	if n := len(tr.samples); n > 0 && st.RestartCount < tr.samples[n-1].count {
+		tr.samples = nil
+	}
+	tr.samples = append(tr.samples, restartSample{now, st.RestartCount})
+	for len(tr.samples) > 1 && now.Sub(tr.samples[0].at) > r.CrashLoopWindow {
+		tr.samples = tr.samples[1:]
+	}
+	rising := st.RestartCount - tr.samples[0].count
+
+	if st.State == StateRestarting {
+		tr.restarting++
+	} else {
+		tr.restarting = 0
+	}
+	if st.State == StateRunning && tr.seen && st.RestartCount == tr.lastCount {
+		tr.stable++
+	} else {
+		tr.stable = 0
+	}
+
+	switch st.State {
+	case StateUnreachable, StateUnknown:
+		return "", false
+	case StateNotDeployed:
+		return string(StateNotDeployed), true
+	}
+	if tr.rem.State == string(AlertCrashLoop) {
+		// Out of a crash loop only once it has stayed up: two probes running
+		// with no new restart. Between crashes it looks running, and that is no recovery.
+		if st.State == StateRunning && tr.stable >= 2 {
+			tr.samples = tr.samples[len(tr.samples)-1:]
+			return string(StateRunning), true
+		}
+		if st.State == StateExited && tr.restarting == 0 {
+			return string(StateExited), true
+		}
+		return string(AlertCrashLoop), true
+	}
+	if rising >= r.CrashLoopRestarts || tr.restarting >= 2 {
+		return string(AlertCrashLoop), true
+	}
+	switch st.State {
+	case StateRestarting:
+		return "", false
+	case StateRunning, StateUnhealthy, StateExited:
+		return string(st.State), true
+	}
+	return "", false
+}
+
+// hostTracker follows whether a host answers, so that a host down is one alert.
+type hostTracker struct {
+	rem    Remembered
+	failed int
+}
+
+// observe takes one probe of the host: reachable or not.
+func (ht *hostTracker) observe(reachable bool, now time.Time, r Rules) AlertKind {
+	if reachable {
+		ht.failed = 0
+		if ht.rem.State == string(StateUnreachable) {
+			alerted := ht.rem.Alerted
+			ht.rem = Remembered{State: string(StateRunning), Since: now}
+			if alerted {
+				return AlertRecovered
+			}
+		} else if ht.rem.State == "" {
+			ht.rem = Remembered{State: string(StateRunning), Since: now}
+		}
+		return ""
+	}
+	ht.failed++
+	if ht.failed < r.UnreachableProbes || ht.rem.State == string(StateUnreachable) {
+		return ""
+	}
+	ht.rem = Remembered{State: string(StateUnreachable), Alerted: true, Since: now}
+	return AlertUnreachable
+}

@@ -1,0 +1,89 @@
+package ops
+
+import (
+	"testing"
+	"time"
+)
+
+var rules = Rules{CrashLoopRestarts: 3, CrashLoopWindow: 10 * time.Minute, UnreachableProbes: 2}
+
+type probe struct {
+	state    State
+	restarts int
+	quiet    bool
+	want     AlertKind
+}
+
+func run(t *testing.T, name string, start Remembered, probes []probe) {
+	t.Helper()
+	tr := &tracker{rem: start}
+	now := time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
+	for i, p := range probes {
+		got := tr.observe(Status{State: p.state, RestartCount: p.restarts}, now, rules, p.quiet)
+		if got != p.want {
+			t.Errorf("%s: probe %d (%s, restarts %d): alert %q, want %q", name, i+1, p.state, p.restarts, got, p.want)
+		}
+		now = now.Add(30 * time.Second)
+	}
+}
+
+func TestTransitionRules(t *testing.T) {
+	running := Remembered{State: string(StateRunning)}
+	for _, tc := range []struct {
+		name   string
+		start  Remembered
+		probes []probe
+	}{
+		{"a first probe is the baseline, whatever it shows", Remembered{}, []probe{
+			{state: StateExited}, {state: StateExited}, {state: StateRunning}}},
+		{"a kill alerts once, a start recovers once", running, []probe{
+			{state: StateRunning}, {state: StateExited, want: AlertExited}, {state: StateExited},
+			{state: StateRunning, want: AlertRecovered}, {state: StateRunning}}},
+		{"removed, then deployed again", running, []probe{
+			{state: StateNotDeployed, want: AlertNotDeployed}, {state: StateRunning, want: AlertRecovered}}},
+		{"unhealthy, then healthy", running, []probe{
+			{state: StateUnhealthy, want: AlertUnhealthy}, {state: StateUnhealthy}, {state: StateRunning, want: AlertRecovered}}},
+		{"restart count climbing is one crash loop, not one alert per restart", running, []probe{
+			{state: StateRunning, restarts: 0}, {state: StateRunning, restarts: 1}, {state: StateRunning, restarts: 2},
+			{state: StateRunning, restarts: 3, want: AlertCrashLoop}, {state: StateRunning, restarts: 4}, {state: StateRestarting, restarts: 5},
+			{state: StateRunning, restarts: 6}, {state: StateExited, restarts: 6},
+			// up again and stays up: recovered once it has held for two probes
+			{state: StateRunning, restarts: 7}, {state: StateRunning, restarts: 7}, {state: StateRunning, restarts: 7, want: AlertRecovered}}},
+		{"restarting on two probes in a row is a crash loop", running, []probe{
+			{state: StateRestarting, restarts: 1}, {state: StateRestarting, restarts: 1, want: AlertCrashLoop}}},
+		{"one restarting probe is not yet anything", running, []probe{
+			{state: StateRestarting, restarts: 1}, {state: StateRunning, restarts: 1}}},
+		{"restarts spread wider than the window are no loop", running, func() []probe {
+			var ps []probe
+			for i := 0; i < 60; i += 10 { // a restart every 5 minutes
+				for j := 0; j < 10; j++ {
+					ps = append(ps, probe{state: StateRunning, restarts: i / 10})
+				}
+			}
+			return ps
+		}()},
+		{"what a command did is not alerted, and is the new baseline", running, []probe{
+			{state: StateExited, quiet: true}, {state: StateExited}, {state: StateRunning}, {state: StateExited, want: AlertExited}}},
+		{"an unreachable host is the host tracker's to say", running, []probe{
+			{state: StateUnreachable}, {state: StateUnreachable}, {state: StateRunning}}},
+		{"a state known before a restart of opsroom is not alerted again", Remembered{State: string(StateExited), Alerted: true}, []probe{
+			{state: StateExited}, {state: StateRunning, want: AlertRecovered}}},
+		{"a change while opsroom was down is alerted once", running, []probe{
+			{state: StateExited, want: AlertExited}, {state: StateExited}}},
+	} {
+		run(t, tc.name, tc.start, tc.probes)
+	}
+}
+
+func TestHostUnreachableAfterTwoFailedProbes(t *testing.T) {
+	ht := &hostTracker{}
+	now := time.Now()
+	for i, tc := range []struct {
+		reachable bool
+		want      AlertKind
+	}{{true, ""}, {false, ""}, {true, ""}, {false, ""}, {false, AlertUnreachable}, {false, ""}, {true, AlertRecovered}, {true, ""}} {
+		if got := ht.observe(tc.reachable, now, rules); got != tc.want {
+			t.Errorf("probe %d (reachable %v): %q, want %q", i+1, tc.reachable, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package ops
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Alert is a state change worth telling people about.
+type Alert struct {
+	Kind     AlertKind
+	Service  string   // "" for a host alert
+	Host     string
+	Services []string // a host alert: the services on the host
+	Status   Status   // the probe that showed it (services)
+	Err      error    // a host alert: why it is unreachable
+	Was      string   // the state before, for a recovery
+	Downtime time.Duration
+	Logs     string // the last lines of output, for exits and crash loops
+}
+
+// Reporter keeps what the watcher remembers and takes its alerts. ops declares
+// it; the Matrix side implements it (storing, then delivering).
+type Reporter interface {
+	// Remembered returns what was remembered before opsroom last stopped, by key.
+	Remembered(ctx context.Context) (map[string]Remembered, error)
+	// Transition saves what is now remembered under key and, if alert is not
+	// nil, the alert; it must not return before both are stored.
+	Transition(ctx context.Context, key string, rem Remembered, alert *Alert) error
+}
+
+// Watcher probes every service on an interval (one batched probe per host,
+// hosts concurrently) and reports each change of state once.
+type Watcher struct {
+	fleet    *Fleet
+	reporter Reporter
+	cfg      WatchConfig
+	rules    Rules
+
+	mu        sync.Mutex
+	services  map[string]*tracker
+	hosts     map[string]*hostTracker
+	operating map[string]int  // services a command is changing right now
+	settling  map[string]bool // services whose next probe is a command's result
+	lastProbe map[string]time.Time
+}
+
+// NewWatcher prepares a watcher of the fleet.
+func NewWatcher(f *Fleet, r Reporter) *Watcher {
+	cfg := f.cfg.Watch
+	return &Watcher{
+		fleet:    f,
+		reporter: r,
+		cfg:      cfg,
+		rules: Rules{
+			CrashLoopRestarts: cfg.CrashLoopRestarts,
+			CrashLoopWindow:   cfg.CrashLoopWindow.Duration,
+			UnreachableProbes: cfg.UnreachableProbes,
+		},
+		services:  map[string]*tracker{},
+		hosts:     map[string]*hostTracker{},
+		operating: map[string]int{},
+		settling:  map[string]bool{},
+		lastProbe: map[string]time.Time{},
+	}
+}
+
+func serviceKey(name string) string { return "service:" + name }
+func hostKey(name string) string    { return "host:" + name }
+
+// Run watches until ctx ends.
+func (w *Watcher) Run(ctx context.Context) error {
+	log := zerolog.Ctx(ctx).With().Str("component", "watcher").Logger()
+	ctx = log.WithContext(ctx)
+	remembered, err := w.reporter.Remembered(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range w.fleet.Services() {
+		w.services[s.Name] = &tracker{rem: remembered[serviceKey(s.Name)]}
+	}
+	for name := range w.fleet.conns {
+		w.hosts[name] = &hostTracker{rem: remembered[hostKey(name)]}
+	}
+	log.Info().Dur("interval", w.cfg.Interval.Duration).Msg("Watching services")
+	t := time.NewTicker(w.cfg.Interval.Duration)
+	defer t.Stop()
+	for {
+		w.cycle(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Expect marks the service as changed by a command until done is called: the
+// transitions it causes are the command's to report, not alerts.
+func (w *Watcher) Expect(service string) (done func()) {
+	w.mu.Lock()
+	w.operating[service]++
+	w.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			w.mu.Lock()
+			w.operating[service]--
+			w.settling[service] = true
+			w.mu.Unlock()
+		})
+	}
+}
+
+// LastProbes says when each host was last probed.
+func (w *Watcher) LastProbes() map[string]time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.lastProbe)
+}
+
+// cycle probes every host once, concurrently.
+func (w *Watcher) cycle(ctx context.Context) {
+	byHost := map[string][]*ServiceConfig{}
+	for _, s := range w.fleet.Services() {
+		byHost[s.Host] = append(byHost[s.Host], s)
+	}
+	var wg sync.WaitGroup
+	for host, services := range byHost {
+		wg.Go(func() { w.probeHost(ctx, host, services) })
+	}
+	wg.Wait()
+}
+
+func (w *Watcher) probeHost(ctx context.Context, host string, services []*ServiceConfig) {
+	log := zerolog.Ctx(ctx).With().Str("host", host).Logger()
+	statuses := w.fleet.probe(ctx, host, services)
+	if ctx.Err() != nil {
+		return
+	}
+	now := time.Now()
+	reachable := len(statuses) == 0 || statuses[0].State != StateUnreachable
+
+	w.mu.Lock()
+	w.lastProbe[host] = now
+	ht := w.hosts[host]
+	before := ht.rem
+	kind := ht.observe(reachable, now, w.rules)
+	after := ht.rem
+	w.mu.Unlock()
+	if after != before {
+		var alert *Alert
+		if kind != "" {
+			alert = &Alert{Kind: kind, Host: host, Was: before.State}
+			for _, s := range services {
+				alert.Services = append(alert.Services, s.Name)
+			}
+			if kind == AlertUnreachable && len(statuses) > 0 {
+				alert.Err = statuses[0].Err
+			} else if kind == AlertRecovered {
+				alert.Downtime = now.Sub(before.Since)
+			}
+		}
+		w.report(ctx, hostKey(host), after, alert)
+	}
+	if !reachable {
+		log.Debug().Msg("Host unreachable")
+		return
+	}
+
+	for _, st := range statuses {
+		w.mu.Lock()
+		tr := w.services[st.Service]
+		quiet := w.operating[st.Service] > 0 || w.settling[st.Service]
+		if w.operating[st.Service] == 0 {
+			delete(w.settling, st.Service)
+		}
+		before := tr.rem
+		kind := tr.observe(st, now, w.rules, quiet)
+		after := tr.rem
+		w.mu.Unlock()
+		if after == before {
+			continue
+		}
+		var alert *Alert
+		if kind != "" {
+			alert = &Alert{Kind: kind, Service: st.Service, Host: host, Status: st, Was: before.State}
+			switch kind {
+			case AlertRecovered:
+				alert.Downtime = now.Sub(before.Since)
+			case AlertExited, AlertCrashLoop, AlertUnhealthy:
+				logs, err := w.fleet.Logs(ctx, st.Service, w.cfg.LogLines)
+				if err != nil {
+					logs = "(could not read the logs: " + err.Error() + ")"
+				}
+				alert.Logs = logs
+			}
+		}
+		w.report(ctx, serviceKey(st.Service), after, alert)
+	}
+}
+
+func (w *Watcher) report(ctx context.Context, key string, rem Remembered, alert *Alert) {
+	log := zerolog.Ctx(ctx)
+	if alert != nil {
+		log.Info().Str("key", key).Str("alert", string(alert.Kind)).Str("state", rem.State).Msg("State change")
+	}
+	if err := w.reporter.Transition(ctx, key, rem, alert); err != nil {
+		// Kept in memory all the same: the next change is compared with it. What
+		// failed to be stored is logged loudly, for it will not be delivered.
+		log.Err(err).Str("key", key).Msg("Failed to store a state change")
+	}
+}

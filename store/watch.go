@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// WatchState is what the watcher remembers of a service or host.
+type WatchState struct {
+	Key          string
+	State        string
+	Alerted      bool
+	Since        time.Time
+	RestartCount int
+}
+
+// Alert is one alert, with the rooms it still has to reach.
+type Alert struct {
+	ID      int64
+	Time    time.Time
+	Subject string
+	Kind    string
+	Message string // Markdown
+}
+
+// Delivery is an alert on its way to one room.
+type Delivery struct {
+	Alert  *Alert
+	RoomID id.RoomID
+}
+
+const (
+	allWatchStatesQuery = `SELECT key, state, alerted, since_ms, restart_count FROM watch_state`
+	putWatchStateQuery  = `
+		INSERT INTO watch_state (key, state, alerted, since_ms, restart_count) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (key) DO UPDATE SET state=excluded.state, alerted=excluded.alerted,
+			since_ms=excluded.since_ms, restart_count=excluded.restart_count`
+	insertAlertQuery    = `INSERT INTO alerts (time_ms, subject, kind, message) VALUES ($1, $2, $3, $4) RETURNING id`
+	insertDeliveryQuery = `INSERT INTO alert_deliveries (alert_id, room_id) VALUES ($1, $2)`
+	pendingQuery        = `
+		SELECT a.id, a.time_ms, a.subject, a.kind, a.message, d.room_id
+		FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
+		WHERE d.event_id = '' ORDER BY a.id, d.room_id`
+	deliveredQuery    = `UPDATE alert_deliveries SET event_id=$3, delivered_ms=$4 WHERE alert_id=$1 AND room_id=$2`
+)
+
+// WatchStates returns everything the watcher remembered, by key.
+func (s *Store) WatchStates(ctx context.Context) (map[string]WatchState, error) {
+	rows, err := s.DB.Query(ctx, allWatchStatesQuery)
+	if err != nil {
+		return nil, fmt.Errorf("reading watch state: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]WatchState{}
+	for rows.Next() {
+		var ws WatchState
+		var since int64
+		if err := rows.Scan(&ws.Key, &ws.State, &ws.Alerted, &since, &ws.RestartCount); err != nil {
+			return nil, err
+		}
+		ws.Since = time.UnixMilli(since)
+		out[ws.Key] = ws
+	}
+	return out, rows.Err()
+}
+
+// RecordTransition saves a new remembered state and, when there is one, the
+// alert it causes with a pending delivery to each room, all in one transaction:
+// an alert is in the store before anyone tries to send it.
+func (s *Store) RecordTransition(ctx context.Context, ws WatchState, alert *Alert, rooms []id.RoomID) error {
+	return s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+		if _, err := s.DB.Exec(ctx, putWatchStateQuery, ws.Key, ws.State, ws.Alerted, ws.Since.UnixMilli(), ws.RestartCount); err != nil {
+			return fmt.Errorf("saving watch state of %s: %w", ws.Key, err)
+		}
+		if alert == nil {
+			return nil
+		}
+		if alert.Time.IsZero() {
+			alert.Time = time.Now()
+		}
+		err := s.DB.QueryRow(ctx, insertAlertQuery, alert.Time.UnixMilli(), alert.Subject, alert.Kind, alert.Message).Scan(&alert.ID)
+		if err != nil {
+			return fmt.Errorf("saving alert for %s: %w", alert.Subject, err)
+		}
+		for _, room := range rooms {
+			if _, err := s.DB.Exec(ctx, insertDeliveryQuery, alert.ID, room); err != nil {
+				return fmt.Errorf("saving alert delivery: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// PendingDeliveries returns the alerts not yet accepted by the homeserver, oldest first.
+func (s *Store) PendingDeliveries(ctx context.Context) ([]Delivery, error) {
+	rows, err := s.DB.Query(ctx, pendingQuery)
+	if err != nil {
+		return nil, fmt.Errorf("reading pending alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		a := &Alert{}
+		var t int64
+		var d Delivery
+		if err := rows.Scan(&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &d.RoomID); err != nil {
+			return nil, err
+		}
+		a.Time, d.Alert = time.UnixMilli(t), a
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// MarkDelivered records that the homeserver accepted the alert in the room.
+func (s *Store) MarkDelivered(ctx context.Context, d Delivery, eventID id.EventID) error {
+	_, err := s.DB.Exec(ctx, deliveredQuery, d.Alert.ID, d.RoomID, eventID, time.Now().UnixMilli())
+	return err
+}
