@@ -120,3 +120,49 @@ func TestAlertsAreNeitherRepeatedNorLostAcrossARestartOfOpsroom(t *testing.T) {
 		t.Errorf("%d alerts, want exactly 1: %q", len(got), got)
 	}
 }
+
+func TestHostDownIsOneAlertAndRemovalIsNotDeployed(t *testing.T) {
+	w := watchWorld(t)
+	a := testworld.RunContainer(t, testworld.UniqueName(t, "a"), nil)
+	b := testworld.RunContainer(t, testworld.UniqueName(t, "b"), nil)
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"a": containerService(a), "b": containerService(b)})
+	settle()
+
+	w.sshd.Stop(t)
+	eventually(t, "an unreachable alert", func() bool { return len(w.alertsMatching(t, "host", "local", "unreachable")) > 0 })
+	settle()
+	got := w.alertsMatching(t, "unreachable")
+	if len(got) != 1 {
+		t.Errorf("%d unreachable alerts, want one for the host: %q", len(got), got)
+	} else {
+		mustContain(t, "host alert", got[0], "a, b")
+	}
+	w.sshd.Start(t)
+	eventually(t, "the host's recovery", func() bool { return len(w.alertsMatching(t, "host", "local", "recovered")) > 0 })
+
+	testworld.Docker(t, "rm", "-f", a.Name)
+	eventually(t, "a not-deployed alert", func() bool { return len(w.alertsMatching(t, "**a**", "not deployed")) > 0 })
+	settle()
+	if n := len(w.alerts(t)); n != 3 {
+		t.Errorf("%d alerts, want 3 (unreachable, reachable again, not deployed): %q", n, w.alerts(t))
+	}
+}
+
+func TestAnAlertWaitsForTheHomeserverAndArrivesOnce(t *testing.T) {
+	w := watchWorld(t)
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
+	settle()
+
+	w.hs.Stop(t)
+	testworld.Docker(t, "kill", c.Name)
+	settle() // the watcher sees it and tries to deliver while the homeserver is away
+	w.hs.Start(t)
+	eventually(t, "the alert after the homeserver came back", func() bool {
+		return len(w.alertsMatching(t, "web", "exited with code 137")) > 0
+	})
+	settle()
+	if got := w.alerts(t); len(got) != 1 {
+		t.Errorf("%d alerts, want exactly 1: %q", len(got), got)
+	}
+}

@@ -12,7 +12,7 @@ import (
 // Alert is a state change worth telling people about.
 type Alert struct {
 	Kind     AlertKind
-	Service  string   // "" for a host alert
+	Service  string // "" for a host alert
 	Host     string
 	Services []string // a host alert: the services on the host
 	Status   Status   // the probe that showed it (services)

@@ -44,7 +44,7 @@ const (
 		SELECT a.id, a.time_ms, a.subject, a.kind, a.message, d.room_id
 		FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
 		WHERE d.event_id = '' ORDER BY a.id, d.room_id`
-	deliveredQuery    = `UPDATE alert_deliveries SET event_id=$3, delivered_ms=$4 WHERE alert_id=$1 AND room_id=$2`
+	deliveredQuery = `UPDATE alert_deliveries SET event_id=$3, delivered_ms=$4 WHERE alert_id=$1 AND room_id=$2`
 )
 
 // WatchStates returns everything the watcher remembered, by key.
