@@ -43,14 +43,23 @@ func (b *Bot) Remembered(ctx context.Context) (map[string]ops.Remembered, error)
 func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, alert *ops.Alert) error {
 	ws := store.WatchState{Key: key, State: rem.State, Alerted: rem.Alerted, Since: rem.Since, RestartCount: rem.RestartCount}
 	var rec *store.Alert
+	rooms := b.cfg.alertRooms()
 	if alert != nil {
 		subject := alert.Service
 		if subject == "" {
 			subject = alert.Host
 		}
 		rec = &store.Alert{Subject: subject, Kind: string(alert.Kind), Message: opscommands.AlertMarkdown(alert)}
+		if alert.Service != "" {
+			// A muted service's alerts are recorded, with nowhere to go.
+			if mute, err := b.store.ActiveMute(ctx, alert.Service, time.Now()); err != nil {
+				return err
+			} else if mute != nil {
+				rooms = nil
+			}
+		}
 	}
-	if err := b.store.RecordTransition(ctx, ws, rec, b.cfg.alertRooms()); err != nil {
+	if err := b.store.RecordTransition(ctx, ws, rec, rooms); err != nil {
 		return err
 	}
 	if rec != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/format"
 )
 
@@ -16,6 +17,18 @@ const (
 	// leaving room for the HTML rendering, which roughly doubles it.
 	maxBlockBytes = 16 * 1024
 )
+
+// render turns a reply's Markdown into message content. A table's text form,
+// as mautrix derives it from the HTML, runs the cells together; clients that
+// show only the plain body get the Markdown table instead, which reads well.
+func render(md string) event.MessageEventContent {
+	content := format.RenderMarkdown(md, true, false)
+	if strings.Contains(content.FormattedBody, "<table>") {
+		content.Body = md
+	}
+	content.MsgType = event.MsgNotice
+	return content
+}
 
 // code renders s as inline code, safe whatever backticks it holds.
 func code(s string) string {

@@ -76,6 +76,7 @@ func registry() []*command {
 		cmdStatus, cmdLogs,
 		cmdRestart, cmdStop, cmdStart,
 		cmdCheck, cmdUpdate, cmdCancel, cmdRollback,
+		cmdAlerts, cmdMute, cmdUnmute, cmdWatch,
 	}
 }
 
@@ -150,7 +151,11 @@ func (c *command) checkArgCount(args []string) error {
 // progress message does) and writes the audit row.
 func finish(ce *Event, start time.Time, o outcome) {
 	if o.Reply != "" {
-		ce.Respond(o.Reply, commands.ReplyOpts{AllowMarkdown: true, Reply: true})
+		content := render(o.Reply)
+		content.SetReply(ce.Event)
+		if _, err := ce.Proc.Client.SendMessageEvent(ce.Ctx, ce.RoomID, event.EventMessage, &content); err != nil {
+			zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to send reply")
+		}
 	}
 	entry := &store.AuditEntry{
 		Time:     start,

@@ -22,7 +22,11 @@ var cmdStatus = &command{
 	Summary: "state of every service, or details of one",
 	Run: func(ce *Event, args []string) outcome {
 		if len(args) == 0 || args[0] == "all" {
-			return outcome{Reply: statusTable(ce.Meta.Fleet.StatusAll(ce.Ctx), time.Now()), Result: store.ResultOK}
+			muted, err := ce.Meta.Store.ActiveMutes(ce.Ctx, time.Now())
+			if err != nil {
+				return failed("", err)
+			}
+			return outcome{Reply: statusTable(ce.Meta.Fleet.StatusAll(ce.Ctx), muted, time.Now()), Result: store.ResultOK}
 		}
 		svc, bad := lookup(ce, args[0])
 		if bad != nil {
@@ -116,7 +120,7 @@ func stateText(st ops.Status) string {
 	return s
 }
 
-func statusTable(all []ops.Status, now time.Time) string {
+func statusTable(all []ops.Status, muted map[string]store.Mute, now time.Time) string {
 	if len(all) == 0 {
 		return "No services are registered: add them under `services:` in the config."
 	}
@@ -128,8 +132,12 @@ func statusTable(all []ops.Status, now time.Time) string {
 		if health == "" {
 			health = "—"
 		}
+		name := escape(st.Service)
+		if _, ok := muted[st.Service]; ok {
+			name += " 🔕"
+		}
 		fmt.Fprintf(&b, "| %s %s | %s | %s | %s | %d | %s |\n",
-			stateIcon(st.State), escape(st.Service), escape(st.Host), stateText(st), since(st, now), st.RestartCount, health)
+			stateIcon(st.State), name, escape(st.Host), stateText(st), since(st, now), st.RestartCount, health)
 		if st.Err != nil {
 			problems = append(problems, fmt.Sprintf("- **%s**: %s", escape(st.Service), escape(st.Err.Error())))
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opsroom/opsroom/ops"
+	"github.com/opsroom/opsroom/store"
 )
 
 var now = time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
@@ -19,10 +20,10 @@ func TestStatusTableShowsEveryStateAndItsProblem(t *testing.T) {
 		{Service: "gone", Host: "spark", State: ops.StateNotDeployed},
 		{Service: "synapse", Host: "vps", State: ops.StateUnreachable, Err: errors.New(`host "vps": dial tcp: i/o timeout`)},
 	}
-	got := statusTable(all, now)
+	got := statusTable(all, map[string]store.Mute{"db": {}}, now)
 	for _, want := range []string{
 		"| 🟢 bridge | spark | running | up 2 h 10 min | 0 | healthy |",
-		"| 🔴 db | spark | exited (code 137) | 5 min ago | 0 | — |",
+		"| 🔴 db 🔕 | spark | exited (code 137) | 5 min ago | 0 | — |",
 		"| 🔴 paused | spark | exited (paused) |",
 		"| 🔴 gone | spark | not-deployed | — |",
 		"| 🔴 synapse | vps | unreachable | — |",

@@ -11,7 +11,6 @@ import (
 
 	"maunium.net/go/mautrix/commands"
 	"maunium.net/go/mautrix/event"
-	"maunium.net/go/mautrix/format"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/opsroom/opsroom/ops"
@@ -276,8 +275,7 @@ func postFullOutput(ce *Event, msgID id.EventID, p *progress) {
 	if cut > 0 {
 		md = fmt.Sprintf("Full output (the first %d bytes are not kept):\n\n", cut) + codeBlock(out, 0)
 	}
-	content := format.RenderMarkdown(md, true, false)
-	content.MsgType = event.MsgNotice
+	content := render(md)
 	content.RelatesTo = (&event.RelatesTo{}).SetThread(msgID, msgID)
 	if _, err := ce.Proc.Client.SendMessageEvent(ce.Ctx, ce.RoomID, event.EventMessage, &content); err != nil {
 		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to post the full output")

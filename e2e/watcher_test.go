@@ -166,3 +166,26 @@ func TestAnAlertWaitsForTheHomeserverAndArrivesOnce(t *testing.T) {
 		t.Errorf("%d alerts, want exactly 1: %q", len(got), got)
 	}
 }
+
+func TestMutedServiceIsWatchedButNotPosted(t *testing.T) {
+	w := watchWorld(t)
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
+	settle()
+
+	mustContain(t, "mute", w.ask(t, w.alice, "!mute web 10m"), "muted until")
+	mustContain(t, "bad duration", w.ask(t, w.alice, "!mute web forever"), "DURATION must be like 30m, 2h or 1d")
+	testworld.Docker(t, "kill", c.Name)
+	eventually(t, "the muted alert in !alerts", func() bool {
+		return strings.Contains(w.ask(t, w.alice, "!alerts web"), "exited | muted")
+	})
+	if got := w.alerts(t); len(got) != 0 {
+		t.Errorf("a muted service's alert was posted: %q", got)
+	}
+	mustContain(t, "status marks muted", w.ask(t, w.alice, "!status"), "web 🔕", "exited")
+	mustContain(t, "watch", w.ask(t, w.alice, "!watch"), "Watching every 1s", "local", "ago", "yes")
+
+	mustContain(t, "unmute", w.ask(t, w.alice, "!unmute web"), "unmuted")
+	testworld.Docker(t, "start", c.Name)
+	eventually(t, "the recovery, posted once unmuted", func() bool { return len(w.alertsMatching(t, "web", "recovered")) > 0 })
+}

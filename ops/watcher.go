@@ -2,7 +2,6 @@ package ops
 
 import (
 	"context"
-	"maps"
 	"sync"
 	"time"
 
@@ -79,12 +78,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	w.mu.Lock()
 	for _, s := range w.fleet.Services() {
 		w.services[s.Name] = &tracker{rem: remembered[serviceKey(s.Name)]}
 	}
 	for name := range w.fleet.conns {
 		w.hosts[name] = &hostTracker{rem: remembered[hostKey(name)]}
 	}
+	w.mu.Unlock()
 	log.Info().Dur("interval", w.cfg.Interval.Duration).Msg("Watching services")
 	t := time.NewTicker(w.cfg.Interval.Duration)
 	defer t.Stop()
@@ -115,11 +116,29 @@ func (w *Watcher) Expect(service string) (done func()) {
 	}
 }
 
-// LastProbes says when each host was last probed.
-func (w *Watcher) LastProbes() map[string]time.Time {
+// HostWatch is how the watcher sees one host.
+type HostWatch struct {
+	Host      string
+	LastProbe time.Time // zero: not probed yet
+	Reachable bool
+}
+
+// Interval is the time between two probes of a host.
+func (w *Watcher) Interval() time.Duration { return w.cfg.Interval.Duration }
+
+// Hosts says when each host was last probed and whether it answered, sorted by name.
+func (w *Watcher) Hosts() []HostWatch {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return maps.Clone(w.lastProbe)
+	var out []HostWatch
+	for _, name := range sortedKeys(w.fleet.conns) {
+		hw := HostWatch{Host: name, LastProbe: w.lastProbe[name], Reachable: true}
+		if ht := w.hosts[name]; ht != nil {
+			hw.Reachable = ht.failed == 0
+		}
+		out = append(out, hw)
+	}
+	return out
 }
 
 // cycle probes every host once, concurrently.

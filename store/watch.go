@@ -17,13 +17,14 @@ type WatchState struct {
 	RestartCount int
 }
 
-// Alert is one alert, with the rooms it still has to reach.
+// Alert is one alert.
 type Alert struct {
 	ID      int64
 	Time    time.Time
 	Subject string
 	Kind    string
 	Message string // Markdown
+	Posted  bool   // read by RecentAlerts: it had rooms to go to (false: muted)
 }
 
 // Delivery is an alert on its way to one room.
@@ -44,7 +45,10 @@ const (
 		SELECT a.id, a.time_ms, a.subject, a.kind, a.message, d.room_id
 		FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
 		WHERE d.event_id = '' ORDER BY a.id, d.room_id`
-	deliveredQuery = `UPDATE alert_deliveries SET event_id=$3, delivered_ms=$4 WHERE alert_id=$1 AND room_id=$2`
+	deliveredQuery    = `UPDATE alert_deliveries SET event_id=$3, delivered_ms=$4 WHERE alert_id=$1 AND room_id=$2`
+	recentAlertsQuery = `
+		SELECT id, time_ms, subject, kind, message, EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = alerts.id)
+		FROM alerts WHERE $1 = '' OR subject = $1 ORDER BY id DESC LIMIT $2`
 )
 
 // WatchStates returns everything the watcher remembered, by key.
@@ -119,4 +123,24 @@ func (s *Store) PendingDeliveries(ctx context.Context) ([]Delivery, error) {
 func (s *Store) MarkDelivered(ctx context.Context, d Delivery, eventID id.EventID) error {
 	_, err := s.DB.Exec(ctx, deliveredQuery, d.Alert.ID, d.RoomID, eventID, time.Now().UnixMilli())
 	return err
+}
+
+// RecentAlerts returns the latest n alerts, of one subject or ("") of all, newest first.
+func (s *Store) RecentAlerts(ctx context.Context, subject string, n int) ([]*Alert, error) {
+	rows, err := s.DB.Query(ctx, recentAlertsQuery, subject, n)
+	if err != nil {
+		return nil, fmt.Errorf("reading alerts: %w", err)
+	}
+	defer rows.Close()
+	var out []*Alert
+	for rows.Next() {
+		a := &Alert{}
+		var t int64
+		if err := rows.Scan(&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &a.Posted); err != nil {
+			return nil, err
+		}
+		a.Time = time.UnixMilli(t)
+		out = append(out, a)
+	}
+	return out, rows.Err()
 }

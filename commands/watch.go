@@ -1,0 +1,133 @@
+package commands
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opsroom/opsroom/store"
+)
+
+const (
+	recentAlerts = 10
+	maxMute      = 30 * 24 * time.Hour
+)
+
+var cmdAlerts = &command{
+	Name:    "alerts",
+	Args:    "[SERVICE]",
+	Summary: fmt.Sprintf("the last %d alerts, of every service or of one", recentAlerts),
+	Run: func(ce *Event, args []string) outcome {
+		subject := ""
+		if len(args) > 0 {
+			svc, bad := lookup(ce, args[0])
+			if bad != nil {
+				return *bad
+			}
+			subject = svc.Name
+		}
+		alerts, err := ce.Meta.Store.RecentAlerts(ce.Ctx, subject, recentAlerts)
+		if err != nil {
+			return failed(subject, err)
+		}
+		if len(alerts) == 0 {
+			return outcome{Reply: "No alerts yet.", Service: subject, Result: store.ResultOK}
+		}
+		var b strings.Builder
+		b.WriteString("| time | service or host | alert | |\n|---|---|---|---|\n")
+		for _, a := range alerts {
+			note := ""
+			if !a.Posted {
+				note = "muted"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", a.Time.Format("Jan 2 15:04:05"), escape(a.Subject), a.Kind, note)
+		}
+		return outcome{Reply: b.String(), Service: subject, Result: store.ResultOK}
+	},
+}
+
+var cmdMute = &command{
+	Name:    "mute",
+	Args:    "SERVICE DURATION",
+	Summary: "keep watching the service, but record its alerts instead of posting them, for DURATION (30m, 2h, 1d)",
+	Run: func(ce *Event, args []string) outcome {
+		svc, bad := lookup(ce, args[0])
+		if bad != nil {
+			return *bad
+		}
+		d, err := parseMuteDuration(args[1])
+		if err != nil {
+			return invalid(err.Error() + "; usage: " + code(Prefix+"mute SERVICE DURATION"))
+		}
+		until := time.Now().Add(d)
+		if err := ce.Meta.Store.SetMute(ce.Ctx, store.Mute{Service: svc.Name, Until: until, By: ce.Sender}); err != nil {
+			return failed(svc.Name, err)
+		}
+		return outcome{Reply: fmt.Sprintf("🔕 **%s** muted until %s: its alerts are recorded (see `!alerts %s`), not posted.",
+			escape(svc.Name), until.Format("Jan 2 15:04"), svc.Name), Service: svc.Name, Result: store.ResultOK}
+	},
+}
+
+var cmdUnmute = &command{
+	Name:    "unmute",
+	Args:    "SERVICE",
+	Summary: "post the service's alerts again",
+	Run: func(ce *Event, args []string) outcome {
+		svc, bad := lookup(ce, args[0])
+		if bad != nil {
+			return *bad
+		}
+		was, err := ce.Meta.Store.Unmute(ce.Ctx, svc.Name)
+		if err != nil {
+			return failed(svc.Name, err)
+		}
+		if !was {
+			return outcome{Reply: fmt.Sprintf("**%s** was not muted.", escape(svc.Name)), Service: svc.Name, Result: store.ResultOK}
+		}
+		return outcome{Reply: fmt.Sprintf("🔔 **%s** unmuted: its alerts are posted again.", escape(svc.Name)), Service: svc.Name, Result: store.ResultOK}
+	},
+}
+
+var cmdWatch = &command{
+	Name:    "watch",
+	Summary: "the watcher: probe interval, and when each host was last probed",
+	Run: func(ce *Event, _ []string) outcome {
+		w := ce.Meta.Watcher
+		if w == nil {
+			return outcome{Reply: "The watcher is off (`watch.disabled` in the config): no alerts are posted.", Result: store.ResultOK}
+		}
+		now := time.Now()
+		var b strings.Builder
+		fmt.Fprintf(&b, "Watching every %s.\n\n| host | last probe | answers |\n|---|---|---|\n", w.Interval())
+		for _, h := range w.Hosts() {
+			last, answers := "not yet", "—"
+			if !h.LastProbe.IsZero() {
+				last = ago(now.Sub(h.LastProbe)) + " ago"
+				answers = "yes"
+				if !h.Reachable {
+					answers = "no"
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", escape(h.Host), last, answers)
+		}
+		return outcome{Reply: b.String(), Result: store.ResultOK}
+	},
+}
+
+// parseMuteDuration reads 30m, 2h, 1d (and anything time.ParseDuration takes).
+func parseMuteDuration(s string) (time.Duration, error) {
+	var d time.Duration
+	var err error
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		n, err = strconv.Atoi(days)
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d <= 0 || d > maxMute {
+		return 0, fmt.Errorf("DURATION must be like 30m, 2h or 1d, at most 30d; got %s", code(s))
+	}
+	return d, nil
+}
