@@ -91,7 +91,7 @@ var cmdUnmute = &command{
 
 var cmdWatch = &command{
 	Name:    "watch",
-	Summary: "the watcher: probe interval, and when each host was last probed",
+	Summary: "the watcher: probe interval, when each host was last probed, whether its event stream is connected",
 	Run: func(ce *Event, _ []string) outcome {
 		w := ce.Meta.Watcher
 		if w == nil {
@@ -99,7 +99,7 @@ var cmdWatch = &command{
 		}
 		now := time.Now()
 		var b strings.Builder
-		fmt.Fprintf(&b, "Watching every %s.\n\n| host | last probe | answers |\n|---|---|---|\n", w.Interval())
+		fmt.Fprintf(&b, "Watching every %s.\n\n| host | last probe | answers | event stream |\n|---|---|---|---|\n", w.Interval())
 		for _, h := range w.Hosts() {
 			last, answers := "not yet", "—"
 			if !h.LastProbe.IsZero() {
@@ -109,7 +109,11 @@ var cmdWatch = &command{
 					answers = "no"
 				}
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", escape(h.Host), last, answers)
+			stream := "not connected"
+			if h.Streaming {
+				stream = "connected"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", escape(h.Host), last, answers, stream)
 		}
 		return outcome{Reply: b.String(), Result: store.ResultOK}
 	},

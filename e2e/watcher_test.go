@@ -183,7 +183,7 @@ func TestMutedServiceIsWatchedButNotPosted(t *testing.T) {
 		t.Errorf("a muted service's alert was posted: %q", got)
 	}
 	mustContain(t, "status marks muted", w.ask(t, w.alice, "!status"), "web 🔕", "exited")
-	mustContain(t, "watch", w.ask(t, w.alice, "!watch"), "Watching every 1s", "local", "ago", "yes")
+	mustContain(t, "watch", w.ask(t, w.alice, "!watch"), "Watching every 1s", "local", "ago", "yes", "| connected")
 
 	mustContain(t, "unmute", w.ask(t, w.alice, "!unmute web"), "unmuted")
 	testworld.Docker(t, "start", c.Name)

@@ -25,6 +25,7 @@ type Config struct {
 type WatchConfig struct {
 	Disabled          bool     `yaml:"disabled"`
 	Interval          Duration `yaml:"interval"`
+	NoEvents          bool     `yaml:"no_events"` // probe only; do not follow `docker events`
 	CrashLoopRestarts int      `yaml:"crash_loop_restarts"`
 	CrashLoopWindow   Duration `yaml:"crash_loop_window"`
 	UnreachableProbes int      `yaml:"unreachable_probes"`

@@ -21,6 +21,10 @@ type Rules struct {
 	CrashLoopRestarts int           // RestartCount rising by this much ...
 	CrashLoopWindow   time.Duration // ... within this window is a crash loop
 	UnreachableProbes int           // consecutive failed probes before a host is unreachable
+	// Settle is the probe interval. Event-driven probes come much closer
+	// together, so the rules that need a state to last count time, not probes:
+	// `restarting` for Settle is a crash loop, and out of one takes 2×Settle up.
+	Settle time.Duration
 }
 
 // Remembered is what the watcher keeps of a service (or host) across probes
@@ -38,11 +42,11 @@ type Remembered struct {
 type tracker struct {
 	rem Remembered
 
-	samples    []restartSample // RestartCount over the crash-loop window
-	restarting int             // consecutive probes that saw `restarting`
-	stable     int             // consecutive running probes with RestartCount unchanged
-	lastCount  int
-	seen       bool
+	samples         []restartSample // RestartCount over the crash-loop window
+	restartingSince time.Time       // zero unless the last probe saw `restarting`
+	upSince         time.Time       // running with RestartCount unchanged since; zero otherwise
+	lastCount       int
+	seen            bool
 }
 
 type restartSample struct {
@@ -106,16 +110,18 @@ func (tr *tracker) judge(st Status, now time.Time, r Rules) (problem string, dec
 	}
 	rising := st.RestartCount - tr.samples[0].count
 
-	if st.State == StateRestarting {
-		tr.restarting++
-	} else {
-		tr.restarting = 0
+	if st.State != StateRestarting {
+		tr.restartingSince = time.Time{}
+	} else if tr.restartingSince.IsZero() {
+		tr.restartingSince = now
 	}
-	if st.State == StateRunning && tr.seen && st.RestartCount == tr.lastCount {
-		tr.stable++
-	} else {
-		tr.stable = 0
+	switch {
+	case st.State != StateRunning:
+		tr.upSince = time.Time{}
+	case !tr.seen || st.RestartCount != tr.lastCount || tr.upSince.IsZero():
+		tr.upSince = now
 	}
+	restartingLong := !tr.restartingSince.IsZero() && now.Sub(tr.restartingSince) >= r.Settle
 
 	switch st.State {
 	case StateUnreachable, StateUnknown:
@@ -124,18 +130,19 @@ func (tr *tracker) judge(st Status, now time.Time, r Rules) (problem string, dec
 		return string(StateNotDeployed), true
 	}
 	if tr.rem.State == string(AlertCrashLoop) {
-		// Out of a crash loop only once it has stayed up: two probes running
-		// with no new restart. Between crashes it looks running, and that is no recovery.
-		if st.State == StateRunning && tr.stable >= 2 {
+		// Out of a crash loop only once it has stayed up for two probe
+		// intervals with no new restart. Between crashes it looks running, and
+		// that is no recovery.
+		if st.State == StateRunning && now.Sub(tr.upSince) >= 2*r.Settle {
 			tr.samples = tr.samples[len(tr.samples)-1:]
 			return string(StateRunning), true
 		}
-		if st.State == StateExited && tr.restarting == 0 {
+		if st.State == StateExited {
 			return string(StateExited), true
 		}
 		return string(AlertCrashLoop), true
 	}
-	if rising >= r.CrashLoopRestarts || tr.restarting >= 2 {
+	if rising >= r.CrashLoopRestarts || restartingLong {
 		return string(AlertCrashLoop), true
 	}
 	switch st.State {

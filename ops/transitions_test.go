@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-var rules = Rules{CrashLoopRestarts: 3, CrashLoopWindow: 10 * time.Minute, UnreachableProbes: 2}
+var rules = Rules{CrashLoopRestarts: 3, CrashLoopWindow: 10 * time.Minute, UnreachableProbes: 2, Settle: 30 * time.Second}
 
 type probe struct {
 	state    State
@@ -49,7 +49,7 @@ func TestTransitionRules(t *testing.T) {
 			{state: StateRunning, restarts: 6}, {state: StateExited, restarts: 6},
 			// up again and stays up: recovered once it has held for two probes
 			{state: StateRunning, restarts: 7}, {state: StateRunning, restarts: 7}, {state: StateRunning, restarts: 7, want: AlertRecovered}}},
-		{"restarting on two probes in a row is a crash loop", running, []probe{
+		{"restarting for a probe interval is a crash loop", running, []probe{
 			{state: StateRestarting, restarts: 1}, {state: StateRestarting, restarts: 1, want: AlertCrashLoop}}},
 		{"one restarting probe is not yet anything", running, []probe{
 			{state: StateRestarting, restarts: 1}, {state: StateRunning, restarts: 1}}},
@@ -85,5 +85,24 @@ func TestHostUnreachableAfterTwoFailedProbes(t *testing.T) {
 		if got := ht.observe(tc.reachable, now, rules); got != tc.want {
 			t.Errorf("probe %d (reachable %v): %q, want %q", i+1, tc.reachable, got, tc.want)
 		}
+	}
+}
+
+// Event-driven probes come milliseconds apart: many of them are not "stayed up".
+func TestCloseProbesDoNotEndACrashLoopOrStartOne(t *testing.T) {
+	tr := &tracker{rem: Remembered{State: string(AlertCrashLoop), Alerted: true}}
+	now := time.Now()
+	for i := 0; i < 20; i++ {
+		if got := tr.observe(Status{State: StateRunning, RestartCount: 9}, now, rules, false); got != "" {
+			t.Fatalf("probe %d, %s after the restart: %q; a crash loop ends only after 2 intervals up", i+1, time.Duration(i)*100*time.Millisecond, got)
+		}
+		now = now.Add(100 * time.Millisecond)
+	}
+	fresh := &tracker{rem: Remembered{State: string(StateRunning)}}
+	for i := 0; i < 5; i++ {
+		if got := fresh.observe(Status{State: StateRestarting, RestartCount: 1}, now, rules, false); got != "" {
+			t.Fatalf("a single restart seen by %d close probes was alerted as %q", i+1, got)
+		}
+		now = now.Add(50 * time.Millisecond)
 	}
 }

@@ -45,6 +45,7 @@ type Watcher struct {
 	operating map[string]int  // services a command is changing right now
 	settling  map[string]bool // services whose next probe is a command's result
 	lastProbe map[string]time.Time
+	streaming map[string]bool // hosts whose event stream is connected
 }
 
 // NewWatcher prepares a watcher of the fleet.
@@ -58,12 +59,14 @@ func NewWatcher(f *Fleet, r Reporter) *Watcher {
 			CrashLoopRestarts: cfg.CrashLoopRestarts,
 			CrashLoopWindow:   cfg.CrashLoopWindow.Duration,
 			UnreachableProbes: cfg.UnreachableProbes,
+			Settle:            cfg.Interval.Duration,
 		},
 		services:  map[string]*tracker{},
 		hosts:     map[string]*hostTracker{},
 		operating: map[string]int{},
 		settling:  map[string]bool{},
 		lastProbe: map[string]time.Time{},
+		streaming: map[string]bool{},
 	}
 }
 
@@ -86,15 +89,40 @@ func (w *Watcher) Run(ctx context.Context) error {
 		w.hosts[name] = &hostTracker{rem: remembered[hostKey(name)]}
 	}
 	w.mu.Unlock()
-	log.Info().Dur("interval", w.cfg.Interval.Duration).Msg("Watching services")
+	log.Info().Dur("interval", w.cfg.Interval.Duration).Bool("events", !w.cfg.NoEvents).Msg("Watching services")
+	var wg sync.WaitGroup
+	for host, services := range w.byHost() {
+		events := make(chan struct{}, 1)
+		wg.Go(func() { w.watchHost(ctx, host, services, events) })
+		if !w.cfg.NoEvents {
+			wg.Go(func() { w.follow(ctx, host, services, events) })
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+func (w *Watcher) byHost() map[string][]*ServiceConfig {
+	byHost := map[string][]*ServiceConfig{}
+	for _, s := range w.fleet.Services() {
+		byHost[s.Host] = append(byHost[s.Host], s)
+	}
+	return byHost
+}
+
+// watchHost probes one host on every tick, and at once when its event stream
+// says something happened; the periodic probe is the reconciliation and the
+// fallback while the stream is down.
+func (w *Watcher) watchHost(ctx context.Context, host string, services []*ServiceConfig, events <-chan struct{}) {
 	t := time.NewTicker(w.cfg.Interval.Duration)
 	defer t.Stop()
 	for {
-		w.cycle(ctx)
+		w.probeHost(ctx, host, services)
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
+		case <-events:
 		}
 	}
 }
@@ -121,6 +149,7 @@ type HostWatch struct {
 	Host      string
 	LastProbe time.Time // zero: not probed yet
 	Reachable bool
+	Streaming bool // its docker event stream is connected
 }
 
 // Interval is the time between two probes of a host.
@@ -132,26 +161,13 @@ func (w *Watcher) Hosts() []HostWatch {
 	defer w.mu.Unlock()
 	var out []HostWatch
 	for _, name := range sortedKeys(w.fleet.conns) {
-		hw := HostWatch{Host: name, LastProbe: w.lastProbe[name], Reachable: true}
+		hw := HostWatch{Host: name, LastProbe: w.lastProbe[name], Reachable: true, Streaming: w.streaming[name]}
 		if ht := w.hosts[name]; ht != nil {
 			hw.Reachable = ht.failed == 0
 		}
 		out = append(out, hw)
 	}
 	return out
-}
-
-// cycle probes every host once, concurrently.
-func (w *Watcher) cycle(ctx context.Context) {
-	byHost := map[string][]*ServiceConfig{}
-	for _, s := range w.fleet.Services() {
-		byHost[s.Host] = append(byHost[s.Host], s)
-	}
-	var wg sync.WaitGroup
-	for host, services := range byHost {
-		wg.Go(func() { w.probeHost(ctx, host, services) })
-	}
-	wg.Wait()
 }
 
 func (w *Watcher) probeHost(ctx context.Context, host string, services []*ServiceConfig) {

@@ -1,0 +1,135 @@
+package ops
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+const (
+	// streamSpan is how long one `docker events` session lives before it is
+	// renewed: a bound like any remote command has, and a fresh start now and then.
+	streamSpan   = time.Hour
+	streamRetry  = time.Second
+	streamMaxGap = time.Minute
+)
+
+// eventsCommand follows the docker events of the given containers, one JSON object per line.
+func eventsCommand(containers []string) string {
+	var b strings.Builder
+	b.WriteString("docker events --format '{{json .}}' --filter type=container")
+	for _, c := range containers {
+		b.WriteString(" --filter container=" + Quote(c))
+	}
+	return b.String()
+}
+
+// follow keeps the host's docker event stream open (reconnecting with backoff)
+// and pokes events whenever one of its containers changes.
+func (w *Watcher) follow(ctx context.Context, host string, services []*ServiceConfig, events chan<- struct{}) {
+	log := zerolog.Ctx(ctx).With().Str("host", host).Logger()
+	names := make([]string, len(services))
+	for i, s := range services {
+		names[i] = s.Container
+	}
+	cmd := eventsCommand(names)
+	wait := time.Duration(0)
+	for ctx.Err() == nil {
+		lines := &eventLines{onEvent: func(action string) {
+			if !relevantAction(action) {
+				return
+			}
+			select {
+			case events <- struct{}{}:
+			default: // a probe is already due
+			}
+		}, onFirst: func() {
+			w.setStreaming(host, true)
+			wait = 0
+		}}
+		started := time.Now()
+		// The stream writes nothing until something happens: it counts as
+		// connected once the session is up, which the poke below marks.
+		res, err := w.fleet.runGroup(ctx, host, "echo opsroom-events-ready; exec "+cmd, streamSpan, lines)
+		w.setStreaming(host, false)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) >= streamSpan-time.Second {
+			continue // renewed on schedule
+		}
+		wait = min(max(2*wait, streamRetry), streamMaxGap)
+		log.Warn().Err(err).Int("exit_code", res.ExitCode).Str("stderr", lastLine(res.Stderr)).Dur("retry_in", wait).
+			Msg("Docker event stream ended; probing only until it is back")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (w *Watcher) setStreaming(host string, on bool) {
+	w.mu.Lock()
+	w.streaming[host] = on
+	w.mu.Unlock()
+}
+
+// relevantAction says whether a container event can change what a probe sees.
+func relevantAction(action string) bool {
+	switch {
+	case strings.HasPrefix(action, "exec_"), strings.HasPrefix(action, "attach"),
+		action == "resize", action == "top", action == "commit", action == "copy", action == "export", action == "archive-path", action == "extract-to-dir":
+		return false
+	}
+	return true
+}
+
+// eventLines splits the stream into lines and reads each event's action.
+type eventLines struct {
+	onEvent func(action string)
+	onFirst func()
+
+	mu      sync.Mutex
+	partial []byte
+	ready   bool
+}
+
+func (e *eventLines) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.partial = append(e.partial, p...)
+	for {
+		i := bytes.IndexByte(e.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := e.partial[:i]
+		e.partial = e.partial[i+1:]
+		if !e.ready {
+			e.ready = true
+			e.onFirst()
+			continue
+		}
+		var ev struct {
+			Action string `json:"Action"`
+			Status string `json:"status"`
+		}
+		if json.Unmarshal(line, &ev) != nil {
+			continue
+		}
+		if ev.Action == "" {
+			ev.Action = ev.Status
+		}
+		e.onEvent(ev.Action)
+	}
+	if len(e.partial) > 64*1024 {
+		e.partial = nil // no event is this long: garbage, drop it
+	}
+	return len(p), nil
+}

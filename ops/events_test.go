@@ -1,0 +1,37 @@
+package ops
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestEventLinesReportActionsAfterTheReadyLine(t *testing.T) {
+	var actions []string
+	ready := false
+	e := &eventLines{onEvent: func(a string) { actions = append(actions, a) }, onFirst: func() { ready = true }}
+	stream := "opsroom-events-ready\n" +
+		`{"status":"die","id":"abc","Type":"container","Action":"die","Actor":{"Attributes":{"exitCode":"137","name":"web"}}}` + "\n" +
+		"garbage that is not json\n" +
+		`{"Type":"container","Action":"health_status: unhealthy"}` + "\n" +
+		`{"Type":"container","Action":"sta`
+	for _, chunk := range []string{stream[:7], stream[7:60], stream[60:]} {
+		_, _ = e.Write([]byte(chunk))
+	}
+	_, _ = e.Write([]byte("rt\"}\n"))
+	if !ready || strings.Join(actions, ",") != "die,health_status: unhealthy,start" {
+		t.Errorf("ready %v, actions %q", ready, actions)
+	}
+	for action, want := range map[string]bool{"die": true, "start": true, "exec_start: sh": false, "attach": false, "health_status: healthy": true} {
+		if relevantAction(action) != want {
+			t.Errorf("relevantAction(%q) = %v, want %v", action, !want, want)
+		}
+	}
+}
+
+func TestEventsCommandQuotesEveryContainer(t *testing.T) {
+	got := eventsCommand([]string{"web", "it's"})
+	want := `docker events --format '{{json .}}' --filter type=container --filter container='web' --filter container='it'\''s'`
+	if got != want {
+		t.Errorf("%s\nwant %s", got, want)
+	}
+}
