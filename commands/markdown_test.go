@@ -96,3 +96,12 @@ func TestEveryCommandRegistersOnce(t *testing.T) {
 		t.Errorf("the alias !st does not reach !status")
 	}
 }
+
+// BenchmarkCodeBlock is fencing the largest log reply: 500 lines.
+func BenchmarkCodeBlock(b *testing.B) {
+	text := strings.Repeat("2026-11-24T14:00:00Z INFO something happened in the bridge, id=12345\n", 500)
+	b.ReportAllocs()
+	for b.Loop() {
+		codeBlock(text, 500)
+	}
+}

@@ -14,11 +14,11 @@ func containerService(c *testworld.Container) service {
 	return service{"host": "local", "kind": "container", "container": c.Name}
 }
 
-func startedAt(t *testing.T, name string) string {
+func startedAt(t testing.TB, name string) string {
 	return testworld.Inspect(t, name, "{{.State.StartedAt}}")
 }
 
-func mustContain(t *testing.T, what, got string, want ...string) {
+func mustContain(t testing.TB, what, got string, want ...string) {
 	t.Helper()
 	for _, w := range want {
 		if !strings.Contains(got, w) {

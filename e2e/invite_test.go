@@ -12,7 +12,7 @@ import (
 )
 
 // membership reads the bot's membership in a room, as who sees it.
-func (w *world) membership(t *testing.T, who *mautrix.Client, room id.RoomID) event.Membership {
+func (w *world) membership(t testing.TB, who *mautrix.Client, room id.RoomID) event.Membership {
 	t.Helper()
 	var m event.MemberEventContent
 	if err := who.StateEvent(context.Background(), room, event.StateMember, string(w.botID), &m); err != nil {

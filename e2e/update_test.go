@@ -13,7 +13,7 @@ import (
 )
 
 // composeWorld is a world with one compose service "app" whose repository has a bare origin on disk.
-func composeWorld(t *testing.T) (*world, *testworld.ComposeProject) {
+func composeWorld(t testing.TB) (*world, *testworld.ComposeProject) {
 	t.Helper()
 	w := newWorld(t)
 	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
@@ -25,7 +25,7 @@ func composeWorld(t *testing.T) (*world, *testworld.ComposeProject) {
 
 // runUpdate sends the command and waits for its progress message to reach its
 // final form; it returns the message's ID and every body it showed.
-func (w *world) runUpdate(t *testing.T, command string) (id.EventID, []string) {
+func (w *world) runUpdate(t testing.TB, command string) (id.EventID, []string) {
 	t.Helper()
 	sent := w.say(t, w.alice, command)
 	var progress id.EventID
@@ -52,7 +52,7 @@ func (w *world) runUpdate(t *testing.T, command string) (id.EventID, []string) {
 	return "", nil
 }
 
-func head(t *testing.T, dir string) string {
+func head(t testing.TB, dir string) string {
 	t.Helper()
 	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
 	if err != nil {
@@ -61,7 +61,7 @@ func head(t *testing.T, dir string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func runningVersion(t *testing.T, container string) string {
+func runningVersion(t testing.TB, container string) string {
 	t.Helper()
 	for _, e := range strings.Fields(strings.Trim(testworld.Inspect(t, container, "{{.Config.Env}}"), "[]")) {
 		if v, ok := strings.CutPrefix(e, "VERSION="); ok {
@@ -162,7 +162,7 @@ func TestOneJobPerServiceAndInterruptedUpdatesAreSaidSo(t *testing.T) {
 }
 
 // liveProcesses lists the processes on the host (this machine) whose command line contains s, zombies left out.
-func liveProcesses(t *testing.T, s string) []string {
+func liveProcesses(t testing.TB, s string) []string {
 	t.Helper()
 	out, err := exec.Command("ps", "-eo", "stat=,args=").Output()
 	if err != nil {

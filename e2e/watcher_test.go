@@ -11,7 +11,7 @@ import (
 // probeInterval is the watcher's interval in these tests.
 const probeInterval = time.Second
 
-func watchWorld(t *testing.T) *world {
+func watchWorld(t testing.TB) *world {
 	t.Helper()
 	w := newWorld(t)
 	w.watch = map[string]any{"interval": probeInterval.String()}
@@ -19,7 +19,7 @@ func watchWorld(t *testing.T) *world {
 }
 
 // alertsMatching counts the alerts that contain every one of want.
-func (w *world) alertsMatching(t *testing.T, want ...string) []string {
+func (w *world) alertsMatching(t testing.TB, want ...string) []string {
 	t.Helper()
 	var out []string
 	for _, a := range w.alerts(t) {

@@ -48,7 +48,7 @@ type world struct {
 	dir         string
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	testworld.Short(t)
 	testworld.RequireDocker(t)
@@ -110,7 +110,7 @@ type opsroom struct {
 
 // startOpsroom writes a config for hosts and services and starts opsroom on it,
 // returning once it has synced and listens for commands.
-func (w *world) startOpsroom(t *testing.T, hosts map[string]host, services map[string]service) *opsroom {
+func (w *world) startOpsroom(t testing.TB, hosts map[string]host, services map[string]service) *opsroom {
 	t.Helper()
 	passwordFile := filepath.Join(w.dir, "bot-password")
 	if err := os.WriteFile(passwordFile, []byte(w.botPassword+"\n"), 0o600); err != nil {
@@ -196,7 +196,7 @@ func (o *opsroom) log() string {
 }
 
 // stop sends SIGTERM, as a service manager would, and waits for a clean exit.
-func (o *opsroom) stop(t *testing.T) {
+func (o *opsroom) stop(t testing.TB) {
 	select {
 	case <-o.exited:
 		return
@@ -216,7 +216,7 @@ func (o *opsroom) stop(t *testing.T) {
 }
 
 // say sends a command as the given user and returns its event ID.
-func (w *world) say(t *testing.T, who *mautrix.Client, text string) id.EventID {
+func (w *world) say(t testing.TB, who *mautrix.Client, text string) id.EventID {
 	t.Helper()
 	resp, err := who.SendText(context.Background(), w.room, text)
 	if err != nil {
@@ -226,7 +226,7 @@ func (w *world) say(t *testing.T, who *mautrix.Client, text string) id.EventID {
 }
 
 // replies returns opsroom's replies to the event, oldest first.
-func (w *world) replies(t *testing.T, to id.EventID) []*event.Event {
+func (w *world) replies(t testing.TB, to id.EventID) []*event.Event {
 	t.Helper()
 	var out []*event.Event
 	for _, evt := range w.botMessages(t) {
@@ -239,7 +239,7 @@ func (w *world) replies(t *testing.T, to id.EventID) []*event.Event {
 }
 
 // botMessages returns the bot's recent messages in the room, oldest first.
-func (w *world) botMessages(t *testing.T) []*event.Event {
+func (w *world) botMessages(t testing.TB) []*event.Event {
 	t.Helper()
 	resp, err := w.alice.Messages(context.Background(), w.room, "", "", mautrix.DirectionBackward, nil, 500)
 	if err != nil {
@@ -258,7 +258,7 @@ func (w *world) botMessages(t *testing.T) []*event.Event {
 }
 
 // alerts returns the bodies of the bot's messages that answer no one: its alerts, oldest first.
-func (w *world) alerts(t *testing.T) []string {
+func (w *world) alerts(t testing.TB) []string {
 	t.Helper()
 	var out []string
 	for _, evt := range w.botMessages(t) {
@@ -270,7 +270,7 @@ func (w *world) alerts(t *testing.T) []string {
 }
 
 // edits returns the bodies of the edits of msg, oldest first.
-func (w *world) edits(t *testing.T, msg id.EventID) []string {
+func (w *world) edits(t testing.TB, msg id.EventID) []string {
 	t.Helper()
 	var out []string
 	for _, evt := range w.botMessages(t) {
@@ -283,13 +283,13 @@ func (w *world) edits(t *testing.T, msg id.EventID) []string {
 }
 
 // ask sends a command and waits for opsroom's reply, returning its text.
-func (w *world) ask(t *testing.T, who *mautrix.Client, text string) string {
+func (w *world) ask(t testing.TB, who *mautrix.Client, text string) string {
 	t.Helper()
 	sent := w.say(t, who, text)
 	return w.waitReply(t, sent, text)
 }
 
-func (w *world) waitReply(t *testing.T, sent id.EventID, text string) string {
+func (w *world) waitReply(t testing.TB, sent id.EventID, text string) string {
 	t.Helper()
 	deadline := time.Now().Add(replyTimeout)
 	for time.Now().Before(deadline) {
@@ -307,7 +307,7 @@ func (w *world) waitReply(t *testing.T, sent id.EventID, text string) string {
 }
 
 // auditRows reads the audit log the way an operator would, with SQL.
-func auditRows(t *testing.T, dbPath, command string) []string {
+func auditRows(t testing.TB, dbPath, command string) []string {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
@@ -331,7 +331,7 @@ func auditRows(t *testing.T, dbPath, command string) []string {
 }
 
 // eventually polls cond until it holds or the reply timeout passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(replyTimeout)
 	for !cond() {

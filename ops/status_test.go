@@ -88,3 +88,18 @@ func TestClosestNamesATypo(t *testing.T) {
 		t.Errorf("without a close name the error must list the services: %s", err)
 	}
 }
+
+// BenchmarkParseInspect is one probe of a host with 50 containers, the watcher's hot path.
+func BenchmarkParseInspect(b *testing.B) {
+	var names []string
+	var out strings.Builder
+	for i := 0; i < 50; i++ {
+		name := "svc" + strings.Repeat("x", i%7) + string(rune('a'+i%26))
+		names = append(names, name)
+		out.WriteString(line(name, "running", "healthy", "3", "0") + "\n")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		parseInspect(names, out.String(), "")
+	}
+}

@@ -1,47 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh Debian machine or a used one: installs what the
-# tests need (sshd, git, Docker), builds the test homeserver, then vets and tests
-# everything. Never -short: the end-to-end tests are the point.
+# The whole test suite: sets up what it needs (test/setup.sh), then vets and
+# tests everything. Never -short: the end-to-end tests are the point.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source test/setup.sh
 
-say() { printf '\n== %s\n' "$*"; }
-
-need=()
-command -v go >/dev/null || { echo "Go is required (https://go.dev/dl/); this script installs the rest" >&2; exit 1; }
-[ -x /usr/sbin/sshd ] || need+=(openssh-server)
-command -v ssh-keygen >/dev/null || need+=(openssh-client)
-command -v git >/dev/null || need+=(git)
-if ! docker info >/dev/null 2>&1; then
-	command -v dockerd >/dev/null || need+=(docker.io)
-fi
-command -v docker-compose >/dev/null || need+=(docker-compose)
-if [ ${#need[@]} -gt 0 ]; then
-	say "installing ${need[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-	sudo_ apt-get update -qq
-	sudo_ apt-get install -y -qq --no-install-recommends "${need[@]}" ca-certificates >/dev/null
-fi
-
-if ! docker info >/dev/null 2>&1; then
-	say "starting dockerd"
-	(dockerd >/tmp/opsroom-dockerd.log 2>&1 &)
-	for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-	docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /tmp/opsroom-dockerd.log" >&2; tail -20 /tmp/opsroom-dockerd.log >&2; exit 1; }
-fi
-
-dendrite_version=v0.15.2
-export OPSROOM_TEST_BIN="${XDG_CACHE_HOME:-$HOME/.cache}/opsroom-test/bin/dendrite-$dendrite_version"
-if [ ! -x "$OPSROOM_TEST_BIN/generate-keys" ]; then
-	say "building Dendrite $dendrite_version (the test homeserver) into $OPSROOM_TEST_BIN"
-	(cd test/tools && CGO_ENABLED=0 go build -o "$OPSROOM_TEST_BIN/" \
-		github.com/element-hq/dendrite/cmd/dendrite \
-		github.com/element-hq/dendrite/cmd/generate-config \
-		github.com/element-hq/dendrite/cmd/generate-keys)
-fi
-
-export CGO_ENABLED=0
 say "go vet"
 go vet -tags goolm ./...
 say "go test"
