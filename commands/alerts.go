@@ -40,6 +40,12 @@ func AlertMarkdown(a *ops.Alert) string {
 			b.WriteString(stateText(st))
 		}
 		fmt.Fprintf(&b, " (was %s for %s)", a.Was, ago(a.Downtime))
+	case ops.AlertFlapping:
+		fmt.Fprintf(&b, "〰️ **%s** on %s is flapping: it changed state too often; its alerts are held back until it has been stable for %s (now %s)",
+			escape(a.Service), code(a.Host), ago(a.Window), stateText(st))
+	case ops.AlertFlapEnded:
+		fmt.Fprintf(&b, "〰️ **%s** on %s is stable again: %s, after %d more %s held back",
+			escape(a.Service), code(a.Host), stateText(st), a.Suppressed, plural(a.Suppressed, "change", "changes"))
 	default:
 		fmt.Fprintf(&b, "⚪ %s: %s", escape(a.Service), a.Kind)
 	}

@@ -29,6 +29,8 @@ type WatchConfig struct {
 	CrashLoopRestarts int      `yaml:"crash_loop_restarts"`
 	CrashLoopWindow   Duration `yaml:"crash_loop_window"`
 	UnreachableProbes int      `yaml:"unreachable_probes"`
+	FlapChanges       int      `yaml:"flap_changes"`
+	FlapWindow        Duration `yaml:"flap_window"`
 	LogLines          int      `yaml:"log_lines"`
 }
 
@@ -334,6 +336,10 @@ func (w *WatchConfig) validate() (errs, warnings []error) {
 	positive("crash_loop_restarts", &w.CrashLoopRestarts, 3)
 	positive("unreachable_probes", &w.UnreachableProbes, 2)
 	positive("log_lines", &w.LogLines, 10)
+	positive("flap_changes", &w.FlapChanges, 5)
+	if w.FlapWindow.Duration <= 0 {
+		w.FlapWindow.Duration = 15 * time.Minute
+	}
 	if w.Interval.Duration <= 0 {
 		w.Interval.Duration = 30 * time.Second
 	}

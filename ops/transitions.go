@@ -14,6 +14,8 @@ const (
 	AlertCrashLoop   AlertKind = "crash-loop"
 	AlertUnreachable AlertKind = "unreachable" // a host, with the services on it
 	AlertRecovered   AlertKind = "recovered"
+	AlertFlapping    AlertKind = "flapping"   // too many changes: alerts held back
+	AlertFlapEnded   AlertKind = "flap-ended" // stable again: a summary
 )
 
 // Rules are the thresholds of the transition rules.
@@ -25,6 +27,9 @@ type Rules struct {
 	// together, so the rules that need a state to last count time, not probes:
 	// `restarting` for Settle is a crash loop, and out of one takes 2×Settle up.
 	Settle time.Duration
+	// More than FlapChanges alerts within FlapWindow is flapping (0: off).
+	FlapChanges int
+	FlapWindow  time.Duration
 }
 
 // Remembered is what the watcher keeps of a service (or host) across probes
@@ -47,6 +52,11 @@ type tracker struct {
 	upSince         time.Time       // running with RestartCount unchanged since; zero otherwise
 	lastCount       int
 	seen            bool
+
+	alerts     []time.Time // alerts within the flap window
+	lastAlert  time.Time
+	flapping   bool
+	suppressed int // alerts held back while flapping
 }
 
 type restartSample struct {
@@ -57,6 +67,44 @@ type restartSample struct {
 // observe takes one probe. quiet marks a change opsroom caused itself (a
 // command ran): it is remembered, never alerted. It returns the alert kind, or "".
 func (tr *tracker) observe(st Status, now time.Time, r Rules, quiet bool) AlertKind {
+	kind := tr.transition(st, now, r, quiet)
+	return tr.damp(kind, now, r)
+}
+
+// damp keeps a flapping service from flooding the room: more than
+// FlapChanges alerts within FlapWindow give one "flapping" alert, then silence
+// until no change has come for FlapWindow, then one summary.
+func (tr *tracker) damp(kind AlertKind, now time.Time, r Rules) AlertKind {
+	if r.FlapChanges <= 0 {
+		return kind
+	}
+	if kind == "" {
+		if tr.flapping && now.Sub(tr.lastAlert) >= r.FlapWindow {
+			tr.flapping = false
+			tr.alerts = nil
+			tr.rem.Alerted = tr.rem.State != string(StateRunning)
+			return AlertFlapEnded
+		}
+		return ""
+	}
+	tr.lastAlert = now
+	if tr.flapping {
+		tr.suppressed++
+		return ""
+	}
+	tr.alerts = append(tr.alerts, now)
+	for len(tr.alerts) > 0 && now.Sub(tr.alerts[0]) > r.FlapWindow {
+		tr.alerts = tr.alerts[1:]
+	}
+	if len(tr.alerts) > r.FlapChanges {
+		tr.flapping, tr.suppressed = true, 0
+		return AlertFlapping
+	}
+	return kind
+}
+
+// transition applies the state rules to one probe.
+func (tr *tracker) transition(st Status, now time.Time, r Rules, quiet bool) AlertKind {
 	problem, decided := tr.judge(st, now, r)
 	tr.lastCount, tr.seen = st.RestartCount, true
 	if !decided {

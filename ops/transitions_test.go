@@ -106,3 +106,39 @@ func TestCloseProbesDoNotEndACrashLoopOrStartOne(t *testing.T) {
 		now = now.Add(50 * time.Millisecond)
 	}
 }
+
+func TestFlappingIsOneAlertThenASummary(t *testing.T) {
+	r := rules
+	r.FlapChanges, r.FlapWindow = 5, 15*time.Minute
+	tr := &tracker{rem: Remembered{State: string(StateRunning)}}
+	now := time.Now()
+	var got []AlertKind
+	for i := 0; i < 12; i++ {
+		state := StateExited
+		if i%2 == 1 {
+			state = StateRunning
+		}
+		if k := tr.observe(Status{State: state}, now, r, false); k != "" {
+			got = append(got, k)
+		}
+		now = now.Add(time.Minute)
+	}
+	want := []AlertKind{AlertExited, AlertRecovered, AlertExited, AlertRecovered, AlertExited, AlertFlapping}
+	if len(got) != len(want) {
+		t.Fatalf("alerts %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("alerts %q, want %q", got, want)
+		}
+	}
+	// Stable (running) for the whole window: one summary, with what was held back.
+	var end AlertKind
+	for i := 0; i < 16 && end == ""; i++ {
+		end = tr.observe(Status{State: StateRunning}, now, r, false)
+		now = now.Add(time.Minute)
+	}
+	if end != AlertFlapEnded || tr.suppressed != 6 {
+		t.Errorf("after a stable window: %q with %d held back, want flap-ended with 6", end, tr.suppressed)
+	}
+}

@@ -19,6 +19,9 @@ type Alert struct {
 	Was      string   // the state before, for a recovery
 	Downtime time.Duration
 	Logs     string // the last lines of output, for exits and crash loops
+	// Suppressed is, when a flap ends, how many alerts were held back.
+	Suppressed int
+	Window     time.Duration // the flap window
 }
 
 // Reporter keeps what the watcher remembers and takes its alerts. ops declares
@@ -60,6 +63,8 @@ func NewWatcher(f *Fleet, r Reporter) *Watcher {
 			CrashLoopWindow:   cfg.CrashLoopWindow.Duration,
 			UnreachableProbes: cfg.UnreachableProbes,
 			Settle:            cfg.Interval.Duration,
+			FlapChanges:       cfg.FlapChanges,
+			FlapWindow:        cfg.FlapWindow.Duration,
 		},
 		services:  map[string]*tracker{},
 		hosts:     map[string]*hostTracker{},
@@ -215,14 +220,15 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		}
 		before := tr.rem
 		kind := tr.observe(st, now, w.rules, quiet)
-		after := tr.rem
+		after, suppressed := tr.rem, tr.suppressed
 		w.mu.Unlock()
-		if after == before {
+		if after == before && kind == "" {
 			continue
 		}
 		var alert *Alert
 		if kind != "" {
-			alert = &Alert{Kind: kind, Service: st.Service, Host: host, Status: st, Was: before.State}
+			alert = &Alert{Kind: kind, Service: st.Service, Host: host, Status: st, Was: before.State,
+				Suppressed: suppressed, Window: w.rules.FlapWindow}
 			switch kind {
 			case AlertRecovered:
 				alert.Downtime = now.Sub(before.Since)
