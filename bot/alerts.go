@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -49,7 +51,13 @@ func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, al
 		if subject == "" {
 			subject = alert.Host
 		}
-		rec = &store.Alert{Subject: subject, Kind: string(alert.Kind), Message: opscommands.AlertMarkdown(alert)}
+		mentions := slices.Clone(b.cfg.AlertMention)
+		for _, m := range alert.Mention {
+			if !slices.Contains(mentions, id.UserID(m)) {
+				mentions = append(mentions, id.UserID(m))
+			}
+		}
+		rec = &store.Alert{Subject: subject, Kind: string(alert.Kind), Message: opscommands.AlertMarkdown(alert), Mentions: mentions}
 		if alert.Service != "" {
 			// A muted service's alerts are recorded, with nowhere to go.
 			if mute, err := b.store.ActiveMute(ctx, alert.Service, time.Now()); err != nil {
@@ -115,8 +123,18 @@ func (b *Bot) deliverPending(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	for _, d := range pending {
-		content := format.RenderMarkdown(d.Alert.Message, true, false)
+		md := d.Alert.Message
+		if len(d.Alert.Mentions) > 0 {
+			pills := make([]string, len(d.Alert.Mentions))
+			for i, u := range d.Alert.Mentions {
+				pills[i] = format.MarkdownMention(u)
+			}
+			md = strings.Join(pills, " ") + ": " + md
+		}
+		content := format.RenderMarkdown(md, true, false)
 		content.MsgType = event.MsgNotice
+		// Proper m.mentions, so that the people named are notified and no one else.
+		content.Mentions = &event.Mentions{UserIDs: d.Alert.Mentions}
 		resp, err := b.client.SendMessageEvent(ctx, d.RoomID, event.EventMessage, &content,
 			mautrix.ReqSendEvent{TransactionID: alertTxnID(d)})
 		if err != nil {

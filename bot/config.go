@@ -21,6 +21,7 @@ type Config struct {
 	DeviceName   string       `yaml:"device_name"`
 	Rooms        []id.RoomID  `yaml:"rooms"`
 	AlertRooms   []id.RoomID  `yaml:"alert_rooms"`
+	AlertMention []id.UserID  `yaml:"alert_mention"`
 	AllowedUsers []string     `yaml:"allowed_users"`
 	MaxJobs      int          `yaml:"max_concurrent_jobs"`
 	EditInterval ops.Duration `yaml:"edit_interval"`
@@ -63,6 +64,11 @@ func (c *Config) Validate() (errs, warnings []error) {
 	for i, r := range c.AlertRooms {
 		if !strings.HasPrefix(string(r), "!") || !strings.Contains(string(r), ":") {
 			bad(fmt.Sprintf("alert_rooms[%d]", i), "%q is not a room ID like !abc123:example.org", r)
+		}
+	}
+	for i, u := range c.AlertMention {
+		if _, _, err := u.Parse(); err != nil {
+			bad(fmt.Sprintf("alert_mention[%d]", i), "%q is not a Matrix user ID like @alice:example.org", u)
 		}
 	}
 	if len(c.AllowedUsers) == 0 {

@@ -40,7 +40,9 @@ func settle() { time.Sleep(4 * probeInterval) }
 func TestKillAlertsOnceAndRecoveryOnce(t *testing.T) {
 	w := watchWorld(t)
 	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
-	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
+	web := containerService(c)
+	web["mention"] = []string{string(w.alice.UserID)}
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": web})
 	settle() // the first probes are the baseline
 
 	testworld.Docker(t, "kill", c.Name)
@@ -59,6 +61,11 @@ func TestKillAlertsOnceAndRecoveryOnce(t *testing.T) {
 	}
 	if n := len(w.alerts(t)); n != 2 {
 		t.Errorf("%d alerts in all, want 2: %q", n, w.alerts(t))
+	}
+	for _, evt := range w.alertEvents(t) {
+		if m := evt.Content.AsMessage().Mentions; m == nil || len(m.UserIDs) != 1 || m.UserIDs[0] != w.alice.UserID {
+			t.Errorf("alert %q mentions %+v, want exactly alice (the service's mention)", evt.Content.AsMessage().Body, m)
+		}
 	}
 }
 

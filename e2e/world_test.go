@@ -261,9 +261,19 @@ func (w *world) botMessages(t testing.TB) []*event.Event {
 func (w *world) alerts(t testing.TB) []string {
 	t.Helper()
 	var out []string
+	for _, evt := range w.alertEvents(t) {
+		out = append(out, evt.Content.AsMessage().Body)
+	}
+	return out
+}
+
+// alertEvents returns the bot's messages that answer no one, oldest first.
+func (w *world) alertEvents(t testing.TB) []*event.Event {
+	t.Helper()
+	var out []*event.Event
 	for _, evt := range w.botMessages(t) {
-		if content := evt.Content.AsMessage(); content.RelatesTo == nil {
-			out = append(out, content.Body)
+		if evt.Content.AsMessage().RelatesTo == nil {
+			out = append(out, evt)
 		}
 	}
 	return out

@@ -69,6 +69,7 @@ type ServiceConfig struct {
 	GitRemote      string            `yaml:"git_remote"`
 	GitBranch      string            `yaml:"git_branch"`
 	UpdateTimeout  Duration          `yaml:"update_timeout"`
+	Mention        []string          `yaml:"mention"` // Matrix users its alerts mention
 	Actions        map[string]string `yaml:"actions"`
 }
 
@@ -205,6 +206,11 @@ func (c *Config) Validate() (errs, warnings []error) {
 			bad(key+".container", "%q on host %q is already service %q", s.Container, s.Host, other)
 		} else {
 			containers[s.Host+"/"+s.Container] = name
+		}
+		for i, m := range s.Mention {
+			if !strings.HasPrefix(m, "@") || !strings.Contains(m, ":") {
+				bad(fmt.Sprintf("%s.mention[%d]", key, i), "%q is not a Matrix user ID like @alice:example.org", m)
+			}
 		}
 		for _, action := range sortedKeys(s.Actions) {
 			if !slices.Contains(overridable, action) {

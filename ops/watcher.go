@@ -22,6 +22,7 @@ type Alert struct {
 	// Suppressed is, when a flap ends, how many alerts were held back.
 	Suppressed int
 	Window     time.Duration // the flap window
+	Mention    []string      // the service's `mention` users
 }
 
 // Reporter keeps what the watcher remembers and takes its alerts. ops declares
@@ -228,7 +229,7 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		var alert *Alert
 		if kind != "" {
 			alert = &Alert{Kind: kind, Service: st.Service, Host: host, Status: st, Was: before.State,
-				Suppressed: suppressed, Window: w.rules.FlapWindow}
+				Suppressed: suppressed, Window: w.rules.FlapWindow, Mention: w.fleet.cfg.Services[st.Service].Mention}
 			switch kind {
 			case AlertRecovered:
 				alert.Downtime = now.Sub(before.Since)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -19,12 +20,13 @@ type WatchState struct {
 
 // Alert is one alert.
 type Alert struct {
-	ID      int64
-	Time    time.Time
-	Subject string
-	Kind    string
-	Message string // Markdown
-	Posted  bool   // read by RecentAlerts: it had rooms to go to (false: muted)
+	ID       int64
+	Time     time.Time
+	Subject  string
+	Kind     string
+	Message  string // Markdown
+	Mentions []id.UserID
+	Posted   bool // read by RecentAlerts: it had rooms to go to (false: muted)
 }
 
 // Delivery is an alert on its way to one room.
@@ -39,10 +41,10 @@ const (
 		INSERT INTO watch_state (key, state, alerted, since_ms, restart_count) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (key) DO UPDATE SET state=excluded.state, alerted=excluded.alerted,
 			since_ms=excluded.since_ms, restart_count=excluded.restart_count`
-	insertAlertQuery    = `INSERT INTO alerts (time_ms, subject, kind, message) VALUES ($1, $2, $3, $4) RETURNING id`
+	insertAlertQuery    = `INSERT INTO alerts (time_ms, subject, kind, message, mentions) VALUES ($1, $2, $3, $4, $5) RETURNING id`
 	insertDeliveryQuery = `INSERT INTO alert_deliveries (alert_id, room_id) VALUES ($1, $2)`
 	pendingQuery        = `
-		SELECT a.id, a.time_ms, a.subject, a.kind, a.message, d.room_id
+		SELECT a.id, a.time_ms, a.subject, a.kind, a.message, a.mentions, d.room_id
 		FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
 		WHERE d.event_id = '' ORDER BY a.id, d.room_id`
 	deliveredQuery    = `UPDATE alert_deliveries SET event_id=$3, delivered_ms=$4 WHERE alert_id=$1 AND room_id=$2`
@@ -85,7 +87,8 @@ func (s *Store) RecordTransition(ctx context.Context, ws WatchState, alert *Aler
 		if alert.Time.IsZero() {
 			alert.Time = time.Now()
 		}
-		err := s.DB.QueryRow(ctx, insertAlertQuery, alert.Time.UnixMilli(), alert.Subject, alert.Kind, alert.Message).Scan(&alert.ID)
+		err := s.DB.QueryRow(ctx, insertAlertQuery, alert.Time.UnixMilli(), alert.Subject, alert.Kind, alert.Message,
+			joinUserIDs(alert.Mentions)).Scan(&alert.ID)
 		if err != nil {
 			return fmt.Errorf("saving alert for %s: %w", alert.Subject, err)
 		}
@@ -109,11 +112,12 @@ func (s *Store) PendingDeliveries(ctx context.Context) ([]Delivery, error) {
 	for rows.Next() {
 		a := &Alert{}
 		var t int64
+		var mentions string
 		var d Delivery
-		if err := rows.Scan(&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &d.RoomID); err != nil {
+		if err := rows.Scan(&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &mentions, &d.RoomID); err != nil {
 			return nil, err
 		}
-		a.Time, d.Alert = time.UnixMilli(t), a
+		a.Time, a.Mentions, d.Alert = time.UnixMilli(t), splitUserIDs(mentions), a
 		out = append(out, d)
 	}
 	return out, rows.Err()
@@ -143,4 +147,20 @@ func (s *Store) RecentAlerts(ctx context.Context, subject string, n int) ([]*Ale
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+func joinUserIDs(ids []id.UserID) string {
+	parts := make([]string, len(ids))
+	for i, u := range ids {
+		parts[i] = string(u)
+	}
+	return strings.Join(parts, " ")
+}
+
+func splitUserIDs(s string) []id.UserID {
+	var out []id.UserID
+	for _, f := range strings.Fields(s) {
+		out = append(out, id.UserID(f))
+	}
+	return out
 }

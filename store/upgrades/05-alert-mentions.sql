@@ -1,0 +1,2 @@
+-- v5: Who an alert mentions
+ALTER TABLE alerts ADD COLUMN mentions TEXT NOT NULL DEFAULT '';
