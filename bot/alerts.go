@@ -149,9 +149,32 @@ func (b *Bot) deliverPending(ctx context.Context) (time.Duration, error) {
 		if err := b.store.MarkDelivered(ctx, d, resp.EventID); err != nil {
 			return 0, err
 		}
+		if d.Alert.Kind == string(ops.AlertRecovered) {
+			b.markResolved(ctx, d)
+		}
 		zerolog.Ctx(ctx).Debug().Int64("alert_id", d.Alert.ID).Stringer("event_id", resp.EventID).Msg("Alert delivered")
 	}
 	return 0, nil
+}
+
+// markResolved edits the problem alert a recovery ends, so that scrolling back
+// shows it resolved. Best effort: the recovery itself was posted.
+func (b *Bot) markResolved(ctx context.Context, recovery store.Delivery) {
+	log := zerolog.Ctx(ctx).With().Int64("alert_id", recovery.Alert.ID).Logger()
+	message, eventID, err := b.store.AlertResolvedBy(ctx, recovery)
+	if err != nil || eventID == "" {
+		if err != nil {
+			log.Err(err).Msg("Failed to find the alert a recovery resolves")
+		}
+		return
+	}
+	first, _, _ := strings.Cut(recovery.Alert.Message, "\n")
+	content := format.RenderMarkdown(message+"\n\n**Resolved** "+recovery.Alert.Time.Format("15:04:05")+": "+first, true, false)
+	content.MsgType = event.MsgNotice
+	content.SetEdit(eventID)
+	if _, err := b.client.SendMessageEvent(ctx, recovery.RoomID, event.EventMessage, &content); err != nil {
+		log.Err(err).Msg("Failed to mark the resolved alert")
+	}
 }
 
 func alertTxnID(d store.Delivery) string {

@@ -62,6 +62,11 @@ func TestKillAlertsOnceAndRecoveryOnce(t *testing.T) {
 	if n := len(w.alerts(t)); n != 2 {
 		t.Errorf("%d alerts in all, want 2: %q", n, w.alerts(t))
 	}
+	exited := w.alertEvents(t)[0]
+	eventually(t, "the exited alert edited to say it was resolved", func() bool {
+		edits := w.edits(t, exited.ID)
+		return len(edits) > 0 && strings.Contains(edits[len(edits)-1], "Resolved") && strings.Contains(edits[len(edits)-1], "exited with code 137")
+	})
 	for _, evt := range w.alertEvents(t) {
 		if m := evt.Content.AsMessage().Mentions; m == nil || len(m.UserIDs) != 1 || m.UserIDs[0] != w.alice.UserID {
 			t.Errorf("alert %q mentions %+v, want exactly alice (the service's mention)", evt.Content.AsMessage().Body, m)

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -47,6 +49,10 @@ const (
 		SELECT a.id, a.time_ms, a.subject, a.kind, a.message, a.mentions, d.room_id
 		FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
 		WHERE d.event_id = '' ORDER BY a.id, d.room_id`
+	resolvedQuery = `
+		SELECT a.message, d.event_id FROM alerts a JOIN alert_deliveries d ON d.alert_id = a.id
+		WHERE a.subject = $1 AND a.id < $2 AND a.kind NOT IN ('recovered', 'flap-ended') AND d.room_id = $3 AND d.event_id != ''
+		ORDER BY a.id DESC LIMIT 1`
 	deliveredQuery    = `UPDATE alert_deliveries SET event_id=$3, delivered_ms=$4 WHERE alert_id=$1 AND room_id=$2`
 	recentAlertsQuery = `
 		SELECT id, time_ms, subject, kind, message, EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = alerts.id)
@@ -163,4 +169,17 @@ func splitUserIDs(s string) []id.UserID {
 		out = append(out, id.UserID(f))
 	}
 	return out
+}
+
+// AlertResolvedBy returns the alert a recovery resolves in a room: the last
+// problem alert of the same subject posted there before it (message and event),
+// or "" when there is none.
+func (s *Store) AlertResolvedBy(ctx context.Context, recovery Delivery) (string, id.EventID, error) {
+	var message string
+	var eventID id.EventID
+	err := s.DB.QueryRow(ctx, resolvedQuery, recovery.Alert.Subject, recovery.Alert.ID, recovery.RoomID).Scan(&message, &eventID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", nil
+	}
+	return message, eventID, err
 }
