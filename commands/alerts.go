@@ -21,6 +21,9 @@ func AlertMarkdown(a *ops.Alert) string {
 		fmt.Fprintf(&b, "🔴 **%s** on %s is not deployed: container %s does not exist", escape(a.Service), code(a.Host), code(st.Container))
 	case ops.AlertUnhealthy:
 		fmt.Fprintf(&b, "🟠 **%s** on %s is unhealthy: it runs, but its health check fails", escape(a.Service), code(a.Host))
+		if a.Health != "" {
+			fmt.Fprintf(&b, ": %s", code(a.Health))
+		}
 	case ops.AlertCrashLoop:
 		fmt.Fprintf(&b, "🔁 **%s** on %s is in a crash loop: restart count %d", escape(a.Service), code(a.Host), st.RestartCount)
 	case ops.AlertUnreachable:

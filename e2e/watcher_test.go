@@ -201,3 +201,17 @@ func TestMutedServiceIsWatchedButNotPosted(t *testing.T) {
 	testworld.Docker(t, "start", c.Name)
 	eventually(t, "the recovery, posted once unmuted", func() bool { return len(w.alertsMatching(t, "web", "recovered")) > 0 })
 }
+
+func TestFailingHealthCheckIsAnUnhealthyAlert(t *testing.T) {
+	w := watchWorld(t)
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), map[string]string{"HEALTH_FILE": "/sick"})
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
+	eventually(t, "the health check passing", func() bool { return testworld.Inspect(t, c.Name, "{{.State.Health.Status}}") == "healthy" })
+	settle()
+
+	testworld.Docker(t, "exec", c.Name, "/testsvc", "sick")
+	eventually(t, "an unhealthy alert", func() bool { return len(w.alertsMatching(t, "web", "unhealthy")) > 0 })
+	mustContain(t, "unhealthy alert", w.alertsMatching(t, "web", "unhealthy")[0], "health check fails", "unhealthy: /sick exists")
+	testworld.Docker(t, "exec", c.Name, "/testsvc", "well")
+	eventually(t, "the recovery", func() bool { return len(w.alertsMatching(t, "web", "recovered")) > 0 })
+}

@@ -239,3 +239,20 @@ func (f *Fleet) action(ctx context.Context, s *ServiceConfig, action string, lin
 	}
 	return res, nil
 }
+
+// HealthOutput returns what the service's health check said last time.
+func (f *Fleet) HealthOutput(ctx context.Context, service string) (string, error) {
+	s, err := f.Lookup(service)
+	if err != nil {
+		return "", err
+	}
+	res, err := f.Run(ctx, s.Host, healthLogCommand(s.Container))
+	if err != nil {
+		return "", err
+	}
+	if res.ExitCode != 0 {
+		return "", &CommandError{Host: s.Host, Service: s.Name, Step: "health log", Command: healthLogCommand(s.Container),
+			ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr}
+	}
+	return lastLine(res.Stdout), nil
+}

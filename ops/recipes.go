@@ -58,3 +58,8 @@ func wrap(h *HostConfig, cmd string) string {
 	}
 	return "sudo -iu " + Quote(h.RunAs) + " bash -lc " + Quote(cmd)
 }
+
+// healthLogCommand prints the outputs of the container's last health checks (docker keeps five).
+func healthLogCommand(container string) string {
+	return "docker inspect --type container -f " + Quote("{{with .State.Health}}{{range .Log}}{{.ExitCode}}: {{.Output}}\n{{end}}{{end}}") + " " + Quote(container)
+}

@@ -18,7 +18,8 @@ type Alert struct {
 	Err      error    // a host alert: why it is unreachable
 	Was      string   // the state before, for a recovery
 	Downtime time.Duration
-	Logs     string // the last lines of output, for exits and crash loops
+	Logs     string // the last lines of output, for exits, crash loops and failing health
+	Health   string // the health check's last output, for unhealthy
 	// Suppressed is, when a flap ends, how many alerts were held back.
 	Suppressed int
 	Window     time.Duration // the flap window
@@ -233,7 +234,14 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 			switch kind {
 			case AlertRecovered:
 				alert.Downtime = now.Sub(before.Since)
-			case AlertExited, AlertCrashLoop, AlertUnhealthy:
+			case AlertUnhealthy:
+				out, err := w.fleet.HealthOutput(ctx, st.Service)
+				if err != nil {
+					out = "(could not read the health check's output: " + err.Error() + ")"
+				}
+				alert.Health = out
+				fallthrough
+			case AlertExited, AlertCrashLoop:
 				logs, err := w.fleet.Logs(ctx, st.Service, w.cfg.LogLines)
 				if err != nil {
 					logs = "(could not read the logs: " + err.Error() + ")"

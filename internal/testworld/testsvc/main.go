@@ -6,7 +6,8 @@
 //	TICK=1s     otherwise print "tick N" every TICK (every 5th also to stderr)
 //	EXIT_AFTER  exit after this long, with EXIT_CODE (default 1): a crash
 //	LISTEN      serve HTTP here: /health, /version
-//	HEALTH_FILE "testsvc health" (a HEALTHCHECK) fails while this file exists
+//	HEALTH_FILE "testsvc health" (a HEALTHCHECK) fails while this file exists;
+//	            "testsvc sick" and "testsvc well" (with docker exec) make and remove it
 //
 // As PID 1 in a container it gets no default signal handling, so it handles
 // SIGTERM itself and exits 0 at once: `docker stop` is quick.
@@ -23,6 +24,20 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && (os.Args[1] == "sick" || os.Args[1] == "well") {
+		// Run with docker exec: make the health check fail, or pass again.
+		f := os.Getenv("HEALTH_FILE")
+		if f == "" {
+			fmt.Fprintln(os.Stderr, "HEALTH_FILE is not set")
+			os.Exit(2)
+		}
+		if os.Args[1] == "sick" {
+			_ = os.WriteFile(f, []byte("sick\n"), 0o644)
+		} else {
+			_ = os.Remove(f)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "health" {
 		if f := os.Getenv("HEALTH_FILE"); f != "" {
 			if _, err := os.Stat(f); err == nil {
