@@ -19,6 +19,9 @@ import (
 
 const (
 	defaultEditInterval = 2 * time.Second
+	// elapsedRefresh is, in edit intervals, how often a progress message with
+	// nothing new is edited all the same, so that its elapsed time moves.
+	elapsedRefresh = 5
 	// maxLogLinesShown is how many commits a finished update lists before "and N more".
 	maxLogLinesShown = 10
 )
@@ -156,7 +159,7 @@ func deploy(ce *Event, name, commit string) outcome {
 }
 
 // keepEditing edits the progress message when something changed, at most once
-// per interval (and the elapsed time ticks on), until the returned stop is called.
+// per interval, until the returned stop is called.
 func keepEditing(ce *Event, msgID id.EventID, p *progress, run *store.UpdateRun, interval time.Duration) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -165,14 +168,19 @@ func keepEditing(ce *Event, msgID id.EventID, p *progress, run *store.UpdateRun,
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		lastStage := ""
+		lastEdit := time.Now()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
 			}
-			p.takeDirty()
-			ce.Respond(p.render(time.Now()), commands.ReplyOpts{AllowMarkdown: true, Edit: msgID})
+			// An edit when something changed; otherwise now and then, for the elapsed time.
+			if !p.takeDirty() && time.Since(lastEdit) < elapsedRefresh*interval {
+				continue
+			}
+			lastEdit = time.Now()
+			ce.Respond(p.render(lastEdit), commands.ReplyOpts{AllowMarkdown: true, Edit: msgID})
 			p.mu.Lock()
 			stage := string(p.current)
 			run.OldCommit, run.NewCommit = p.old, p.target
