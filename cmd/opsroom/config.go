@@ -41,7 +41,9 @@ var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in t
 // loadConfig reads and parses the file; it reports every unknown key at once.
 func loadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no config at %s: copy config.example.yaml there and edit it, or name another file with -config", path)
+	} else if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	var cfg Config
