@@ -115,14 +115,21 @@ func (b *Bot) deliverAlerts(ctx context.Context) {
 	}
 }
 
-// deliverPending sends every pending alert, oldest first; it stops at the first
-// failure, saying how long the homeserver asked to wait, if it did.
+// deliverPending sends every pending alert, oldest first. A room that refuses
+// one is passed over for the rest of the pass (its alerts stay in order, and
+// the other rooms' go on); a rate limit ends the pass, saying how long the
+// homeserver asked to wait.
 func (b *Bot) deliverPending(ctx context.Context) (time.Duration, error) {
 	pending, err := b.store.PendingDeliveries(ctx)
 	if err != nil {
 		return 0, err
 	}
+	var firstErr error
+	failedRooms := map[id.RoomID]bool{}
 	for _, d := range pending {
+		if failedRooms[d.RoomID] {
+			continue
+		}
 		md := d.Alert.Message
 		if len(d.Alert.Mentions) > 0 {
 			pills := make([]string, len(d.Alert.Mentions))
@@ -131,8 +138,7 @@ func (b *Bot) deliverPending(ctx context.Context) (time.Duration, error) {
 			}
 			md = strings.Join(pills, " ") + ": " + md
 		}
-		content := format.RenderMarkdown(md, true, false)
-		content.MsgType = event.MsgNotice
+		content := opscommands.Render(md)
 		// Proper m.mentions, so that the people named are notified and no one else.
 		content.Mentions = &event.Mentions{UserIDs: d.Alert.Mentions}
 		resp, err := b.client.SendMessageEvent(ctx, d.RoomID, event.EventMessage, &content,
@@ -144,7 +150,11 @@ func (b *Bot) deliverPending(ctx context.Context) (time.Duration, error) {
 					return time.Duration(ms) * time.Millisecond, err
 				}
 			}
-			return 0, fmt.Errorf("sending alert %d to %s: %w", d.Alert.ID, d.RoomID, err)
+			failedRooms[d.RoomID] = true
+			if firstErr == nil {
+				firstErr = fmt.Errorf("sending alert %d to %s: %w", d.Alert.ID, d.RoomID, err)
+			}
+			continue
 		}
 		if err := b.store.MarkDelivered(ctx, d, resp.EventID); err != nil {
 			return 0, err
@@ -154,7 +164,7 @@ func (b *Bot) deliverPending(ctx context.Context) (time.Duration, error) {
 		}
 		zerolog.Ctx(ctx).Debug().Int64("alert_id", d.Alert.ID).Stringer("event_id", resp.EventID).Msg("Alert delivered")
 	}
-	return 0, nil
+	return 0, firstErr
 }
 
 // markResolved edits the problem alert a recovery ends, so that scrolling back
@@ -169,8 +179,7 @@ func (b *Bot) markResolved(ctx context.Context, recovery store.Delivery) {
 		return
 	}
 	first, _, _ := strings.Cut(recovery.Alert.Message, "\n")
-	content := format.RenderMarkdown(message+"\n\n**Resolved** "+recovery.Alert.Time.Format("15:04:05")+": "+first, true, false)
-	content.MsgType = event.MsgNotice
+	content := opscommands.Render(message + "\n\n**Resolved** " + recovery.Alert.Time.Format("15:04:05") + ": " + first)
 	content.SetEdit(eventID)
 	if _, err := b.client.SendMessageEvent(ctx, recovery.RoomID, event.EventMessage, &content); err != nil {
 		log.Err(err).Msg("Failed to mark the resolved alert")

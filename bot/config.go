@@ -56,14 +56,15 @@ func (c *Config) Validate() (errs, warnings []error) {
 	if len(c.Rooms) == 0 {
 		bad("rooms", "required: at least one ops room ID, e.g. [\"!abc123:example.org\"]")
 	}
-	for i, r := range c.Rooms {
-		if !strings.HasPrefix(string(r), "!") || !strings.Contains(string(r), ":") {
-			bad(fmt.Sprintf("rooms[%d]", i), "%q is not a room ID like !abc123:example.org (aliases are not accepted)", r)
-		}
-	}
-	for i, r := range c.AlertRooms {
-		if !strings.HasPrefix(string(r), "!") || !strings.Contains(string(r), ":") {
-			bad(fmt.Sprintf("alert_rooms[%d]", i), "%q is not a room ID like !abc123:example.org", r)
+	for _, list := range []struct {
+		key   string
+		rooms []id.RoomID
+	}{{"rooms", c.Rooms}, {"alert_rooms", c.AlertRooms}} {
+		key := list.key
+		for i, r := range list.rooms {
+			if !strings.HasPrefix(string(r), "!") || !strings.Contains(string(r), ":") {
+				bad(fmt.Sprintf("%s[%d]", key, i), "%q is not a room ID like !abc123:example.org (aliases are not accepted)", r)
+			}
 		}
 	}
 	for i, u := range c.AlertMention {

@@ -29,7 +29,7 @@ func MarkInterrupted(ctx context.Context, cli *mautrix.Client, st *store.Store) 
 		md := fmt.Sprintf("⚠️ Update of **%s** was interrupted by a restart of opsroom at stage %s (started by %s at %s). "+
 			"Check the service with `!status %s`.", escape(run.Service), stage, run.Sender, run.Started.Format("15:04"), run.Service)
 		if run.ProgressEventID != "" {
-			content := render(md)
+			content := Render(md)
 			content.SetEdit(run.ProgressEventID)
 			if _, err := cli.SendMessageEvent(ctx, run.RoomID, event.EventMessage, &content); err != nil {
 				log.Err(err).Msg("Failed to mark the progress message interrupted")

@@ -18,10 +18,10 @@ const (
 	maxBlockBytes = 16 * 1024
 )
 
-// render turns a reply's Markdown into message content. A table's text form,
+// Render turns a reply's Markdown into notice content. A table's text form,
 // as mautrix derives it from the HTML, runs the cells together; clients that
 // show only the plain body get the Markdown table instead, which reads well.
-func render(md string) event.MessageEventContent {
+func Render(md string) event.MessageEventContent {
 	content := format.RenderMarkdown(md, true, false)
 	if strings.Contains(content.FormattedBody, "<table>") {
 		content.Body = md

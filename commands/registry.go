@@ -151,7 +151,7 @@ func (c *command) checkArgCount(args []string) error {
 // progress message does) and writes the audit row.
 func finish(ce *Event, start time.Time, o outcome) {
 	if o.Reply != "" {
-		content := render(o.Reply)
+		content := Render(o.Reply)
 		content.SetReply(ce.Event)
 		if _, err := ce.Proc.Client.SendMessageEvent(ce.Ctx, ce.RoomID, event.EventMessage, &content); err != nil {
 			zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to send reply")

@@ -31,7 +31,11 @@ var cmdUpdate = &command{
 	Args:    "SERVICE",
 	Summary: "fetch, reset to the tracked branch, build and restart a compose service, in one live message",
 	Run: func(ce *Event, args []string) outcome {
-		return deploy(ce, args[0], "")
+		svc, bad := lookup(ce, args[0])
+		if bad != nil {
+			return *bad
+		}
+		return deploy(ce, svc, "")
 	},
 }
 
@@ -72,17 +76,13 @@ var cmdRollback = &command{
 		if last == nil || last.OldCommit == "" || last.OldCommit == last.NewCommit {
 			return invalid(fmt.Sprintf("no earlier deploy of %s to roll back to: opsroom has not recorded a successful update that changed its commit", svc.Name))
 		}
-		return deploy(ce, svc.Name, last.OldCommit)
+		return deploy(ce, svc, last.OldCommit)
 	},
 }
 
 // deploy runs an update (to the branch tip, or to commit for a rollback) and
 // shows it as one message that it keeps editing.
-func deploy(ce *Event, name, commit string) outcome {
-	svc, bad := lookup(ce, name)
-	if bad != nil {
-		return *bad
-	}
+func deploy(ce *Event, svc *ops.ServiceConfig, commit string) outcome {
 	if svc.Kind != ops.KindCompose {
 		return invalid(fmt.Sprintf("%s is a %s service: only compose services can be updated", svc.Name, svc.Kind))
 	}
@@ -181,9 +181,9 @@ func keepEditing(ce *Event, msgID id.EventID, p *progress, run *store.UpdateRun,
 			}
 			lastEdit = time.Now()
 			ce.Respond(p.render(lastEdit), commands.ReplyOpts{AllowMarkdown: true, Edit: msgID})
+			run.OldCommit, run.NewCommit = p.commits()
 			p.mu.Lock()
 			stage := string(p.current)
-			run.OldCommit, run.NewCommit = p.old, p.target
 			p.mu.Unlock()
 			if stage != lastStage {
 				lastStage, run.Stage = stage, stage
@@ -283,7 +283,7 @@ func postFullOutput(ce *Event, msgID id.EventID, p *progress) {
 	if cut > 0 {
 		md = fmt.Sprintf("Full output (the first %d bytes are not kept):\n\n", cut) + codeBlock(out, 0)
 	}
-	content := render(md)
+	content := Render(md)
 	content.RelatesTo = (&event.RelatesTo{}).SetThread(msgID, msgID)
 	if _, err := ce.Proc.Client.SendMessageEvent(ce.Ctx, ce.RoomID, event.EventMessage, &content); err != nil {
 		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to post the full output")

@@ -48,17 +48,17 @@ func (w *Watcher) follow(ctx context.Context, host string, services []*ServiceCo
 			case events <- struct{}{}:
 			default: // a probe is already due
 			}
-		}, onFirst: func() {
-			w.setStreaming(host, true)
-			wait = 0
-		}}
+		}, onFirst: func() { w.setStreaming(host, true) }}
 		started := time.Now()
-		// The stream writes nothing until something happens: it counts as
-		// connected once the session is up, which the poke below marks.
+		// docker events writes nothing until something happens: the line echoed
+		// first says the session is up and the stream connected.
 		res, err := w.fleet.runGroup(ctx, host, "echo opsroom-events-ready; exec "+cmd, streamSpan, lines)
 		w.setStreaming(host, false)
 		if ctx.Err() != nil {
 			return
+		}
+		if lines.connected() {
+			wait = 0 // it worked for a while: back off afresh
 		}
 		if time.Since(started) >= streamSpan-time.Second {
 			continue // renewed on schedule
@@ -98,6 +98,12 @@ type eventLines struct {
 	mu      sync.Mutex
 	partial []byte
 	ready   bool
+}
+
+func (e *eventLines) connected() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ready
 }
 
 func (e *eventLines) Write(p []byte) (int, error) {
