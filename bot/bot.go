@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ type Bot struct {
 	cfg     *Config
 	client  *mautrix.Client
 	store   *store.Store
+	access  *opscommands.Access
 	proc    *commands.Processor[*opscommands.Deps]
 	started time.Time
 
@@ -38,6 +40,8 @@ type Bot struct {
 	wakeDelivery chan struct{} // an alert is waiting to be sent
 	running      sync.WaitGroup
 	jobCtx       context.Context
+
+	undecryptable undecryptable
 }
 
 // Deps is what the bot is built from.
@@ -60,11 +64,22 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 		cfg:     cfg,
 		client:  client,
 		store:   deps.Store,
+		access:  &deps.Commands.Access,
 		proc:    opscommands.NewProcessor(client, deps.Commands),
 		started: time.Now(),
 		jobs:    make(chan struct{}, cfg.MaxJobs),
 
 		wakeDelivery: make(chan struct{}, 1),
+		jobCtx:       ctx,
+
+		undecryptable: undecryptable{answered: map[id.UserID]time.Time{}},
+	}
+	if cfg.Encryption.Enabled() {
+		helper, err := setupCrypto(ctx, client, &cfg.Encryption, deps.Store)
+		if err != nil {
+			return nil, err
+		}
+		helper.DecryptErrorCallback = b.onUndecryptable
 	}
 	syncer := client.Syncer.(*mautrix.DefaultSyncer)
 	// Before DontProcessOldEvents, which ends the handling of the whole first sync.
@@ -75,6 +90,7 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 	})
 	syncer.OnSync(client.DontProcessOldEvents)
 	syncer.OnEventType(event.EventMessage, b.onMessage)
+	syncer.OnEventType(event.EventReaction, b.onReaction)
 	syncer.OnEventType(event.StateMember, b.onMember)
 	return b, nil
 }
@@ -142,12 +158,13 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := opscommands.MarkInterrupted(ctx, b.client, b.store); err != nil {
 		log.Err(err).Msg("Failed to close the updates a restart interrupted")
 	}
-	for _, room := range b.cfg.Rooms {
+	for _, room := range b.cfg.talkRooms() {
 		if _, err := b.client.JoinRoomByID(ctx, room); err != nil {
 			// Not invited yet: the invite is accepted when it comes.
-			log.Warn().Err(err).Stringer("room_id", room).Msg("Could not join ops room yet; invite the bot")
+			log.Warn().Err(err).Stringer("room_id", room).Msg("Could not join room yet; invite the bot")
 		}
 	}
+	b.loadRoomState(ctx)
 
 	deliveryDone := make(chan struct{})
 	go func() {
@@ -177,15 +194,20 @@ func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
 		return
 	}
 	log := zerolog.Ctx(ctx).With().Stringer("room_id", evt.RoomID).Stringer("inviter", evt.Sender).Logger()
-	if !b.cfg.roomAllowed(evt.RoomID) || !b.cfg.userAllowed(evt.Sender) {
-		log.Warn().Msg("Ignoring invite: room or inviter is not allowed (matrix.rooms, matrix.allowed_users)")
+	if !slices.Contains(b.cfg.talkRooms(), evt.RoomID) || !b.hasRole(evt.Sender) {
+		log.Warn().Msg("Ignoring invite: room or inviter is not allowed (matrix.rooms, matrix.alert_rooms, access)")
 		return
 	}
 	if _, err := b.client.JoinRoomByID(ctx, evt.RoomID); err != nil {
 		log.Err(err).Msg("Failed to accept invite")
 		return
 	}
-	log.Info().Msg("Joined ops room")
+	if b.client.Crypto != nil {
+		if _, err := b.client.State(ctx, evt.RoomID); err != nil {
+			log.Warn().Err(err).Msg("Could not load room state")
+		}
+	}
+	log.Info().Msg("Joined room")
 }
 
 func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
@@ -209,11 +231,25 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 		log.Warn().Msg("Ignoring command from a room that is not an ops room (matrix.rooms)")
 		return
 	}
-	if !b.cfg.userAllowed(evt.Sender) {
-		log.Warn().Msg("Refusing command from a sender who is not allowed (matrix.allowed_users)")
-		b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.refuse(ctx, evt, msg.Body) })
+	if b.cfg.Encryption.Require && evt.Mautrix.EventSource&event.SourceDecrypted == 0 {
+		log.Warn().Msg("Refusing a command sent unencrypted (matrix.encryption.require)")
+		b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.refuse(ctx, evt, msg.Body, notEncrypted) })
 		return
 	}
+	b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.proc.Process(ctx, evt) })
+}
+
+// onReaction hands reactions in ops rooms to the processor, which runs the
+// command a confirmation prompt attached to the reaction (mautrix's reaction commands).
+func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
+	if evt.Sender == b.client.UserID || !b.cfg.roomAllowed(evt.RoomID) || time.UnixMilli(evt.Timestamp).Before(b.started) {
+		return
+	}
+	log := zerolog.Ctx(ctx).With().
+		Stringer("room_id", evt.RoomID).
+		Stringer("sender", evt.Sender).
+		Stringer("event_id", evt.ID).
+		Logger()
 	b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.proc.Process(ctx, evt) })
 }
 
@@ -233,8 +269,19 @@ func (b *Bot) spawn(ctx context.Context, fn func(context.Context)) {
 	}()
 }
 
-// refuse answers a sender who may not run commands, once per command, and audits it.
-func (b *Bot) refuse(ctx context.Context, evt *event.Event, body string) {
+// refusal is why a command is not run: the audit log's detail and the room's answer.
+type refusal struct {
+	detail string
+	reply  string
+}
+
+var notEncrypted = refusal{
+	detail: "sent unencrypted; matrix.encryption.require is on",
+	reply:  "🔒 Commands must be sent encrypted here (matrix.encryption.require): send it from a client with encryption on.",
+}
+
+// refuse answers a command that may not run, once per command, and audits it.
+func (b *Bot) refuse(ctx context.Context, evt *event.Event, body string, why refusal) {
 	verb, args, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(body), opscommands.Prefix), " ")
 	entry := &store.AuditEntry{
 		Sender:  evt.Sender,
@@ -243,19 +290,21 @@ func (b *Bot) refuse(ctx context.Context, evt *event.Event, body string) {
 		Command: strings.ToLower(verb),
 		Args:    strings.TrimSpace(args),
 		Result:  store.ResultDenied,
-		Detail:  "sender not in matrix.allowed_users",
+		Detail:  why.detail,
 	}
 	if err := b.store.Audit().Record(ctx, entry); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to write audit entry")
 	}
-	content := event.MessageEventContent{
-		MsgType: event.MsgNotice,
-		Body:    fmt.Sprintf("⛔ %s is not allowed to run commands here.", evt.Sender),
-	}
+	content := event.MessageEventContent{MsgType: event.MsgNotice, Body: why.reply}
 	content.SetReply(evt)
 	if _, err := b.client.SendMessageEvent(ctx, evt.RoomID, event.EventMessage, &content); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to send refusal")
 	}
+}
+
+// hasRole says whether user is named in the access section (a viewer at least).
+func (b *Bot) hasRole(user id.UserID) bool {
+	return b.access.NamedRole(user) != opscommands.RoleNone
 }
 
 // UserID is the bot's own Matrix ID.

@@ -3,7 +3,6 @@ package bot
 import (
 	"fmt"
 	"net/url"
-	"path"
 	"slices"
 	"strings"
 
@@ -22,10 +21,27 @@ type Config struct {
 	Rooms        []id.RoomID  `yaml:"rooms"`
 	AlertRooms   []id.RoomID  `yaml:"alert_rooms"`
 	AlertMention []id.UserID  `yaml:"alert_mention"`
-	AllowedUsers []string     `yaml:"allowed_users"`
 	MaxJobs      int          `yaml:"max_concurrent_jobs"`
 	EditInterval ops.Duration `yaml:"edit_interval"`
+	Encryption   Encryption   `yaml:"encryption"`
 }
+
+// Encryption is the `matrix.encryption:` section: end-to-end encryption with
+// mautrix's crypto helper, its keys kept in opsroom's database.
+type Encryption struct {
+	// Disabled turns encryption off: opsroom then reads only plain rooms.
+	Disabled bool `yaml:"disabled"`
+	// PickleKey encrypts the Olm/Megolm keys at rest in the database.
+	PickleKey ops.Secret `yaml:"pickle_key"`
+	// Require refuses commands that arrive unencrypted.
+	Require bool `yaml:"require"`
+	// RecoveryKey, when set, cross-signs opsroom's device with the account's
+	// self-signing key from secret storage, so that clients show it as verified.
+	RecoveryKey ops.Secret `yaml:"recovery_key"`
+}
+
+// Enabled says whether opsroom does end-to-end encryption.
+func (e *Encryption) Enabled() bool { return !e.Disabled }
 
 const (
 	defaultDeviceName = "opsroom"
@@ -72,16 +88,6 @@ func (c *Config) Validate() (errs, warnings []error) {
 			bad(fmt.Sprintf("alert_mention[%d]", i), "%q is not a Matrix user ID like @alice:example.org", u)
 		}
 	}
-	if len(c.AllowedUsers) == 0 {
-		bad("allowed_users", "required: who may run commands, e.g. [\"@alice:example.org\", \"@*:example.org\"]")
-	}
-	for i, p := range c.AllowedUsers {
-		if !strings.HasPrefix(p, "@") || !strings.Contains(p, ":") {
-			bad(fmt.Sprintf("allowed_users[%d]", i), "%q is not a user ID or pattern like @alice:example.org or @*:example.org", p)
-		} else if _, err := path.Match(p, ""); err != nil {
-			bad(fmt.Sprintf("allowed_users[%d]", i), "%q is not a valid pattern: %v", p, err)
-		}
-	}
 	if c.MaxJobs < 0 {
 		bad("max_concurrent_jobs", "must be at least 1, got %d", c.MaxJobs)
 	} else if c.MaxJobs == 0 {
@@ -90,25 +96,32 @@ func (c *Config) Validate() (errs, warnings []error) {
 	if c.EditInterval.Duration < 0 {
 		bad("edit_interval", "must be a positive duration like 2s")
 	}
+	if c.Encryption.Enabled() && !c.Encryption.PickleKey.IsSet() {
+		bad("encryption.pickle_key", "required: a secret that encrypts opsroom's encryption keys at rest "+
+			"(e.g. the output of `openssl rand -base64 32`, as {env: OPSROOM_PICKLE_KEY}); "+
+			"or set matrix.encryption.disabled: true to use plain rooms only")
+	}
+	if !c.Encryption.Enabled() && (c.Encryption.Require || c.Encryption.RecoveryKey.IsSet()) {
+		bad("encryption.disabled", "is true, but encryption.require or encryption.recovery_key is set; remove one or the other")
+	}
 	if c.DeviceName == "" {
 		c.DeviceName = defaultDeviceName
 	}
 	return errs, warnings
 }
 
+// roomAllowed says whether commands are read in room.
 func (c *Config) roomAllowed(room id.RoomID) bool {
 	return slices.Contains(c.Rooms, room)
 }
 
-// userAllowed matches sender against the allowed IDs and patterns (`*` matches any run of characters).
-func (c *Config) userAllowed(sender id.UserID) bool {
-	for _, p := range c.AllowedUsers {
-		if p == string(sender) {
-			return true
-		}
-		if ok, _ := path.Match(p, string(sender)); ok && strings.Contains(p, "*") {
-			return true
+// talkRooms are the rooms opsroom joins and speaks in: the ops rooms and the alert rooms.
+func (c *Config) talkRooms() []id.RoomID {
+	rooms := slices.Clone(c.Rooms)
+	for _, r := range c.AlertRooms {
+		if !slices.Contains(rooms, r) {
+			rooms = append(rooms, r)
 		}
 	}
-	return false
+	return rooms
 }

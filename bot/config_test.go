@@ -7,24 +7,8 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
-func TestAllowedUsersMatchIDsAndServerPatterns(t *testing.T) {
-	c := &Config{AllowedUsers: []string{"@alice:example.org", "@*:ops.example.org"}}
-	for user, want := range map[id.UserID]bool{
-		"@alice:example.org":      true,
-		"@bob:ops.example.org":    true,
-		"@bob:example.org":        false,
-		"@alice:example.org.evil": false,
-		"@eve:evil.org":           false,
-		"@x:ops.example.org:1":    false,
-	} {
-		if got := c.userAllowed(user); got != want {
-			t.Errorf("userAllowed(%s) = %v, want %v", user, got, want)
-		}
-	}
-}
-
 func TestValidateSaysWhatIsMissing(t *testing.T) {
-	c := &Config{Homeserver: "matrix.example.org", UserID: "opsroom", Rooms: []id.RoomID{"#ops:example.org"}, AllowedUsers: []string{"alice"}}
+	c := &Config{Homeserver: "matrix.example.org", UserID: "opsroom", Rooms: []id.RoomID{"#ops:example.org"}}
 	errs, _ := c.Validate()
 	var all []string
 	for _, e := range errs {
@@ -36,7 +20,7 @@ func TestValidateSaysWhatIsMissing(t *testing.T) {
 		`matrix.user_id: "opsroom" is not a Matrix user ID`,
 		`matrix.password: set password or access_token`,
 		`matrix.rooms[0]: "#ops:example.org" is not a room ID`,
-		`matrix.allowed_users[0]: "alice" is not a user ID or pattern`,
+		`matrix.encryption.pickle_key: required`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("errors lack %q:\n%s", want, got)
@@ -44,5 +28,24 @@ func TestValidateSaysWhatIsMissing(t *testing.T) {
 	}
 	if c.MaxJobs != defaultMaxJobs || c.DeviceName != defaultDeviceName {
 		t.Errorf("defaults not filled: %+v", c)
+	}
+}
+
+func TestEncryptionCanBeTurnedOffButNotHalfway(t *testing.T) {
+	c := &Config{Encryption: Encryption{Disabled: true}}
+	errs, _ := c.Validate()
+	for _, e := range errs {
+		if strings.Contains(e.Error(), "pickle_key") {
+			t.Errorf("pickle_key required with encryption disabled: %v", e)
+		}
+	}
+	c = &Config{Encryption: Encryption{Disabled: true, Require: true}}
+	errs, _ = c.Validate()
+	found := false
+	for _, e := range errs {
+		found = found || strings.Contains(e.Error(), "matrix.encryption.disabled")
+	}
+	if !found {
+		t.Errorf("require with encryption disabled accepted: %v", errs)
 	}
 }

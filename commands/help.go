@@ -14,7 +14,11 @@ var cmdHelp = &command{
 		var b strings.Builder
 		b.WriteString("**Commands**\n\n")
 		for _, c := range ce.Meta.registry {
-			fmt.Fprintf(&b, "- %s — %s\n", code(c.usage()), c.Summary)
+			fmt.Fprintf(&b, "- %s — %s", code(c.usage()), c.Summary)
+			if c.needs() == RoleOperator {
+				b.WriteString(" *(operators)*")
+			}
+			b.WriteString("\n")
 		}
 		return outcome{Reply: b.String(), Result: store.ResultOK}
 	},

@@ -20,6 +20,7 @@ var (
 func lifecycle(name, done, summary string, action func(*ops.Fleet, context.Context, string) (ops.Status, error)) *command {
 	return &command{
 		Name:    name,
+		Role:    RoleOperator,
 		Args:    "SERVICE",
 		Summary: summary,
 		Run: func(ce *Event, args []string) outcome {

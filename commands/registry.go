@@ -31,9 +31,12 @@ type Deps struct {
 	Watcher *ops.Watcher
 	// EditInterval is the least time between two edits of a progress message (default 2 s).
 	EditInterval time.Duration
+	// Access says who may run which commands.
+	Access Access
 
 	registry []*command // for !help
 	jobs     jobs
+	confirms confirmations
 }
 
 func (d *Deps) editInterval() time.Duration {
@@ -55,6 +58,8 @@ type command struct {
 	// brackets is optional.
 	Args    string
 	Summary string
+	// Role is the least role that may run it (default: viewer).
+	Role Role
 	// Run does the work and says how it went, for the reply and the audit log.
 	Run func(ce *Event, args []string) outcome
 }
@@ -77,8 +82,16 @@ func registry() []*command {
 		cmdRestart, cmdStop, cmdStart,
 		cmdCheck, cmdUpdate, cmdCancel, cmdRollback,
 		cmdAlerts, cmdMute, cmdUnmute, cmdWatch,
+		cmdHistory,
+		cmdConfirm, cmdDeny,
 	}
 }
+
+// cmdUnknown stands for a command that is not in the registry, for the role check.
+var cmdUnknown = &command{Name: "unknown"}
+
+// needs is the least role that may run c.
+func (c *command) needs() Role { return max(c.Role, RoleViewer) }
 
 // NewProcessor returns mautrix's command processor with every command registered.
 func NewProcessor(cli *mautrix.Client, deps *Deps) *commands.Processor[*Deps] {
@@ -94,6 +107,10 @@ func NewProcessor(cli *mautrix.Client, deps *Deps) *commands.Processor[*Deps] {
 	proc.Register(&commands.Handler[*Deps]{
 		Name: commands.UnknownCommandName,
 		Func: func(ce *Event) {
+			if refusal := authorize(ce, cmdUnknown, nil); refusal != nil {
+				finish(ce, time.Now(), *refusal)
+				return
+			}
 			o := outcome{
 				Reply:  fmt.Sprintf("Unknown command %s. Type `!help` for the list.", code(Prefix+ce.Command)),
 				Result: store.ResultInvalid,
@@ -113,8 +130,12 @@ func (c *command) handler() *commands.Handler[*Deps] {
 		Func: func(ce *Event) {
 			start := time.Now()
 			var o outcome
-			if err := c.checkArgCount(ce.Args); err != nil {
+			if refusal := authorize(ce, c, ce.Args); refusal != nil {
+				o = *refusal
+			} else if err := c.checkArgCount(ce.Args); err != nil {
 				o = invalid(err.Error())
+			} else if svc, ask := needsConfirmation(ce, c, ce.Args); ask {
+				o = askConfirmation(ce, c, svc)
 			} else {
 				o = c.Run(ce, ce.Args)
 			}
@@ -152,10 +173,18 @@ func (c *command) checkArgCount(args []string) error {
 func finish(ce *Event, start time.Time, o outcome) {
 	if o.Reply != "" {
 		content := Render(o.Reply)
-		content.SetReply(ce.Event)
+		if reaction := ce.Event.Content.AsReaction(); ce.Event.Type == event.EventReaction {
+			// A command made by a reaction answers the message reacted to.
+			content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(reaction.RelatesTo.EventID)
+		} else {
+			content.SetReply(ce.Event)
+		}
 		if _, err := ce.Proc.Client.SendMessageEvent(ce.Ctx, ce.RoomID, event.EventMessage, &content); err != nil {
 			zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to send reply")
 		}
+	}
+	if o.Result == store.ResultDenied {
+		zerolog.Ctx(ce.Ctx).Warn().Str("reason", o.Detail).Msg("Refused a command")
 	}
 	entry := &store.AuditEntry{
 		Time:     start,

@@ -55,12 +55,10 @@ var cmdLogs = &command{
 		}
 		lines := defaultLogLines
 		if len(args) > 1 {
-			n, err := strconv.Atoi(args[1])
-			if err != nil || n < 1 || n > maxLogLines {
-				return invalid(fmt.Sprintf("LINES must be a whole number from 1 to %d, got %s; usage: %s",
-					maxLogLines, code(args[1]), code(cmdLogsUsage)))
+			var bad *outcome
+			if lines, bad = parseCount(args[1], "LINES", maxLogLines, cmdLogsUsage); bad != nil {
+				return *bad
 			}
-			lines = n
 		}
 		out, err := ce.Meta.Fleet.Logs(ce.Ctx, svc.Name, lines)
 		if err != nil {

@@ -28,6 +28,7 @@ const (
 
 var cmdUpdate = &command{
 	Name:    "update",
+	Role:    RoleOperator,
 	Args:    "SERVICE",
 	Summary: "fetch, reset to the tracked branch, build and restart a compose service, in one live message",
 	Run: func(ce *Event, args []string) outcome {
@@ -41,6 +42,7 @@ var cmdUpdate = &command{
 
 var cmdCancel = &command{
 	Name:    "cancel",
+	Role:    RoleOperator,
 	Args:    "SERVICE",
 	Summary: "stop a running update or rollback; its processes on the host are ended too",
 	Run: func(ce *Event, args []string) outcome {
@@ -62,6 +64,7 @@ var cmdCancel = &command{
 
 var cmdRollback = &command{
 	Name:    "rollback",
+	Role:    RoleOperator,
 	Args:    "SERVICE",
 	Summary: "go back to the commit deployed before the last successful update, and rebuild",
 	Run: func(ce *Event, args []string) outcome {

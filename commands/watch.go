@@ -49,6 +49,7 @@ var cmdAlerts = &command{
 
 var cmdMute = &command{
 	Name:    "mute",
+	Role:    RoleOperator,
 	Args:    "SERVICE DURATION",
 	Summary: "keep watching the service, but record its alerts instead of posting them, for DURATION (30m, 2h, 1d)",
 	Run: func(ce *Event, args []string) outcome {
@@ -71,6 +72,7 @@ var cmdMute = &command{
 
 var cmdUnmute = &command{
 	Name:    "unmute",
+	Role:    RoleOperator,
 	Args:    "SERVICE",
 	Summary: "post the service's alerts again",
 	Run: func(ce *Event, args []string) outcome {

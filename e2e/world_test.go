@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"go.mau.fi/util/dbutil"
 	"gopkg.in/yaml.v3"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -42,35 +45,71 @@ type world struct {
 	moreRooms []id.RoomID
 	// watch is the watch: section of opsroom's config; nil leaves the defaults.
 	watch map[string]any
+	// matrix and access hold keys of those sections that replace the harness's own.
+	matrix map[string]any
+	access map[string]any
+	// encrypted says the ops room is end-to-end encrypted (alice and eve have crypto).
+	encrypted bool
 
 	botID       id.UserID
 	botPassword string
 	dir         string
 }
 
+// newWorld is a plain (unencrypted) ops room.
 func newWorld(t testing.TB) *world {
+	t.Helper()
+	return makeWorld(t, false)
+}
+
+// newEncryptedWorld is an end-to-end encrypted ops room, as Element makes them:
+// alice and eve read and write it through their own crypto.
+func newEncryptedWorld(t testing.TB) *world {
+	t.Helper()
+	return makeWorld(t, true)
+}
+
+func makeWorld(t testing.TB, encrypted bool) *world {
 	t.Helper()
 	testworld.Short(t)
 	testworld.RequireDocker(t)
 	ctx := context.Background()
-	w := &world{dir: t.TempDir()}
+	w := &world{dir: t.TempDir(), encrypted: encrypted}
 	w.hs = testworld.StartHomeserver(t)
 	w.sshd = testworld.StartSSHD(t)
 	w.botID, w.botPassword = w.hs.Register(t, "opsroom")
 	w.alice = w.hs.Client(t, "alice")
 	w.eve = w.hs.Client(t, "eve")
 
-	resp, err := w.alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+	req := &mautrix.ReqCreateRoom{
 		Preset: "private_chat",
 		Name:   "ops",
 		Invite: []id.UserID{w.botID, w.eve.UserID},
-	})
+	}
+	if encrypted {
+		withCrypto(t, w.alice)
+		withCrypto(t, w.eve)
+		req.InitialState = []*event.Event{{
+			Type:     event.StateEncryption,
+			StateKey: new(""),
+			Content:  event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}}
+	}
+	resp, err := w.alice.CreateRoom(ctx, req)
 	if err != nil {
 		t.Fatalf("creating the ops room: %v", err)
 	}
 	w.room = resp.RoomID
 	if _, err := w.eve.JoinRoomByID(ctx, w.room); err != nil {
 		t.Fatalf("eve joining the ops room: %v", err)
+	}
+	if encrypted {
+		for _, cli := range []*mautrix.Client{w.alice, w.eve} {
+			eventually(t, string(cli.UserID)+"'s client knowing the room is encrypted", func() bool {
+				ok, _ := cli.StateStore.IsEncrypted(ctx, w.room)
+				return ok
+			})
+		}
 	}
 	return w
 }
@@ -112,19 +151,20 @@ type opsroom struct {
 // returning once it has synced and listens for commands.
 func (w *world) startOpsroom(t testing.TB, hosts map[string]host, services map[string]service) *opsroom {
 	t.Helper()
-	passwordFile := filepath.Join(w.dir, "bot-password")
-	if err := os.WriteFile(passwordFile, []byte(w.botPassword+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	matrix := map[string]any{
+		"homeserver":    w.hs.URL,
+		"user_id":       w.botID,
+		"password":      map[string]string{"file": w.secretFile(t, "bot-password", w.botPassword)},
+		"rooms":         append([]id.RoomID{w.room}, w.moreRooms...),
+		"edit_interval": "300ms",
+		"encryption":    map[string]any{"pickle_key": map[string]string{"file": w.secretFile(t, "pickle-key", testPickleKey)}},
 	}
+	maps.Copy(matrix, w.matrix)
+	access := map[string]any{"operators": []id.UserID{w.alice.UserID}}
+	maps.Copy(access, w.access)
 	cfg := map[string]any{
-		"matrix": map[string]any{
-			"homeserver":    w.hs.URL,
-			"user_id":       w.botID,
-			"password":      map[string]string{"file": passwordFile},
-			"rooms":         append([]id.RoomID{w.room}, w.moreRooms...),
-			"allowed_users": []id.UserID{w.alice.UserID},
-			"edit_interval": "300ms",
-		},
+		"matrix":   matrix,
+		"access":   access,
 		"database": filepath.Join(w.dir, "opsroom.db"),
 		"log":      map[string]string{"level": "debug", "format": "json"},
 		"hosts":    hosts,
@@ -170,6 +210,19 @@ func (w *world) startOpsroom(t testing.TB, hosts map[string]host, services map[s
 		t.Fatalf("opsroom not ready after %s:\n%s", replyTimeout, o.log())
 	}
 	return o
+}
+
+// testPickleKey is opsroom's pickle key in the tests.
+const testPickleKey = "e2e-pickle-key-8c1f0b6a2d"
+
+// secretFile writes a secret into a file of the world, as a deployment keeps it.
+func (w *world) secretFile(t testing.TB, name, secret string) string {
+	t.Helper()
+	path := filepath.Join(w.dir, name)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func (o *opsroom) readLog(pipe interface{ Read([]byte) (int, error) }) {
@@ -248,13 +301,57 @@ func (w *world) botMessages(t testing.TB) []*event.Event {
 	var out []*event.Event
 	for i := len(resp.Chunk) - 1; i >= 0; i-- {
 		evt := resp.Chunk[i]
-		if evt.Sender != w.botID || evt.Type != event.EventMessage {
+		if evt.Sender != w.botID {
 			continue
 		}
 		_ = evt.Content.ParseRaw(evt.Type)
+		if evt.Type == event.EventEncrypted && w.alice.Crypto != nil {
+			decrypted, err := w.alice.Crypto.Decrypt(context.Background(), evt)
+			if err != nil {
+				continue // its keys have not arrived yet; the next look will have them
+			}
+			evt = decrypted
+		}
+		if evt.Type != event.EventMessage {
+			continue
+		}
 		out = append(out, evt)
 	}
 	return out
+}
+
+// withCrypto gives a test client end-to-end encryption, with its keys in its
+// own SQLite file, and keeps it syncing (to receive room keys) until the test ends.
+func withCrypto(t testing.TB, cli *mautrix.Client) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "crypto.db")+
+		"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := dbutil.NewWithDB(raw, "sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper, err := cryptohelper.NewCryptoHelper(cli, []byte("test client pickle key"), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := helper.Init(ctx); err != nil {
+		t.Fatalf("crypto for %s: %v", cli.UserID, err)
+	}
+	cli.Crypto = helper
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = cli.SyncWithContext(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done // the sync loop must be gone before its store closes
+		_ = db.Close()
+	})
 }
 
 // alerts returns the bodies of the bot's messages that answer no one: its alerts, oldest first.

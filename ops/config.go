@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,17 +61,23 @@ const (
 
 // ServiceConfig is one service users name in commands.
 type ServiceConfig struct {
-	Name           string            `yaml:"-"`
-	Host           string            `yaml:"host"`
-	Kind           Kind              `yaml:"kind"`
-	Container      string            `yaml:"container"`
-	Directory      string            `yaml:"directory"`
-	ComposeService string            `yaml:"compose_service"`
-	GitRemote      string            `yaml:"git_remote"`
-	GitBranch      string            `yaml:"git_branch"`
-	UpdateTimeout  Duration          `yaml:"update_timeout"`
-	Mention        []string          `yaml:"mention"` // Matrix users its alerts mention
-	Actions        map[string]string `yaml:"actions"`
+	Name           string   `yaml:"-"`
+	Host           string   `yaml:"host"`
+	Kind           Kind     `yaml:"kind"`
+	Container      string   `yaml:"container"`
+	Directory      string   `yaml:"directory"`
+	ComposeService string   `yaml:"compose_service"`
+	GitRemote      string   `yaml:"git_remote"`
+	GitBranch      string   `yaml:"git_branch"`
+	UpdateTimeout  Duration `yaml:"update_timeout"`
+	Mention        []string `yaml:"mention"` // Matrix users its alerts mention
+	// Operators, when set, are the only Matrix users (IDs or patterns) who may
+	// change this service, in place of the global operators.
+	Operators []string `yaml:"operators"`
+	// Confirm lists the verbs that wait for a ✅ reaction before they run
+	// (`confirm: true` is every verb that changes the service).
+	Confirm ConfirmVerbs      `yaml:"confirm"`
+	Actions map[string]string `yaml:"actions"`
 }
 
 const (
@@ -212,6 +219,11 @@ func (c *Config) Validate() (errs, warnings []error) {
 				bad(fmt.Sprintf("%s.mention[%d]", key, i), "%q is not a Matrix user ID like @alice:example.org", m)
 			}
 		}
+		for _, verb := range s.Confirm {
+			if !slices.Contains(ChangingVerbs, verb) {
+				bad(key+".confirm", "%q is not a verb that changes a service; use true or some of %s", verb, strings.Join(ChangingVerbs, ", "))
+			}
+		}
 		for _, action := range sortedKeys(s.Actions) {
 			if !slices.Contains(overridable, action) {
 				bad(key+".actions."+action, "not an action that can be replaced; use one of %s", strings.Join(overridable, ", "))
@@ -246,9 +258,15 @@ type Duration struct{ time.Duration }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
+	if days, ok := strings.CutSuffix(node.Value, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			d.Duration = time.Duration(n) * 24 * time.Hour
+			return nil
+		}
+	}
 	v, err := time.ParseDuration(node.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 10s or 2m", node.Line, node.Value)
+		return fmt.Errorf("line %d: %q is not a duration like 10s, 2m or 90d", node.Line, node.Value)
 	}
 	d.Duration = v
 	return nil
@@ -284,6 +302,36 @@ func (s *Secret) UnmarshalYAML(node *yaml.Node) error {
 	s.File, s.Env = expandHome(ref.File), ref.Env
 	return nil
 }
+
+// ChangingVerbs are the commands that change a service, which confirm: can name.
+var ChangingVerbs = []string{"restart", "stop", "start", "update", "rollback"}
+
+// ConfirmVerbs is a service's `confirm:` key: true (every changing verb), false,
+// or a list of verbs.
+type ConfirmVerbs []string
+
+func (c *ConfirmVerbs) UnmarshalYAML(node *yaml.Node) error {
+	if node.Kind == yaml.ScalarNode {
+		var all bool
+		if err := node.Decode(&all); err != nil {
+			return fmt.Errorf("line %d: confirm is true, false or a list of verbs like [update, rollback]", node.Line)
+		}
+		*c = nil
+		if all {
+			*c = slices.Clone(ChangingVerbs)
+		}
+		return nil
+	}
+	var verbs []string
+	if err := node.Decode(&verbs); err != nil {
+		return fmt.Errorf("line %d: confirm is true, false or a list of verbs like [update, rollback]", node.Line)
+	}
+	*c = verbs
+	return nil
+}
+
+// Needs says whether verb waits for a confirmation.
+func (c ConfirmVerbs) Needs(verb string) bool { return slices.Contains(c, verb) }
 
 // IsSet says whether the secret was given at all.
 func (s Secret) IsSet() bool { return s.value != "" || s.File != "" || s.Env != "" }

@@ -19,6 +19,9 @@ const (
 	ResultFailed  Result = "failed"  // ran; the remote command or the host failed
 	ResultInvalid Result = "invalid" // refused before running: unknown service, bad argument
 	ResultDenied  Result = "denied"  // refused: sender or room not allowed
+
+	ResultPending   Result = "pending"   // waiting for a confirmation; a later row says how it ended
+	ResultCancelled Result = "cancelled" // not run: denied, or not confirmed in time
 )
 
 // AuditEntry is one row of the audit log: a command, allowed or refused.
@@ -43,7 +46,8 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	recentAuditQuery = `
 		SELECT id, time_ms, sender, room_id, event_id, command, args, service, result, exit_code, duration_ms, detail
-		FROM audit_log ORDER BY id DESC LIMIT $1`
+		FROM audit_log WHERE $1 = '' OR service = $1 ORDER BY id DESC LIMIT $2`
+	pruneAuditQuery = `DELETE FROM audit_log WHERE time_ms < $1`
 )
 
 // AuditQuery reads and writes the audit log.
@@ -72,9 +76,19 @@ func (aq AuditQuery) Record(ctx context.Context, e *AuditEntry) error {
 	return nil
 }
 
-// Recent returns the latest n entries, newest first.
-func (aq AuditQuery) Recent(ctx context.Context, n int) ([]*AuditEntry, error) {
-	return aq.QueryMany(ctx, recentAuditQuery, n)
+// Recent returns the latest n entries, of one service or ("") of all, newest first.
+func (aq AuditQuery) Recent(ctx context.Context, service string, n int) ([]*AuditEntry, error) {
+	return aq.QueryMany(ctx, recentAuditQuery, service, n)
+}
+
+// Prune deletes the entries older than before (the retention period); rows
+// are deleted whole, never rewritten. It returns how many went.
+func (aq AuditQuery) Prune(ctx context.Context, before time.Time) (int64, error) {
+	res, err := aq.GetDB().Exec(ctx, pruneAuditQuery, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("pruning the audit log: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // Scan implements dbutil.DataStruct.

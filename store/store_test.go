@@ -68,7 +68,7 @@ func TestAuditRecordsAndReadsBack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.Audit().Recent(ctx, 10)
+	got, err := s.Audit().Recent(ctx, "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,5 +119,30 @@ func TestUpdateRunLifecycle(t *testing.T) {
 	}
 	if running, _ := s.Updates().Running(ctx); len(running) != 0 {
 		t.Errorf("finished run still listed as running")
+	}
+}
+
+func TestAuditRowsAreNeverRewrittenButAgeOut(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	old := &AuditEntry{Time: time.Now().Add(-48 * time.Hour), Sender: "@alice:example.org", RoomID: "!r:example.org", Command: "restart", Service: "bridge", Result: ResultOK}
+	fresh := &AuditEntry{Sender: "@alice:example.org", RoomID: "!r:example.org", Command: "status", Service: "web", Result: ResultOK}
+	for _, e := range []*AuditEntry{old, fresh} {
+		if err := s.Audit().Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DB.Exec(ctx, `UPDATE audit_log SET result='ok', sender='@mallory:example.org'`); err == nil {
+		t.Errorf("an audit row was rewritten")
+	}
+	if got, err := s.Audit().Recent(ctx, "web", 10); err != nil || len(got) != 1 || got[0].Command != "status" {
+		t.Errorf("Recent(web) = %+v, %v; want the status entry alone", got, err)
+	}
+	n, err := s.Audit().Prune(ctx, time.Now().Add(-24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("Prune removed %d rows (%v), want 1", n, err)
+	}
+	if got, _ := s.Audit().Recent(ctx, "", 10); len(got) != 1 || got[0].Command != "status" {
+		t.Errorf("after pruning: %+v, want the fresh entry alone", got)
 	}
 }

@@ -11,15 +11,18 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/opsroom/opsroom/bot"
+	"github.com/opsroom/opsroom/commands"
 	"github.com/opsroom/opsroom/ops"
 )
 
 // Config is the whole config file; each package owns the type of its own section.
 type Config struct {
-	Matrix   bot.Config `yaml:"matrix"`
-	Database string     `yaml:"database"`
-	Log      LogConfig  `yaml:"log"`
-	Fleet    ops.Config `yaml:",inline"`
+	Matrix   bot.Config      `yaml:"matrix"`
+	Access   commands.Access `yaml:"access"`
+	Database string          `yaml:"database"`
+	Audit    AuditConfig     `yaml:"audit"`
+	Log      LogConfig       `yaml:"log"`
+	Fleet    ops.Config      `yaml:",inline"`
 }
 
 // LogConfig is the `log:` section.
@@ -28,10 +31,19 @@ type LogConfig struct {
 	Format string `yaml:"format"` // console or json
 }
 
+// AuditConfig is the `audit:` section.
+type AuditConfig struct {
+	// Retention is how long audit rows are kept (0: for ever).
+	Retention ops.Duration `yaml:"retention"`
+}
+
 var typeSection = map[string]string{
+	"main.AuditConfig":  "audit",
 	"main.Config":       "the top level",
 	"main.LogConfig":    "log",
 	"bot.Config":        "matrix",
+	"bot.Encryption":    "matrix.encryption",
+	"commands.Access":   "access",
 	"ops.HostConfig":    "a host",
 	"ops.ServiceConfig": "a service",
 }
@@ -68,6 +80,10 @@ func explainYAMLError(msg string) string {
 	if m == nil {
 		return msg
 	}
+	if m[2] == "allowed_users" && m[3] == "bot.Config" {
+		return fmt.Sprintf("line %s: matrix.allowed_users is now access.operators (who may change things) "+
+			"and access.viewers (who may only look); move the list there", m[1])
+	}
 	section := typeSection[m[3]]
 	if section == "" {
 		section = m[3]
@@ -94,9 +110,14 @@ func (c *Config) validate() (errs, warnings []error) {
 	default:
 		errs = append(errs, fmt.Errorf("log.format: %q is not console or json", c.Log.Format))
 	}
+	if c.Audit.Retention.Duration < 0 {
+		errs = append(errs, fmt.Errorf("audit.retention: must be a positive duration like 365d, or 0 to keep every row"))
+	}
 	e, w := c.Matrix.Validate()
 	errs, warnings = append(errs, e...), append(warnings, w...)
 	e, w = c.Fleet.Validate()
+	errs, warnings = append(errs, e...), append(warnings, w...)
+	e, w = c.Access.Validate(c.Fleet.Services)
 	errs, warnings = append(errs, e...), append(warnings, w...)
 	return errs, warnings
 }

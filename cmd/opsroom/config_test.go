@@ -35,7 +35,11 @@ func TestCheckConfigNamesEveryUnknownKey(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("unknown keys accepted:\n%s", out)
 	}
-	for _, want := range []string{`unknown key "alowed_users" in matrix`, `unknown key "identity_fil" in a host`} {
+	for _, want := range []string{
+		`unknown key "alowed_users" in matrix`,
+		`unknown key "identity_fil" in a host`,
+		"matrix.allowed_users is now access.operators",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

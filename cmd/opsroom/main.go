@@ -86,13 +86,16 @@ func serve(ctx context.Context, cfg *Config) error {
 	}
 	defer fleet.Close()
 
-	deps := &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration}
+	deps := &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration, Access: cfg.Access}
 	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps})
 	if err != nil {
 		return err
 	}
 
 	var watching sync.WaitGroup
+	if cfg.Audit.Retention.Duration > 0 {
+		watching.Go(func() { pruneAudit(ctx, st, cfg.Audit.Retention.Duration) })
+	}
 	if !cfg.Fleet.Watch.Disabled {
 		watcher := ops.NewWatcher(fleet, b)
 		deps.Watcher = watcher
@@ -106,6 +109,25 @@ func serve(ctx context.Context, cfg *Config) error {
 	watching.Wait()
 	zerolog.Ctx(ctx).Info().Msg("Stopped")
 	return err
+}
+
+// pruneAudit deletes audit rows older than the retention period, at start and then daily.
+func pruneAudit(ctx context.Context, st *store.Store, retention time.Duration) {
+	tick := time.NewTicker(24 * time.Hour)
+	defer tick.Stop()
+	for {
+		n, err := st.Audit().Prune(ctx, time.Now().Add(-retention))
+		if err != nil {
+			zerolog.Ctx(ctx).Err(err).Msg("Failed to prune the audit log")
+		} else if n > 0 {
+			zerolog.Ctx(ctx).Info().Int64("rows", n).Stringer("retention", retention).Msg("Pruned the audit log")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func newLogger(cfg LogConfig) zerolog.Logger {
