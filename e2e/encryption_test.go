@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/opsroom/opsroom/internal/testworld"
 )
@@ -106,4 +109,101 @@ func TestUndecryptableCommandIsAnsweredNotLost(t *testing.T) {
 	}
 	got := w.waitReply(t, resp.EventID, "an undecryptable message")
 	mustContain(t, "undecryptable notice", got, "could not decrypt", "keys did not arrive", "send it again")
+}
+
+// crossSigning gives cli's account cross-signing keys, as Element's "set up
+// secure backup" does: the private keys go to secret storage under a new
+// default key, whose recovery key it returns; cli's own device is signed.
+func crossSigning(t *testing.T, cli *mautrix.Client, password string) string {
+	t.Helper()
+	ctx := context.Background()
+	mach := cli.Crypto.(*cryptohelper.CryptoHelper).Machine()
+	key, err := mach.SSSS.GenerateAndUploadKey(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mach.SSSS.SetDefaultKeyID(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := mach.GenerateCrossSigningKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mach.UploadCrossSigningKeysToSSSS(ctx, key, keys); err != nil {
+		t.Fatal(err)
+	}
+	err = mach.PublishCrossSigningKeys(ctx, keys, func(resp *mautrix.RespUserInteractive) any {
+		return &mautrix.ReqUIAuthLogin{
+			BaseAuthData: mautrix.BaseAuthData{Type: mautrix.AuthTypePassword, Session: resp.Session},
+			User:         cli.UserID.String(),
+			Password:     password,
+		}
+	})
+	if err != nil {
+		t.Fatalf("publishing cross-signing keys of %s: %v", cli.UserID, err)
+	}
+	if err := mach.SignOwnDevice(ctx, mach.OwnIdentity()); err != nil {
+		t.Fatal(err)
+	}
+	return key.RecoveryKey()
+}
+
+// botDevice is the device opsroom logged in as, from its database.
+func botDevice(t *testing.T, dbPath string) id.DeviceID {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var device id.DeviceID
+	if err := db.QueryRow(`SELECT device_id FROM matrix_session`).Scan(&device); err != nil {
+		t.Fatalf("reading opsroom's device: %v", err)
+	}
+	return device
+}
+
+func TestRecoveryKeyCrossSignsOpsroomAndCrossSigningGatesOperators(t *testing.T) {
+	w := newEncryptedWorld(t)
+	ctx := context.Background()
+
+	// The bot's account was set up in Element with secure backup; opsroom gets its recovery key.
+	setup := w.hs.Login(t, w.botID, w.botPassword)
+	withCrypto(t, setup)
+	recoveryKey := crossSigning(t, setup, w.botPassword)
+	// alice verified her session; eve did not set up cross-signing at all.
+	crossSigning(t, w.alice, w.alicePassword)
+
+	w.matrix = map[string]any{"encryption": map[string]any{
+		"pickle_key":   testPickleKey,
+		"recovery_key": map[string]string{"file": w.secretFile(t, "recovery-key", recoveryKey)},
+	}}
+	w.access = map[string]any{
+		"operators":            []string{string(w.alice.UserID), string(w.eve.UserID)},
+		"require_cross_signed": true,
+	}
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
+	o := w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
+
+	// Element shows opsroom's device as verified: it is signed by the account's self-signing key.
+	mach := w.alice.Crypto.(*cryptohelper.CryptoHelper).Machine()
+	if _, err := mach.FetchKeys(ctx, []id.UserID{w.botID}, true); err != nil {
+		t.Fatal(err)
+	}
+	device, err := mach.GetOrFetchDevice(ctx, w.botID, botDevice(t, o.db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trust := mach.ResolveTrust(device); trust < id.TrustStateCrossSignedTOFU {
+		t.Errorf("opsroom's device %s has trust %s, want cross-signed", device.DeviceID, trust)
+	}
+
+	before := startedAt(t, c.Name)
+	got := w.ask(t, w.eve, "!restart web")
+	mustContain(t, "restart from a device that is not cross-signed", got, "cross-signed", "verify this session")
+	if startedAt(t, c.Name) != before {
+		t.Fatalf("a restart from a device that is not cross-signed ran")
+	}
+	mustContain(t, "status from the same device", w.ask(t, w.eve, "!status web"), "running")
+	mustContain(t, "restart from alice's cross-signed device", w.ask(t, w.alice, "!restart web"), "restarted")
 }

@@ -51,9 +51,10 @@ type world struct {
 	// encrypted says the ops room is end-to-end encrypted (alice and eve have crypto).
 	encrypted bool
 
-	botID       id.UserID
-	botPassword string
-	dir         string
+	botID         id.UserID
+	botPassword   string
+	alicePassword string
+	dir           string
 }
 
 // newWorld is a plain (unencrypted) ops room.
@@ -78,7 +79,7 @@ func makeWorld(t testing.TB, encrypted bool) *world {
 	w.hs = testworld.StartHomeserver(t)
 	w.sshd = testworld.StartSSHD(t)
 	w.botID, w.botPassword = w.hs.Register(t, "opsroom")
-	w.alice = w.hs.Client(t, "alice")
+	w.alice, w.alicePassword = w.hs.ClientWithPassword(t, "alice")
 	w.eve = w.hs.Client(t, "eve")
 
 	req := &mautrix.ReqCreateRoom{

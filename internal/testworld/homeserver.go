@@ -160,19 +160,33 @@ func (h *Homeserver) Register(t testing.TB, localpart string) (id.UserID, string
 // Client registers an account and returns a client logged in as it.
 func (h *Homeserver) Client(t testing.TB, localpart string) *mautrix.Client {
 	t.Helper()
+	cli, _ := h.ClientWithPassword(t, localpart)
+	return cli
+}
+
+// ClientWithPassword is Client, also returning the account's password (for
+// what asks for it again, such as publishing cross-signing keys).
+func (h *Homeserver) ClientWithPassword(t testing.TB, localpart string) (*mautrix.Client, string) {
+	t.Helper()
 	userID, password := h.Register(t, localpart)
+	return h.Login(t, userID, password), password
+}
+
+// Login logs in to an existing account, as a new device.
+func (h *Homeserver) Login(t testing.TB, userID id.UserID, password string) *mautrix.Client {
+	t.Helper()
 	cli, err := mautrix.NewClient(h.URL, userID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = cli.Login(context.Background(), &mautrix.ReqLogin{
 		Type:             mautrix.AuthTypePassword,
-		Identifier:       mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: localpart},
+		Identifier:       mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: string(userID)},
 		Password:         password,
 		StoreCredentials: true,
 	})
 	if err != nil {
-		t.Fatalf("logging in as %s: %v", localpart, err)
+		t.Fatalf("logging in as %s: %v", userID, err)
 	}
 	return cli
 }
