@@ -155,16 +155,19 @@ func (b *Bot) Run(ctx context.Context) error {
 	defer cancelJobs()
 	b.jobCtx = jobCtx
 
-	if err := opscommands.MarkInterrupted(ctx, b.client, b.store); err != nil {
-		log.Err(err).Msg("Failed to close the updates a restart interrupted")
-	}
 	for _, room := range b.cfg.talkRooms() {
 		if _, err := b.client.JoinRoomByID(ctx, room); err != nil {
 			// Not invited yet: the invite is accepted when it comes.
 			log.Warn().Err(err).Stringer("room_id", room).Msg("Could not join room yet; invite the bot")
 		}
 	}
-	b.loadRoomState(ctx)
+	b.loadRoomState(ctx) // before the edits below, which must be encrypted where the room is
+	if err := opscommands.MarkInterrupted(ctx, b.client, b.store); err != nil {
+		log.Err(err).Msg("Failed to close the updates a restart interrupted")
+	}
+	if err := opscommands.DropWaitingConfirmations(ctx, b.client, b.store); err != nil {
+		log.Err(err).Msg("Failed to close the confirmations a restart dropped")
+	}
 
 	deliveryDone := make(chan struct{})
 	go func() {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/commands"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -26,18 +27,17 @@ var (
 	denyKeys    = []string{"❌", "❌\ufe0f"}
 )
 
-// confirmations are the commands waiting for a ✅, by number. They live in
-// memory: a restart of opsroom drops them (the prompt then stays unanswered,
-// and the command did not run).
+// confirmations are the commands waiting for a ✅, by number (the store's ID).
+// The commands themselves live in memory: a restart of opsroom drops them, and
+// DropWaitingConfirmations edits their prompts to say so.
 type confirmations struct {
 	mu      sync.Mutex
-	last    int
-	waiting map[int]*waiting
+	waiting map[int64]*waiting
 }
 
 // waiting is one command held back until it is confirmed.
 type waiting struct {
-	n      int
+	n      int64
 	ce     *Event // the command as it was sent
 	cmd    *command
 	svc    *ops.ServiceConfig
@@ -68,10 +68,11 @@ func askConfirmation(ce *Event, c *command, svc *ops.ServiceConfig) outcome {
 	if timeout <= 0 {
 		timeout = defaultConfirmTimeout
 	}
-	d.confirms.mu.Lock()
-	d.confirms.last++
-	w := &waiting{n: d.confirms.last, ce: ce, cmd: c, svc: svc}
-	d.confirms.mu.Unlock()
+	rec := &store.Confirmation{RoomID: ce.RoomID, Sender: ce.Sender, Command: c.Name, Service: svc.Name}
+	if err := d.Store.AskConfirmation(ce.Ctx, rec); err != nil {
+		return failed(svc.Name, err)
+	}
+	w := &waiting{n: rec.ID, ce: ce, cmd: c, svc: svc}
 
 	who := "you"
 	if d.Access.FourEyes {
@@ -94,9 +95,13 @@ func askConfirmation(ce *Event, c *command, svc *ops.ServiceConfig) outcome {
 		Raw:    map[string]any{commands.ReactionCommandsKey: reactions, commands.ReactionMultiUseKey: true},
 	})
 	if err != nil {
+		w.end(store.ConfirmDropped)
 		return failed(svc.Name, fmt.Errorf("could not ask for confirmation: %w", err))
 	}
-	w.prompt = resp.EventID
+	w.prompt, rec.PromptID = resp.EventID, resp.EventID
+	if err := d.Store.SetConfirmationPrompt(ce.Ctx, rec); err != nil {
+		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to record the confirmation prompt")
+	}
 	// Offer both reactions, so that a click is all it takes.
 	for _, key := range []string{confirmKeys[0], denyKeys[0]} {
 		if _, err := cli.SendReaction(ce.Ctx, ce.RoomID, resp.EventID, key); err != nil {
@@ -108,11 +113,11 @@ func askConfirmation(ce *Event, c *command, svc *ops.ServiceConfig) outcome {
 		if d.confirms.take(w.n) == nil {
 			return
 		}
-		w.drop(fmt.Sprintf("⌛ Not confirmed within %s: the %s did not run.", ago(timeout), w.what()),
+		w.drop(store.ConfirmExpired, fmt.Sprintf("⌛ Not confirmed within %s: the %s did not run.", ago(timeout), w.what()),
 			"not confirmed in time")
 	})
 	if d.confirms.waiting == nil {
-		d.confirms.waiting = map[int]*waiting{}
+		d.confirms.waiting = map[int64]*waiting{}
 	}
 	d.confirms.waiting[w.n] = w
 	d.confirms.mu.Unlock()
@@ -120,7 +125,7 @@ func askConfirmation(ce *Event, c *command, svc *ops.ServiceConfig) outcome {
 }
 
 // take removes and returns confirmation n, if it still waits.
-func (c *confirmations) take(n int) *waiting {
+func (c *confirmations) take(n int64) *waiting {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := c.waiting[n]
@@ -128,20 +133,57 @@ func (c *confirmations) take(n int) *waiting {
 	return w
 }
 
-// answer edits the prompt to say how it ended.
-func (w *waiting) answer(md string) {
+// end records how the wait ended.
+func (w *waiting) end(state store.ConfirmState) {
 	ctx := context.WithoutCancel(w.ce.Ctx)
+	if err := w.ce.Meta.Store.EndConfirmation(ctx, w.n, state); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to record the end of a confirmation")
+	}
+}
+
+// answer ends the wait in state and edits the prompt to say how.
+func (w *waiting) answer(state store.ConfirmState, md string) {
+	w.end(state)
+	editPrompt(context.WithoutCancel(w.ce.Ctx), w.ce.Proc.Client, w.ce.RoomID, w.prompt, md)
+}
+
+func editPrompt(ctx context.Context, cli *mautrix.Client, room id.RoomID, prompt id.EventID, md string) {
 	content := Render(md)
-	content.SetEdit(w.prompt)
-	if _, err := w.ce.Proc.Client.SendMessageEvent(ctx, w.ce.RoomID, event.EventMessage, &content); err != nil {
+	content.SetEdit(prompt)
+	if _, err := cli.SendMessageEvent(ctx, room, event.EventMessage, &content); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to edit the confirmation prompt")
 	}
 }
 
 // drop ends the wait without running the command, and audits that it did not run.
-func (w *waiting) drop(md, detail string) {
-	w.answer(md)
+func (w *waiting) drop(state store.ConfirmState, md, detail string) {
+	w.answer(state, md)
 	finish(w.ce, time.Now(), outcome{Service: w.svc.Name, Result: store.ResultCancelled, Detail: detail})
+}
+
+// DropWaitingConfirmations closes the waits a stop of opsroom cut off: each
+// prompt is edited to say the command did not run, and each is audited.
+// Call it at start-up, before any command can ask for a new one.
+func DropWaitingConfirmations(ctx context.Context, cli *mautrix.Client, st *store.Store) error {
+	waits, err := st.WaitingConfirmations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range waits {
+		if c.PromptID != "" {
+			editPrompt(ctx, cli, c.RoomID, c.PromptID, fmt.Sprintf("⚠️ Dropped by a restart of opsroom: the %s of **%s** did not run; send it again.",
+				c.Command, escape(c.Service)))
+		}
+		if err := st.EndConfirmation(ctx, c.ID, store.ConfirmDropped); err != nil {
+			return err
+		}
+		err := st.Audit().Record(ctx, &store.AuditEntry{Sender: c.Sender, RoomID: c.RoomID, Command: c.Command, Args: c.Service,
+			Service: c.Service, Result: store.ResultCancelled, Detail: fmt.Sprintf("confirmation %d dropped by a restart of opsroom", c.ID)})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var (
@@ -165,10 +207,10 @@ func answerCommand(name, summary string, confirming bool) *command {
 			w.timer.Stop()
 			done := outcome{Service: w.svc.Name, Result: store.ResultOK, Detail: fmt.Sprintf("%s %s of %s", name, w.cmd.Name, w.svc.Name)}
 			if !confirming {
-				w.drop(fmt.Sprintf("❌ Cancelled by %s: the %s did not run.", ce.Sender, w.what()), "denied by "+ce.Sender.String())
+				w.drop(store.ConfirmDenied, fmt.Sprintf("❌ Cancelled by %s: the %s did not run.", ce.Sender, w.what()), "denied by "+ce.Sender.String())
 				return done
 			}
-			w.answer(fmt.Sprintf("✅ Confirmed by %s: running the %s.", ce.Sender, w.what()))
+			w.answer(store.ConfirmConfirmed, fmt.Sprintf("✅ Confirmed by %s: running the %s.", ce.Sender, w.what()))
 			start := time.Now()
 			finish(w.ce, start, w.cmd.Run(w.ce, w.ce.Args))
 			return done
@@ -181,7 +223,7 @@ func answerCommand(name, summary string, confirming bool) *command {
 // service, for a confirmation); the one who asked or an operator of the
 // service, for a denial.
 func takeWaiting(ce *Event, arg string, confirming bool) (*waiting, *outcome) {
-	n, err := strconv.Atoi(arg)
+	n, err := strconv.ParseInt(arg, 10, 64)
 	if err != nil {
 		o := invalid(fmt.Sprintf("%s is not a confirmation number; the prompt says which, e.g. `!confirm 3`", code(arg)))
 		return nil, &o

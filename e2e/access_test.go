@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -68,17 +67,21 @@ func TestServiceOperatorsAndPowerLevelsDecideWhoMayChangeIt(t *testing.T) {
 }
 
 // confirmWorld runs web under confirm: [restart], in an encrypted room, with
-// eve as a second operator.
-func confirmWorld(t *testing.T, access map[string]any) (*world, *testworld.Container) {
+// eve as a second operator; restart restarts opsroom.
+func confirmWorld(t *testing.T, access map[string]any) (w *world, c *testworld.Container, restart func()) {
 	t.Helper()
-	w := newEncryptedWorld(t)
+	w = newEncryptedWorld(t)
 	w.access = map[string]any{"operators": []string{string(w.alice.UserID), string(w.eve.UserID)}}
 	maps.Copy(w.access, access)
-	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
+	c = testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
 	web := containerService(c)
 	web["confirm"] = []string{"restart"}
-	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": web})
-	return w, c
+	hosts, services := map[string]host{"local": w.localHost()}, map[string]service{"web": web}
+	o := w.startOpsroom(t, hosts, services)
+	return w, c, func() {
+		o.stop(t)
+		o = w.startOpsroom(t, hosts, services)
+	}
 }
 
 // askConfirmed sends a command that needs confirmation and returns it and its prompt.
@@ -107,7 +110,7 @@ func (w *world) promptEndsWith(t *testing.T, prompt id.EventID, want string) {
 }
 
 func TestConfirmationRunsOnCheckAndNotOnCrossOrTimeout(t *testing.T) {
-	w, c := confirmWorld(t, map[string]any{"confirm_timeout": "4s"})
+	w, c, restart := confirmWorld(t, map[string]any{"confirm_timeout": "4s"})
 	before := startedAt(t, c.Name)
 
 	sent, prompt := w.askConfirmed(t, "!restart web")
@@ -129,17 +132,21 @@ func TestConfirmationRunsOnCheckAndNotOnCrossOrTimeout(t *testing.T) {
 
 	_, prompt = w.askConfirmed(t, "!restart web")
 	w.promptEndsWith(t, prompt, "Not confirmed within 4 s")
+
+	_, prompt = w.askConfirmed(t, "!restart web")
+	restart()
+	w.promptEndsWith(t, prompt, "Dropped by a restart of opsroom")
 	if startedAt(t, c.Name) != after {
-		t.Errorf("a denied or timed-out restart restarted the container")
+		t.Errorf("a denied, timed-out or dropped restart restarted the container")
 	}
 }
 
 func TestFourEyesNeedsAnotherOperator(t *testing.T) {
-	w, c := confirmWorld(t, map[string]any{"four_eyes": true})
+	w, c, _ := confirmWorld(t, map[string]any{"four_eyes": true})
 	before := startedAt(t, c.Name)
 
 	_, prompt := w.askConfirmed(t, "!restart web")
-	mine := w.say(t, w.alice, fmt.Sprintf("!confirm %d", 1))
+	mine := w.say(t, w.alice, "!confirm 1")
 	mustContain(t, "own confirmation under four eyes", w.waitReply(t, mine, "!confirm 1"), "needs another operator")
 	if startedAt(t, c.Name) != before {
 		t.Fatalf("the asker's own confirmation ran the restart")

@@ -146,3 +146,34 @@ func TestAuditRowsAreNeverRewrittenButAgeOut(t *testing.T) {
 		t.Errorf("after pruning: %+v, want the fresh entry alone", got)
 	}
 }
+
+func TestConfirmationsEndOnceAndSurviveAsWaiting(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	a := &Confirmation{RoomID: "!r:example.org", Sender: "@alice:example.org", Command: "update", Service: "homeserver"}
+	b := &Confirmation{RoomID: "!r:example.org", Sender: "@alice:example.org", Command: "restart", Service: "web"}
+	for _, c := range []*Confirmation{a, b} {
+		if err := s.AskConfirmation(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.ID == 0 || b.ID <= a.ID {
+		t.Fatalf("IDs %d, %d: want increasing numbers", a.ID, b.ID)
+	}
+	b.PromptID = "$prompt"
+	if err := s.SetConfirmationPrompt(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndConfirmation(ctx, a.ID, ConfirmConfirmed); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.EndConfirmation(ctx, a.ID, ConfirmExpired) // too late: it is no longer waiting
+	waiting, err := s.WaitingConfirmations(ctx)
+	if err != nil || len(waiting) != 1 || waiting[0].ID != b.ID || waiting[0].PromptID != "$prompt" {
+		t.Fatalf("waiting = %+v, %v; want only b with its prompt", waiting, err)
+	}
+	var state string
+	if err := s.DB.QueryRow(ctx, `SELECT state FROM confirmations WHERE id=$1`, a.ID).Scan(&state); err != nil || state != "confirmed" {
+		t.Errorf("a's state = %q (%v), want confirmed (the later expiry must not overwrite it)", state, err)
+	}
+}
