@@ -84,11 +84,12 @@ func confirmWorld(t *testing.T, access map[string]any) (w *world, c *testworld.C
 	}
 }
 
-// askConfirmed sends a command that needs confirmation and returns it and its prompt.
-func (w *world) askConfirmed(t *testing.T, text string) (sent id.EventID, prompt id.EventID) {
+// askConfirmed sends a command that needs confirmation and returns it and its
+// prompt, which must name what (e.g. "restart of **web**").
+func (w *world) askConfirmed(t *testing.T, text, what string) (sent id.EventID, prompt id.EventID) {
 	t.Helper()
 	sent = w.say(t, w.alice, text)
-	mustContain(t, "prompt", w.waitReply(t, sent, text), "React ✅ within", "restart of **web**")
+	mustContain(t, "prompt", w.waitReply(t, sent, text), "React ✅ within", what)
 	return sent, w.replies(t, sent)[0].ID
 }
 
@@ -113,7 +114,7 @@ func TestConfirmationRunsOnCheckAndNotOnCrossOrTimeout(t *testing.T) {
 	w, c, restart := confirmWorld(t, map[string]any{"confirm_timeout": "4s"})
 	before := startedAt(t, c.Name)
 
-	sent, prompt := w.askConfirmed(t, "!restart web")
+	sent, prompt := w.askConfirmed(t, "!restart web", "restart of **web**")
 	if startedAt(t, c.Name) != before {
 		t.Fatalf("the restart ran before it was confirmed")
 	}
@@ -126,14 +127,14 @@ func TestConfirmationRunsOnCheckAndNotOnCrossOrTimeout(t *testing.T) {
 		t.Errorf("a confirmed restart did not restart the container")
 	}
 
-	_, prompt = w.askConfirmed(t, "!restart web")
+	_, prompt = w.askConfirmed(t, "!restart web", "restart of **web**")
 	w.react(t, w.alice, prompt, "❌")
 	w.promptEndsWith(t, prompt, "Cancelled by "+string(w.alice.UserID))
 
-	_, prompt = w.askConfirmed(t, "!restart web")
+	_, prompt = w.askConfirmed(t, "!restart web", "restart of **web**")
 	w.promptEndsWith(t, prompt, "Not confirmed within 4 s")
 
-	_, prompt = w.askConfirmed(t, "!restart web")
+	_, prompt = w.askConfirmed(t, "!restart web", "restart of **web**")
 	restart()
 	w.promptEndsWith(t, prompt, "Dropped by a restart of opsroom")
 	if startedAt(t, c.Name) != after {
@@ -145,7 +146,7 @@ func TestFourEyesNeedsAnotherOperator(t *testing.T) {
 	w, c, _ := confirmWorld(t, map[string]any{"four_eyes": true})
 	before := startedAt(t, c.Name)
 
-	_, prompt := w.askConfirmed(t, "!restart web")
+	_, prompt := w.askConfirmed(t, "!restart web", "restart of **web**")
 	mine := w.say(t, w.alice, "!confirm 1")
 	mustContain(t, "own confirmation under four eyes", w.waitReply(t, mine, "!confirm 1"), "needs another operator")
 	if startedAt(t, c.Name) != before {
@@ -154,4 +155,40 @@ func TestFourEyesNeedsAnotherOperator(t *testing.T) {
 	w.react(t, w.eve, prompt, "✅")
 	w.promptEndsWith(t, prompt, "Confirmed by "+string(w.eve.UserID))
 	eventually(t, "the restart", func() bool { return startedAt(t, c.Name) != before })
+}
+
+func TestConfirmedUpdateInAnEncryptedRoomRunsOnlyAfterTheCheck(t *testing.T) {
+	w := newEncryptedWorld(t)
+	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{
+		"app": {"host": "local", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container,
+			"update_timeout": "5m", "confirm": true},
+	})
+	old := head(t, p.Dir)
+	p.PushVersion(t, "v2")
+
+	_, prompt := w.askConfirmed(t, "!update app", "update of **app**")
+	w.react(t, w.alice, prompt, "❌")
+	w.promptEndsWith(t, prompt, "Cancelled by")
+	if h := head(t, p.Dir); h != old {
+		t.Fatalf("a cancelled update moved the checkout to %s", h)
+	}
+
+	sent, prompt := w.askConfirmed(t, "!update app", "update of **app**")
+	w.react(t, w.alice, prompt, "✅")
+	var progress id.EventID
+	eventually(t, "the update's progress message after the ✅", func() bool {
+		if r := w.replies(t, sent); len(r) >= 2 {
+			progress = r[1].ID
+			return true
+		}
+		return false
+	})
+	eventually(t, "the update to finish", func() bool {
+		edits := w.edits(t, progress)
+		return len(edits) > 0 && strings.HasPrefix(edits[len(edits)-1], "✅ Updated")
+	})
+	if v := runningVersion(t, p.Container); v != "v2" {
+		t.Errorf("after the confirmed update the container runs %q, want v2", v)
+	}
 }
