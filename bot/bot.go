@@ -1,6 +1,6 @@
-// Package bot is opsroom's Matrix side: it logs in, syncs, keeps out rooms and
-// senders that are not allowed, and hands commands to the command processor off
-// the sync loop.
+// Package bot is opsroom's Matrix side: it logs in, encrypts and decrypts, syncs,
+// keeps out rooms that are not ops rooms, hands commands and reactions to the
+// command processor off the sync loop, and delivers the watcher's alerts.
 package bot
 
 import (

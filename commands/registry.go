@@ -1,5 +1,6 @@
-// Package commands parses "!verb args" from the ops room, checks the arguments
-// against the command registry, runs the matching fleet action and answers in Markdown.
+// Package commands parses "!verb args" from the ops room, checks the sender's
+// role and the arguments against the command registry, asks for a confirmation
+// where the config wants one, runs the matching fleet action and answers in Markdown.
 package commands
 
 import (

@@ -1,5 +1,7 @@
 // Package store keeps opsroom's state in one SQLite file: the Matrix session and
-// sync position, and the audit log of every command.
+// sync position, the audit log of every command, update runs, the watcher's
+// state and alerts, mutes and confirmations. mautrix's crypto and state stores
+// live in the same file.
 package store
 
 import (
