@@ -234,11 +234,6 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 		log.Warn().Msg("Ignoring command from a room that is not an ops room (matrix.rooms)")
 		return
 	}
-	if b.cfg.Encryption.Require && evt.Mautrix.EventSource&event.SourceDecrypted == 0 {
-		log.Warn().Msg("Refusing a command sent unencrypted (matrix.encryption.require)")
-		b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.refuse(ctx, evt, msg.Body, notEncrypted) })
-		return
-	}
 	b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.proc.Process(ctx, evt) })
 }
 
@@ -270,39 +265,6 @@ func (b *Bot) spawn(ctx context.Context, fn func(context.Context)) {
 		defer func() { <-b.jobs }()
 		fn(ctx)
 	}()
-}
-
-// refusal is why a command is not run: the audit log's detail and the room's answer.
-type refusal struct {
-	detail string
-	reply  string
-}
-
-var notEncrypted = refusal{
-	detail: "sent unencrypted; matrix.encryption.require is on",
-	reply:  "🔒 Commands must be sent encrypted here (matrix.encryption.require): send it from a client with encryption on.",
-}
-
-// refuse answers a command that may not run, once per command, and audits it.
-func (b *Bot) refuse(ctx context.Context, evt *event.Event, body string, why refusal) {
-	verb, args, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(body), opscommands.Prefix), " ")
-	entry := &store.AuditEntry{
-		Sender:  evt.Sender,
-		RoomID:  evt.RoomID,
-		EventID: evt.ID,
-		Command: strings.ToLower(verb),
-		Args:    strings.TrimSpace(args),
-		Result:  store.ResultDenied,
-		Detail:  why.detail,
-	}
-	if err := b.store.Audit().Record(ctx, entry); err != nil {
-		zerolog.Ctx(ctx).Err(err).Msg("Failed to write audit entry")
-	}
-	content := event.MessageEventContent{MsgType: event.MsgNotice, Body: why.reply}
-	content.SetReply(evt)
-	if _, err := b.client.SendMessageEvent(ctx, evt.RoomID, event.EventMessage, &content); err != nil {
-		zerolog.Ctx(ctx).Err(err).Msg("Failed to send refusal")
-	}
 }
 
 // hasRole says whether user is named in the access section (a viewer at least).

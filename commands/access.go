@@ -139,10 +139,15 @@ func (a *Access) roleIn(ce *Event) Role {
 // args, for operator commands); it returns the refusal to show, or nil.
 func authorize(ce *Event, c *command, args []string) *outcome {
 	a := &ce.Meta.Access
-	role := a.roleIn(ce)
 	refuse := func(reply, detail string) *outcome {
 		return &outcome{Reply: "⛔ " + reply, Result: store.ResultDenied, Detail: detail}
 	}
+	// A reaction confirms a command that came encrypted; only typed commands must be.
+	if ce.Meta.RequireEncryption && ce.Event.Type == event.EventMessage && ce.Event.Mautrix.EventSource&event.SourceDecrypted == 0 {
+		return &outcome{Reply: "🔒 Commands must be sent encrypted here (matrix.encryption.require): send it from a client with encryption on.",
+			Result: store.ResultDenied, Detail: "sent unencrypted; matrix.encryption.require is on"}
+	}
+	role := a.roleIn(ce)
 	switch {
 	case role == RoleNone:
 		return refuse(fmt.Sprintf("%s is not allowed to run commands here.", ce.Sender), "sender has no role (access.operators, access.viewers)")

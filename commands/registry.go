@@ -34,6 +34,8 @@ type Deps struct {
 	EditInterval time.Duration
 	// Access says who may run which commands.
 	Access Access
+	// RequireEncryption refuses commands typed in plain text (matrix.encryption.require).
+	RequireEncryption bool
 
 	registry []*command // for !help
 	jobs     jobs

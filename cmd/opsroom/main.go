@@ -86,7 +86,8 @@ func serve(ctx context.Context, cfg *Config) error {
 	}
 	defer fleet.Close()
 
-	deps := &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration, Access: cfg.Access}
+	deps := &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration,
+		Access: cfg.Access, RequireEncryption: cfg.Matrix.Encryption.Require}
 	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps})
 	if err != nil {
 		return err
