@@ -57,7 +57,11 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 				}
 				return failure(res)
 			}
-			return Check{OK: true, Detail: fmt.Sprintf("%s/%s is at %s", s.GitRemote, s.GitBranch, short(strings.Fields(res.Stdout + " ")[0]))}
+			fields := strings.Fields(res.Stdout)
+			if len(fields) == 0 {
+				return Check{Detail: "git ls-remote succeeded but printed no commit"}
+			}
+			return Check{OK: true, Detail: fmt.Sprintf("%s/%s is at %s", s.GitRemote, s.GitBranch, short(fields[0]))}
 		})
 	if err == nil {
 		err = step("on the tracked branch", "git -C "+dir+" symbolic-ref --short HEAD", func(res RunResult) Check {
