@@ -16,6 +16,8 @@ const (
 	// maxBlockBytes keeps one code block well inside Matrix's 64 KiB event limit,
 	// leaving room for the HTML rendering, which roughly doubles it.
 	maxBlockBytes = 16 * 1024
+	// maxInlineCode is the most of a value a reply shows as inline code.
+	maxInlineCode = 256
 )
 
 // Render turns a reply's Markdown into notice content. A table's text form,
@@ -30,8 +32,13 @@ func Render(md string) event.MessageEventContent {
 	return content
 }
 
-// code renders s as inline code, safe whatever backticks it holds.
+// code renders s as inline code, safe whatever backticks it holds. A value
+// longer than maxInlineCode (a huge word a user typed) is cut, so that the
+// reply repeating it stays small enough for Matrix to carry.
 func code(s string) string {
+	if len(s) > maxInlineCode {
+		s = strings.ToValidUTF8(s[:maxInlineCode], "") + "…"
+	}
 	return format.SafeMarkdownCode(s)
 }
 

@@ -50,18 +50,20 @@ type UnknownServiceError struct {
 	Known   []string
 }
 
+// Error repeats at most the first 64 characters of the name: a service name is
+// short, and a reply that repeated a huge one would be too big to send.
 func (e *UnknownServiceError) Error() string {
 	if len(e.Closest) > 0 {
 		quoted := make([]string, len(e.Closest))
 		for i, c := range e.Closest {
 			quoted[i] = fmt.Sprintf("%q", c)
 		}
-		return fmt.Sprintf("unknown service %q; did you mean %s?", e.Name, strings.Join(quoted, " or "))
+		return fmt.Sprintf("unknown service %.64q; did you mean %s?", e.Name, strings.Join(quoted, " or "))
 	}
 	if len(e.Known) == 0 {
-		return fmt.Sprintf("unknown service %q; no services are registered", e.Name)
+		return fmt.Sprintf("unknown service %.64q; no services are registered", e.Name)
 	}
-	return fmt.Sprintf("unknown service %q; the services are: %s", e.Name, strings.Join(e.Known, ", "))
+	return fmt.Sprintf("unknown service %.64q; the services are: %s", e.Name, strings.Join(e.Known, ", "))
 }
 
 // closest returns up to three known names within a small edit distance of name, nearest first.
