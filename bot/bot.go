@@ -218,7 +218,9 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 		return
 	}
 	msg := evt.Content.AsMessage()
-	if msg.MsgType == event.MsgNotice || !strings.HasPrefix(strings.TrimSpace(msg.Body), opscommands.Prefix) {
+	// Commands are typed text: a notice is a bot's, and the body of a file or
+	// an image is its name, which must not run as a command.
+	if msg.MsgType != event.MsgText || !strings.HasPrefix(strings.TrimSpace(msg.Body), opscommands.Prefix) {
 		return
 	}
 	log := zerolog.Ctx(ctx).With().
