@@ -140,7 +140,14 @@ func (a *Access) roleIn(ce *Event) Role {
 func authorize(ce *Event, c *command, args []string) *outcome {
 	a := &ce.Meta.Access
 	refuse := func(reply, detail string) *outcome {
-		return &outcome{Reply: "⛔ " + reply, Result: store.ResultDenied, Detail: detail}
+		o := &outcome{Reply: "⛔ " + reply, Result: store.ResultDenied, Detail: detail}
+		// Audited under the service it named, so that !history SERVICE shows it.
+		if len(args) > 0 {
+			if svc, err := ce.Meta.Fleet.Lookup(args[0]); err == nil {
+				o.Service = svc.Name
+			}
+		}
+		return o
 	}
 	// A reaction confirms a command that came encrypted; only typed commands must be.
 	if ce.Meta.RequireEncryption && ce.Event.Type == event.EventMessage && ce.Event.Mautrix.EventSource&event.SourceDecrypted == 0 {
