@@ -65,7 +65,7 @@ func fuzzServices() map[string]*ops.ServiceConfig {
 
 // fuzzVerbs are run, each with every service, to learn the words commands
 // produce without user input.
-var fuzzVerbs = []string{"status", "logs", "logs %s 7", "restart", "stop", "start", "check", "update", "rollback",
+var fuzzVerbs = []string{"status", "logs", "restart", "stop", "start", "check", "update", "rollback",
 	"cancel", "alerts", "mute %s 10m", "unmute"}
 
 var fuzzSeeds = []struct{ body, html string }{
