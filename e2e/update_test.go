@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"database/sql"
 	"os"
 	"os/exec"
 	"strings"
@@ -146,7 +147,9 @@ func TestOneJobPerServiceAndInterruptedUpdatesAreSaidSo(t *testing.T) {
 	})
 	mustContain(t, "restart during update", w.ask(t, w.alice, "!restart app"), "update of app in progress since", "started by "+string(w.alice.UserID))
 
-	// Kill opsroom mid-update, as a crash or an OOM kill would, and start it again.
+	// Kill opsroom mid-update, as a crash or an OOM kill would, and start it again;
+	// once it has recorded the stage (it does so at the next progress edit).
+	eventually(t, "the update recorded at stage fetch", func() bool { return updateStage(t, bot.db) == "fetch" })
 	if err := bot.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +162,21 @@ func TestOneJobPerServiceAndInterruptedUpdatesAreSaidSo(t *testing.T) {
 	if v := runningVersion(t, p.Container); v != "v1" {
 		t.Errorf("the interrupted update changed the running version to %q", v)
 	}
+}
+
+// updateStage is the stage opsroom recorded for its latest update run.
+func updateStage(t testing.TB, dbPath string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stage string
+	if err := db.QueryRow(`SELECT stage FROM update_runs ORDER BY id DESC LIMIT 1`).Scan(&stage); err != nil {
+		t.Fatalf("reading the update's stage: %v", err)
+	}
+	return stage
 }
 
 // liveProcesses lists the processes on the host (this machine) whose command line contains s, zombies left out.
