@@ -18,7 +18,7 @@ func AlertMarkdown(a *ops.Alert) string {
 			fmt.Fprintf(&b, " (%s)", st.DockerStatus)
 		}
 	case ops.AlertNotDeployed:
-		fmt.Fprintf(&b, "🔴 **%s** on %s is not deployed: container %s does not exist", escape(a.Service), code(a.Host), code(st.Container))
+		fmt.Fprintf(&b, "🔴 **%s** on %s is not deployed: container %s %s", escape(a.Service), code(a.Host), code(st.Container), absence(st))
 	case ops.AlertUnhealthy:
 		fmt.Fprintf(&b, "🟠 **%s** on %s is unhealthy: it runs, but its health check fails", escape(a.Service), code(a.Host))
 		if a.Health != "" {

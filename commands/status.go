@@ -118,6 +118,14 @@ func stateText(st ops.Status) string {
 	return s
 }
 
+// absence says how a not-deployed service's container is missing.
+func absence(st ops.Status) string {
+	if st.DockerStatus == "removing" {
+		return "is being removed"
+	}
+	return "does not exist"
+}
+
 func statusTable(all []ops.Status, muted map[string]store.Mute, now time.Time) string {
 	if len(all) == 0 {
 		return "No services are registered: add them under `services:` in the config."
@@ -155,7 +163,7 @@ func statusDetail(st ops.Status, now time.Time) string {
 		item("error", escape(errText(st.Err)))
 		return b.String()
 	case ops.StateNotDeployed:
-		item("container", code(st.Container)+" does not exist on the host")
+		item("container", code(st.Container)+" "+absence(st))
 	default:
 		container := code(st.Container)
 		if st.Image != "" {

@@ -25,7 +25,7 @@ type Status struct {
 	Service, Host, Container string
 	Kind                     Kind
 	State                    State
-	DockerStatus             string // docker's own word: running, exited, dead, created, paused, restarting
+	DockerStatus             string // docker's own word: running, exited, dead, created, paused, restarting, removing
 	StartedAt                time.Time
 	FinishedAt               time.Time
 	RestartCount             int
@@ -112,8 +112,13 @@ func parseInspectLine(line string) (string, Status) {
 		}
 	case "restarting":
 		st.State = StateRestarting
-	case "exited", "dead", "created", "paused", "removing":
+	case "exited", "dead", "created", "paused":
 		st.State = StateExited
+	case "removing":
+		// `docker rm -f` kills first: its die event comes while the container
+		// is being removed, and that is a removal, not an exit. Should the
+		// removal fail, docker calls the container dead, an exit.
+		st.State = StateNotDeployed
 	default:
 		return unknown("unexpected State.Status " + strconv.Quote(st.DockerStatus))
 	}

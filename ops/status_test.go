@@ -42,6 +42,7 @@ func TestParseInspectReadsEveryState(t *testing.T) {
 			}
 		}},
 		{name: "paused", stdout: line("c", "paused", "", "0", "0"), want: StateExited},
+		{name: "being removed", stdout: line("c", "removing", "", "0", "137"), want: StateNotDeployed},
 		{name: "missing", stderr: "Error: No such container: c\n", want: StateNotDeployed},
 		{name: "missing (older docker)", stderr: "Error: No such object: c\n", want: StateNotDeployed},
 		{name: "garbage", stdout: "permission denied while trying to connect to the Docker daemon socket", want: StateUnknown, check: func(t *testing.T, st Status) {
