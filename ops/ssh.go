@@ -273,17 +273,16 @@ func (c *conn) run(ctx context.Context, cmd string, stream io.Writer, group *gro
 	if err != nil {
 		return RunResult{}, err
 	}
-	sess, err := client.NewSession()
-	if err != nil {
+	sess, err := c.session(ctx, client)
+	if err != nil && ctx.Err() == nil {
 		// The connection died since its last use: dial again, once.
-		c.drop(client)
 		if client, err = c.get(ctx); err != nil {
 			return RunResult{}, err
 		}
-		if sess, err = client.NewSession(); err != nil {
-			c.drop(client)
-			return RunResult{}, c.unreachable(fmt.Errorf("opening a session: %w", err))
-		}
+		sess, err = c.session(ctx, client)
+	}
+	if err != nil {
+		return RunResult{}, c.unreachable(fmt.Errorf("opening a session: %w", err))
 	}
 	defer sess.Close()
 	stdout, stderr := &tailBuffer{max: maxOutput}, &tailBuffer{max: maxOutput}
@@ -296,7 +295,15 @@ func (c *conn) run(ctx context.Context, cmd string, stream io.Writer, group *gro
 		group.next = sess.Stderr
 		sess.Stderr = group
 	}
-	if err := sess.Start(cmd); err != nil {
+	started := make(chan error, 1)
+	go func() { started <- sess.Start(cmd) }()
+	select {
+	case err = <-started:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		c.drop(client) // a live connection starts a command at once
 		return RunResult{}, c.unreachable(fmt.Errorf("starting command: %w", err))
 	}
 	done := make(chan error, 1)
@@ -319,6 +326,37 @@ func (c *conn) run(ctx context.Context, cmd string, stream io.Writer, group *gro
 		return res, c.unreachable(fmt.Errorf("connection lost while running a command: %w", err))
 	}
 	return res, nil
+}
+
+// session opens a session on client, within ctx. A connection that cannot
+// open one (it died, or the host stopped answering while TCP stays up, when
+// opening would wait for the keepalive to notice) is dropped, so the next
+// command dials afresh.
+func (c *conn) session(ctx context.Context, client *ssh.Client) (*ssh.Session, error) {
+	type opened struct {
+		sess *ssh.Session
+		err  error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		sess, err := client.NewSession()
+		ch <- opened{sess, err}
+	}()
+	select {
+	case o := <-ch:
+		if o.err != nil {
+			c.drop(client)
+		}
+		return o.sess, o.err
+	case <-ctx.Done():
+		c.drop(client) // NewSession returns once the connection is closed
+		go func() {
+			if o := <-ch; o.sess != nil {
+				_ = o.sess.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
 
 // lockedWriter lets the stdout and stderr copiers share one writer.
