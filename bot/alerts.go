@@ -35,7 +35,8 @@ func (b *Bot) Remembered(ctx context.Context) (map[string]ops.Remembered, error)
 	}
 	out := make(map[string]ops.Remembered, len(states))
 	for k, ws := range states {
-		out[k] = ops.Remembered{State: ws.State, Alerted: ws.Alerted, Since: ws.Since, RestartCount: ws.RestartCount}
+		out[k] = ops.Remembered{State: ws.State, Alerted: ws.Alerted, Since: ws.Since, RestartCount: ws.RestartCount,
+			Flap: ops.Flap{Flapping: ws.Flapping, LastChange: ws.FlapLastChange, Suppressed: ws.FlapSuppressed}}
 	}
 	return out, nil
 }
@@ -43,7 +44,8 @@ func (b *Bot) Remembered(ctx context.Context) (map[string]ops.Remembered, error)
 // Transition implements ops.Reporter: the state and the alert are stored first,
 // then the delivery loop is woken to send what is pending.
 func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, alert *ops.Alert) error {
-	ws := store.WatchState{Key: key, State: rem.State, Alerted: rem.Alerted, Since: rem.Since, RestartCount: rem.RestartCount}
+	ws := store.WatchState{Key: key, State: rem.State, Alerted: rem.Alerted, Since: rem.Since, RestartCount: rem.RestartCount,
+		Flapping: rem.Flap.Flapping, FlapLastChange: rem.Flap.LastChange, FlapSuppressed: rem.Flap.Suppressed}
 	var rec *store.Alert
 	rooms := b.cfg.alertRooms()
 	if alert != nil {

@@ -19,10 +19,13 @@ const (
 	streamMaxGap = time.Minute
 )
 
-// eventsCommand follows the docker events of the given containers, one JSON object per line.
+// eventsCommand follows the docker events of the given containers, one JSON
+// object per line, after a first line that says the stream is on. The docker
+// CLI takes a moment to subscribe; --since the time the ready line was written
+// replays what happened in that moment, so nothing after it is missed.
 func eventsCommand(containers []string) string {
 	var b strings.Builder
-	b.WriteString("docker events --format '{{json .}}' --filter type=container")
+	b.WriteString(`since=$(date +%s.%N); echo opsroom-events-ready; exec docker events --since "$since" --format '{{json .}}' --filter type=container`)
 	for _, c := range containers {
 		b.WriteString(" --filter container=" + Quote(c))
 	}
@@ -40,19 +43,22 @@ func (w *Watcher) follow(ctx context.Context, host string, services []*ServiceCo
 	cmd := eventsCommand(names)
 	wait := time.Duration(0)
 	for ctx.Err() == nil {
-		lines := &eventLines{onEvent: func(action string) {
+		lines := &eventLines{onEvent: func(action, container string) {
 			if !relevantAction(action) {
 				return
 			}
-			select {
-			case events <- struct{}{}:
-			default: // a probe is already due
+			if action == "die" {
+				w.died(host, container)
 			}
-		}, onFirst: func() { w.setStreaming(host, true) }}
+			poke(events)
+		}, onFirst: func() {
+			w.setStreaming(host, true)
+			poke(events) // what changed while there was no stream is seen now
+		}}
 		started := time.Now()
 		// docker events writes nothing until something happens: the line echoed
 		// first says the session is up and the stream connected.
-		res, err := w.fleet.runGroup(ctx, host, "echo opsroom-events-ready; exec "+cmd, streamSpan, lines)
+		res, err := w.fleet.runGroup(ctx, host, cmd, streamSpan, lines)
 		w.setStreaming(host, false)
 		if ctx.Err() != nil {
 			return
@@ -74,6 +80,14 @@ func (w *Watcher) follow(ctx context.Context, host string, services []*ServiceCo
 	}
 }
 
+// poke asks for a probe of the host, unless one is already due.
+func poke(events chan<- struct{}) {
+	select {
+	case events <- struct{}{}:
+	default:
+	}
+}
+
 func (w *Watcher) setStreaming(host string, on bool) {
 	w.mu.Lock()
 	w.streaming[host] = on
@@ -81,9 +95,11 @@ func (w *Watcher) setStreaming(host string, on bool) {
 }
 
 // relevantAction says whether a container event can change what a probe sees.
+// A kill is only a signal: if it ends the container, the die that follows says
+// so, and probing on the kill would look before the container is gone.
 func relevantAction(action string) bool {
 	switch {
-	case strings.HasPrefix(action, "exec_"), strings.HasPrefix(action, "attach"),
+	case strings.HasPrefix(action, "exec_"), strings.HasPrefix(action, "attach"), action == "kill",
 		action == "resize", action == "top", action == "commit", action == "copy", action == "export", action == "archive-path", action == "extract-to-dir":
 		return false
 	}
@@ -92,7 +108,7 @@ func relevantAction(action string) bool {
 
 // eventLines splits the stream into lines and reads each event's action.
 type eventLines struct {
-	onEvent func(action string)
+	onEvent func(action, container string)
 	onFirst func()
 
 	mu      sync.Mutex
@@ -125,6 +141,11 @@ func (e *eventLines) Write(p []byte) (int, error) {
 		var ev struct {
 			Action string `json:"Action"`
 			Status string `json:"status"`
+			Actor  struct {
+				Attributes struct {
+					Name string `json:"name"`
+				} `json:"Attributes"`
+			} `json:"Actor"`
 		}
 		if json.Unmarshal(line, &ev) != nil {
 			continue
@@ -132,7 +153,7 @@ func (e *eventLines) Write(p []byte) (int, error) {
 		if ev.Action == "" {
 			ev.Action = ev.Status
 		}
-		e.onEvent(ev.Action)
+		e.onEvent(ev.Action, ev.Actor.Attributes.Name)
 	}
 	if len(e.partial) > 64*1024 {
 		e.partial = nil // no event is this long: garbage, drop it

@@ -8,7 +8,7 @@ import (
 func TestEventLinesReportActionsAfterTheReadyLine(t *testing.T) {
 	var actions []string
 	ready := false
-	e := &eventLines{onEvent: func(a string) { actions = append(actions, a) }, onFirst: func() { ready = true }}
+	e := &eventLines{onEvent: func(a, c string) { actions = append(actions, a+" "+c) }, onFirst: func() { ready = true }}
 	stream := "opsroom-events-ready\n" +
 		`{"status":"die","id":"abc","Type":"container","Action":"die","Actor":{"Attributes":{"exitCode":"137","name":"web"}}}` + "\n" +
 		"garbage that is not json\n" +
@@ -18,10 +18,10 @@ func TestEventLinesReportActionsAfterTheReadyLine(t *testing.T) {
 		_, _ = e.Write([]byte(chunk))
 	}
 	_, _ = e.Write([]byte("rt\"}\n"))
-	if !ready || strings.Join(actions, ",") != "die,health_status: unhealthy,start" {
+	if !ready || strings.Join(actions, ",") != "die web,health_status: unhealthy ,start " {
 		t.Errorf("ready %v, actions %q", ready, actions)
 	}
-	for action, want := range map[string]bool{"die": true, "start": true, "exec_start: sh": false, "attach": false, "health_status: healthy": true} {
+	for action, want := range map[string]bool{"die": true, "start": true, "exec_start: sh": false, "attach": false, "kill": false, "health_status: healthy": true} {
 		if relevantAction(action) != want {
 			t.Errorf("relevantAction(%q) = %v, want %v", action, !want, want)
 		}
@@ -30,7 +30,7 @@ func TestEventLinesReportActionsAfterTheReadyLine(t *testing.T) {
 
 func TestEventsCommandQuotesEveryContainer(t *testing.T) {
 	got := eventsCommand([]string{"web", "it's"})
-	want := `docker events --format '{{json .}}' --filter type=container --filter container='web' --filter container='it'\''s'`
+	want := `since=$(date +%s.%N); echo opsroom-events-ready; exec docker events --since "$since" --format '{{json .}}' --filter type=container --filter container='web' --filter container='it'\''s'`
 	if got != want {
 		t.Errorf("%s\nwant %s", got, want)
 	}

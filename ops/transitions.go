@@ -27,6 +27,10 @@ type Rules struct {
 	// together, so the rules that need a state to last count time, not probes:
 	// `restarting` for Settle is a crash loop, and out of one takes 2×Settle up.
 	Settle time.Duration
+	// UnhealthyFor is how long `unhealthy` must last before it is alerted: a
+	// health check cut short by a kill reports unhealthy a moment before the
+	// container dies, and that is an exit, not a failing health check.
+	UnhealthyFor time.Duration
 	// More than FlapChanges alerts within FlapWindow is flapping (0: off).
 	FlapChanges int
 	FlapWindow  time.Duration
@@ -40,6 +44,15 @@ type Remembered struct {
 	Alerted      bool
 	Since        time.Time
 	RestartCount int
+	Flap         Flap
+}
+
+// Flap is a flapping service's silence: its alerts are held back until no
+// change has come for the flap window.
+type Flap struct {
+	Flapping   bool
+	LastChange time.Time // the last change worth an alert (kept while not flapping too)
+	Suppressed int       // alerts held back while flapping
 }
 
 // tracker follows one service through its probes and decides when a change is
@@ -49,14 +62,12 @@ type tracker struct {
 
 	samples         []restartSample // RestartCount over the crash-loop window
 	restartingSince time.Time       // zero unless the last probe saw `restarting`
+	unhealthySince  time.Time       // zero unless the last probe saw `unhealthy`
 	upSince         time.Time       // running with RestartCount unchanged since; zero otherwise
 	lastCount       int
 	seen            bool
 
-	alerts     []time.Time // alerts within the flap window
-	lastAlert  time.Time
-	flapping   bool
-	suppressed int // alerts held back while flapping
+	alerts []time.Time // alerts within the flap window
 }
 
 type restartSample struct {
@@ -67,7 +78,9 @@ type restartSample struct {
 // observe takes one probe. quiet marks a change opsroom caused itself (a
 // command ran): it is remembered, never alerted. It returns the alert kind, or "".
 func (tr *tracker) observe(st Status, now time.Time, r Rules, quiet bool) AlertKind {
+	flap := tr.rem.Flap
 	kind := tr.transition(st, now, r, quiet)
+	tr.rem.Flap = flap
 	return tr.damp(kind, now, r)
 }
 
@@ -78,18 +91,19 @@ func (tr *tracker) damp(kind AlertKind, now time.Time, r Rules) AlertKind {
 	if r.FlapChanges <= 0 {
 		return kind
 	}
+	f := &tr.rem.Flap
 	if kind == "" {
-		if tr.flapping && now.Sub(tr.lastAlert) >= r.FlapWindow {
-			tr.flapping = false
+		if f.Flapping && now.Sub(f.LastChange) >= r.FlapWindow {
+			f.Flapping = false
 			tr.alerts = nil
 			tr.rem.Alerted = tr.rem.State != string(StateRunning)
 			return AlertFlapEnded
 		}
 		return ""
 	}
-	tr.lastAlert = now
-	if tr.flapping {
-		tr.suppressed++
+	f.LastChange = now
+	if f.Flapping {
+		f.Suppressed++
 		return ""
 	}
 	tr.alerts = append(tr.alerts, now)
@@ -97,7 +111,7 @@ func (tr *tracker) damp(kind AlertKind, now time.Time, r Rules) AlertKind {
 		tr.alerts = tr.alerts[1:]
 	}
 	if len(tr.alerts) > r.FlapChanges {
-		tr.flapping, tr.suppressed = true, 0
+		f.Flapping, f.Suppressed = true, 0
 		return AlertFlapping
 	}
 	return kind
@@ -158,11 +172,8 @@ func (tr *tracker) judge(st Status, now time.Time, r Rules) (problem string, dec
 	}
 	rising := st.RestartCount - tr.samples[0].count
 
-	if st.State != StateRestarting {
-		tr.restartingSince = time.Time{}
-	} else if tr.restartingSince.IsZero() {
-		tr.restartingSince = now
-	}
+	tr.restartingSince = since(tr.restartingSince, st.State == StateRestarting, now)
+	tr.unhealthySince = since(tr.unhealthySince, st.State == StateUnhealthy, now)
 	switch {
 	case st.State != StateRunning:
 		tr.upSince = time.Time{}
@@ -196,16 +207,43 @@ func (tr *tracker) judge(st Status, now time.Time, r Rules) (problem string, dec
 	switch st.State {
 	case StateRestarting:
 		return "", false
-	case StateRunning, StateUnhealthy, StateExited:
+	case StateUnhealthy:
+		return string(StateUnhealthy), now.Sub(tr.unhealthySince) >= r.UnhealthyFor
+	case StateRunning, StateExited:
 		return string(st.State), true
 	}
 	return "", false
 }
 
+// since keeps the time a condition was first seen on consecutive probes: zero
+// when it does not hold, the first probe's time while it does.
+func since(first time.Time, holds bool, now time.Time) time.Time {
+	switch {
+	case !holds:
+		return time.Time{}
+	case first.IsZero():
+		return now
+	}
+	return first
+}
+
+// recheck is how long until a probe can decide what this one left open (an
+// `unhealthy` not yet held for UnhealthyFor); zero when nothing waits.
+func (tr *tracker) recheck(now time.Time, r Rules) time.Duration {
+	if tr.unhealthySince.IsZero() || tr.rem.State == string(StateUnhealthy) {
+		return 0
+	}
+	if left := r.UnhealthyFor - now.Sub(tr.unhealthySince); left > 0 {
+		return left
+	}
+	return 0 // decided already
+}
+
 // hostTracker follows whether a host answers, so that a host down is one alert.
 type hostTracker struct {
-	rem    Remembered
-	failed int
+	rem         Remembered
+	failed      int
+	firstFailed time.Time // the first of the failed probes in a row: when it went down
 }
 
 // observe takes one probe of the host: reachable or not.
@@ -223,10 +261,12 @@ func (ht *hostTracker) observe(reachable bool, now time.Time, r Rules) AlertKind
 		}
 		return ""
 	}
-	ht.failed++
+	if ht.failed++; ht.failed == 1 {
+		ht.firstFailed = now
+	}
 	if ht.failed < r.UnreachableProbes || ht.rem.State == string(StateUnreachable) {
 		return ""
 	}
-	ht.rem = Remembered{State: string(StateUnreachable), Alerted: true, Since: now}
+	ht.rem = Remembered{State: string(StateUnreachable), Alerted: true, Since: ht.firstFailed}
 	return AlertUnreachable
 }

@@ -82,8 +82,13 @@ func TestHostUnreachableAfterTwoFailedProbes(t *testing.T) {
 		reachable bool
 		want      AlertKind
 	}{{true, ""}, {false, ""}, {true, ""}, {false, ""}, {false, AlertUnreachable}, {false, ""}, {true, AlertRecovered}, {true, ""}} {
-		if got := ht.observe(tc.reachable, now, rules); got != tc.want {
+		at := now.Add(time.Duration(i) * time.Second)
+		if got := ht.observe(tc.reachable, at, rules); got != tc.want {
 			t.Errorf("probe %d (reachable %v): %q, want %q", i+1, tc.reachable, got, tc.want)
+		}
+		// The downtime a recovery reports counts from the first failed probe, not from the alert.
+		if got := ht.rem; got.State == string(StateUnreachable) && !got.Since.Equal(now.Add(3*time.Second)) {
+			t.Errorf("probe %d: unreachable since %s, want the 4th probe's time", i+1, got.Since.Sub(now))
 		}
 	}
 }
@@ -138,7 +143,63 @@ func TestFlappingIsOneAlertThenASummary(t *testing.T) {
 		end = tr.observe(Status{State: StateRunning}, now, r, false)
 		now = now.Add(time.Minute)
 	}
-	if end != AlertFlapEnded || tr.suppressed != 6 {
-		t.Errorf("after a stable window: %q with %d held back, want flap-ended with 6", end, tr.suppressed)
+	if end != AlertFlapEnded || tr.rem.Flap.Suppressed != 6 {
+		t.Errorf("after a stable window: %q with %d held back, want flap-ended with 6", end, tr.rem.Flap.Suppressed)
+	}
+}
+
+// A kill can land during a health check: the cut-short check says unhealthy a
+// moment before the container dies. That is one exit, not unhealthy + exit.
+func TestUnhealthyMustLastBeforeItIsAlerted(t *testing.T) {
+	r := rules
+	r.UnhealthyFor = 2 * time.Second
+	now := time.Now()
+	tr := &tracker{rem: Remembered{State: string(StateRunning)}}
+	for _, step := range []struct {
+		state State
+		after time.Duration
+		want  AlertKind
+		wait  time.Duration // what recheck says afterwards
+	}{
+		{StateUnhealthy, 0, "", 2 * time.Second},
+		{StateExited, 40 * time.Millisecond, AlertExited, 0},
+		{StateRunning, time.Second, AlertRecovered, 0},
+		{StateUnhealthy, time.Second, "", 2 * time.Second},
+		{StateUnhealthy, 500 * time.Millisecond, "", 1500 * time.Millisecond},
+		{StateUnhealthy, 1500 * time.Millisecond, AlertUnhealthy, 0},
+		{StateUnhealthy, time.Second, "", 0},
+		{StateRunning, time.Second, AlertRecovered, 0},
+	} {
+		now = now.Add(step.after)
+		if got := tr.observe(Status{State: step.state}, now, r, false); got != step.want {
+			t.Fatalf("%s after %s: alert %q, want %q", step.state, step.after, got, step.want)
+		}
+		if got := tr.recheck(now, r); got != step.wait {
+			t.Fatalf("%s after %s: recheck in %s, want %s", step.state, step.after, got, step.wait)
+		}
+	}
+}
+
+// A restart of opsroom while a service flaps keeps the silence: the tracker
+// starts from what was remembered, holds back the next change, and ends the
+// flap with one summary counting what was held back before and after.
+func TestFlappingSurvivesARestart(t *testing.T) {
+	r := rules
+	r.FlapChanges, r.FlapWindow = 5, 15*time.Minute
+	now := time.Now()
+	remembered := Remembered{State: string(StateExited), Alerted: true, Since: now,
+		Flap: Flap{Flapping: true, LastChange: now, Suppressed: 4}}
+	tr := &tracker{rem: remembered}
+	now = now.Add(time.Minute)
+	if k := tr.observe(Status{State: StateRunning}, now, r, false); k != "" {
+		t.Fatalf("a change while flapping was alerted after a restart: %q", k)
+	}
+	var end AlertKind
+	for i := 0; i < 16 && end == ""; i++ {
+		now = now.Add(time.Minute)
+		end = tr.observe(Status{State: StateRunning}, now, r, false)
+	}
+	if end != AlertFlapEnded || tr.rem.Flap.Suppressed != 5 || tr.rem.Flap.Flapping {
+		t.Errorf("after a stable window: %q, %+v; want flap-ended with 5 held back", end, tr.rem.Flap)
 	}
 }

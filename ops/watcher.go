@@ -51,6 +51,9 @@ type Watcher struct {
 	settling  map[string]bool // services whose next probe is a command's result
 	lastProbe map[string]time.Time
 	streaming map[string]bool // hosts whose event stream is connected
+	// Containers the event stream saw die since the host's last probe, by host:
+	// the next probe reads their logs alongside, for the alert it will likely raise.
+	dead map[string]map[string]bool
 }
 
 // NewWatcher prepares a watcher of the fleet.
@@ -67,6 +70,7 @@ func NewWatcher(f *Fleet, r Reporter) *Watcher {
 			Settle:            cfg.Interval.Duration,
 			FlapChanges:       cfg.FlapChanges,
 			FlapWindow:        cfg.FlapWindow.Duration,
+			UnhealthyFor:      min(unhealthyFor, cfg.Interval.Duration),
 		},
 		services:  map[string]*tracker{},
 		hosts:     map[string]*hostTracker{},
@@ -74,8 +78,13 @@ func NewWatcher(f *Fleet, r Reporter) *Watcher {
 		settling:  map[string]bool{},
 		lastProbe: map[string]time.Time{},
 		streaming: map[string]bool{},
+		dead:      map[string]map[string]bool{},
 	}
 }
+
+// unhealthyFor is how long a failing health check must last to be alerted:
+// long enough to tell it from a kill that cut a health check short.
+const unhealthyFor = 2 * time.Second
 
 func serviceKey(name string) string { return "service:" + name }
 func hostKey(name string) string    { return "host:" + name }
@@ -119,17 +128,23 @@ func (w *Watcher) byHost() map[string][]*ServiceConfig {
 
 // watchHost probes one host on every tick, and at once when its event stream
 // says something happened; the periodic probe is the reconciliation and the
-// fallback while the stream is down.
+// fallback while the stream is down. A probe that left a state undecided (an
+// unhealthy that must last) is followed by another when it can decide.
 func (w *Watcher) watchHost(ctx context.Context, host string, services []*ServiceConfig, events <-chan struct{}) {
 	t := time.NewTicker(w.cfg.Interval.Duration)
 	defer t.Stop()
+	recheck := time.NewTimer(w.cfg.Interval.Duration)
+	recheck.Stop()
 	for {
-		w.probeHost(ctx, host, services)
+		if again := w.probeHost(ctx, host, services); again > 0 {
+			recheck.Reset(again)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-events:
+		case <-recheck.C:
 		}
 	}
 }
@@ -177,11 +192,14 @@ func (w *Watcher) Hosts() []HostWatch {
 	return out
 }
 
-func (w *Watcher) probeHost(ctx context.Context, host string, services []*ServiceConfig) {
+// probeHost probes the host's services once and reports what changed. It
+// returns how soon another probe could decide a state this one left open (0: none).
+func (w *Watcher) probeHost(ctx context.Context, host string, services []*ServiceConfig) (recheck time.Duration) {
 	log := zerolog.Ctx(ctx).With().Str("host", host).Logger()
+	logs := w.readLogsOfTheDead(ctx, host, services)
 	statuses := w.fleet.probe(ctx, host, services)
 	if ctx.Err() != nil {
-		return
+		return 0
 	}
 	now := time.Now()
 	reachable := len(statuses) == 0 || statuses[0].State != StateUnreachable
@@ -210,7 +228,7 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 	}
 	if !reachable {
 		log.Debug().Msg("Host unreachable")
-		return
+		return 0
 	}
 
 	for _, st := range statuses {
@@ -222,7 +240,10 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		}
 		before := tr.rem
 		kind := tr.observe(st, now, w.rules, quiet)
-		after, suppressed := tr.rem, tr.suppressed
+		after, suppressed := tr.rem, tr.rem.Flap.Suppressed
+		if again := tr.recheck(now, w.rules); again > 0 && (recheck == 0 || again < recheck) {
+			recheck = again
+		}
 		w.mu.Unlock()
 		if after == before && kind == "" {
 			continue
@@ -240,17 +261,71 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 					out = "(could not read the health check's output: " + err.Error() + ")"
 				}
 				alert.Health = out
-				fallthrough
+				alert.Logs = w.logsOf(ctx, st.Service, nil)
 			case AlertExited, AlertCrashLoop:
-				logs, err := w.fleet.Logs(ctx, st.Service, w.cfg.LogLines)
-				if err != nil {
-					logs = "(could not read the logs: " + err.Error() + ")"
-				}
-				alert.Logs = logs
+				alert.Logs = w.logsOf(ctx, st.Service, logs[st.Service])
 			}
 		}
 		w.report(ctx, serviceKey(st.Service), after, alert)
 	}
+	return recheck
+}
+
+// died notes that the event stream saw the container die.
+func (w *Watcher) died(host, container string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dead[host] == nil {
+		w.dead[host] = map[string]bool{}
+	}
+	w.dead[host][container] = true
+}
+
+// logRead is the last lines of a service's output, being read.
+type logRead struct {
+	done chan struct{}
+	logs string
+	err  error
+}
+
+// readLogsOfTheDead starts reading the logs of the host's services whose
+// containers died since its last probe, so that the probe and the log tail an
+// exit alert carries take one round trip, not two.
+func (w *Watcher) readLogsOfTheDead(ctx context.Context, host string, services []*ServiceConfig) map[string]*logRead {
+	w.mu.Lock()
+	dead := w.dead[host]
+	delete(w.dead, host)
+	w.mu.Unlock()
+	reads := map[string]*logRead{}
+	for _, s := range services {
+		if !dead[s.Container] {
+			continue
+		}
+		r := &logRead{done: make(chan struct{})}
+		reads[s.Name] = r
+		go func() {
+			defer close(r.done)
+			r.logs, r.err = w.fleet.Logs(ctx, s.Name, w.cfg.LogLines)
+		}()
+	}
+	return reads
+}
+
+// logsOf returns the service's last lines for an alert: what was read
+// alongside the probe, or read now.
+func (w *Watcher) logsOf(ctx context.Context, service string, read *logRead) string {
+	var logs string
+	var err error
+	if read != nil {
+		<-read.done
+		logs, err = read.logs, read.err
+	} else {
+		logs, err = w.fleet.Logs(ctx, service, w.cfg.LogLines)
+	}
+	if err != nil {
+		return "(could not read the logs: " + err.Error() + ")"
+	}
+	return logs
 }
 
 func (w *Watcher) report(ctx context.Context, key string, rem Remembered, alert *Alert) {

@@ -177,3 +177,37 @@ func TestConfirmationsEndOnceAndSurviveAsWaiting(t *testing.T) {
 		t.Errorf("a's state = %q (%v), want confirmed (the later expiry must not overwrite it)", state, err)
 	}
 }
+
+func TestWatchStateSurvivesReopenWithItsFlap(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	since := time.UnixMilli(time.Now().UnixMilli())
+	flapping := WatchState{Key: "service:web", State: "exited", Alerted: true, Since: since, RestartCount: 3,
+		Flapping: true, FlapLastChange: since.Add(time.Minute), FlapSuppressed: 4}
+	calm := WatchState{Key: "host:vps", State: "running", Since: since}
+	for _, ws := range []WatchState{flapping, calm} {
+		if err := s.RecordTransition(ctx, ws, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.Close()
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	got, err := s2.WatchStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []WatchState{flapping, calm} {
+		g := got[want.Key]
+		if g.State != want.State || g.Alerted != want.Alerted || !g.Since.Equal(want.Since) || g.RestartCount != want.RestartCount ||
+			g.Flapping != want.Flapping || !g.FlapLastChange.Equal(want.FlapLastChange) || g.FlapSuppressed != want.FlapSuppressed {
+			t.Errorf("%s after reopen: %+v, want %+v", want.Key, g, want)
+		}
+	}
+	if !got["host:vps"].FlapLastChange.IsZero() {
+		t.Errorf("a zero time came back as %s", got["host:vps"].FlapLastChange)
+	}
+}

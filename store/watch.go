@@ -18,6 +18,11 @@ type WatchState struct {
 	Alerted      bool
 	Since        time.Time
 	RestartCount int
+	// A flapping service's alerts are held back: since when no change came,
+	// and how many were held back.
+	Flapping       bool
+	FlapLastChange time.Time
+	FlapSuppressed int
 }
 
 // Alert is one alert.
@@ -38,11 +43,14 @@ type Delivery struct {
 }
 
 const (
-	allWatchStatesQuery = `SELECT key, state, alerted, since_ms, restart_count FROM watch_state`
-	putWatchStateQuery  = `
-		INSERT INTO watch_state (key, state, alerted, since_ms, restart_count) VALUES ($1, $2, $3, $4, $5)
+	allWatchStatesQuery = `
+		SELECT key, state, alerted, since_ms, restart_count, flapping, flap_last_ms, flap_suppressed FROM watch_state`
+	putWatchStateQuery = `
+		INSERT INTO watch_state (key, state, alerted, since_ms, restart_count, flapping, flap_last_ms, flap_suppressed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (key) DO UPDATE SET state=excluded.state, alerted=excluded.alerted,
-			since_ms=excluded.since_ms, restart_count=excluded.restart_count`
+			since_ms=excluded.since_ms, restart_count=excluded.restart_count, flapping=excluded.flapping,
+			flap_last_ms=excluded.flap_last_ms, flap_suppressed=excluded.flap_suppressed`
 	insertAlertQuery    = `INSERT INTO alerts (time_ms, subject, kind, message, mentions) VALUES ($1, $2, $3, $4, $5) RETURNING id`
 	insertDeliveryQuery = `INSERT INTO alert_deliveries (alert_id, room_id) VALUES ($1, $2)`
 	pendingQuery        = `
@@ -69,11 +77,12 @@ func (s *Store) WatchStates(ctx context.Context) (map[string]WatchState, error) 
 	out := map[string]WatchState{}
 	for rows.Next() {
 		var ws WatchState
-		var since int64
-		if err := rows.Scan(&ws.Key, &ws.State, &ws.Alerted, &since, &ws.RestartCount); err != nil {
+		var since, flapLast int64
+		if err := rows.Scan(&ws.Key, &ws.State, &ws.Alerted, &since, &ws.RestartCount,
+			&ws.Flapping, &flapLast, &ws.FlapSuppressed); err != nil {
 			return nil, err
 		}
-		ws.Since = time.UnixMilli(since)
+		ws.Since, ws.FlapLastChange = fromMilli(since), fromMilli(flapLast)
 		out[ws.Key] = ws
 	}
 	return out, rows.Err()
@@ -84,7 +93,8 @@ func (s *Store) WatchStates(ctx context.Context) (map[string]WatchState, error) 
 // an alert is in the store before anyone tries to send it.
 func (s *Store) RecordTransition(ctx context.Context, ws WatchState, alert *Alert, rooms []id.RoomID) error {
 	return s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
-		if _, err := s.DB.Exec(ctx, putWatchStateQuery, ws.Key, ws.State, ws.Alerted, ws.Since.UnixMilli(), ws.RestartCount); err != nil {
+		if _, err := s.DB.Exec(ctx, putWatchStateQuery, ws.Key, ws.State, ws.Alerted, toMilli(ws.Since), ws.RestartCount,
+			ws.Flapping, toMilli(ws.FlapLastChange), ws.FlapSuppressed); err != nil {
 			return fmt.Errorf("saving watch state of %s: %w", ws.Key, err)
 		}
 		if alert == nil {
@@ -153,6 +163,21 @@ func (s *Store) RecentAlerts(ctx context.Context, subject string, n int) ([]*Ale
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// toMilli and fromMilli keep a time as Unix milliseconds, the zero time as 0.
+func toMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMilli(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 func joinUserIDs(ids []id.UserID) string {
