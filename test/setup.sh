@@ -38,4 +38,12 @@ if [ ! -x "$OPSROOM_TEST_BIN/generate-keys" ]; then
 		github.com/element-hq/dendrite/cmd/generate-keys)
 fi
 
+toxiproxy_version=v2.12.0
+export OPSROOM_TOXIPROXY_BIN="${XDG_CACHE_HOME:-$HOME/.cache}/opsroom-test/bin/toxiproxy-$toxiproxy_version"
+if [ ! -x "$OPSROOM_TOXIPROXY_BIN/toxiproxy-server" ]; then
+	say "building Toxiproxy $toxiproxy_version (slow, hung and cut connections for the fault tests) into $OPSROOM_TOXIPROXY_BIN"
+	(cd test/tools && CGO_ENABLED=0 go build -o "$OPSROOM_TOXIPROXY_BIN/toxiproxy-server" \
+		github.com/Shopify/toxiproxy/v2/cmd/server)
+fi
+
 export CGO_ENABLED=0

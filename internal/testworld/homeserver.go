@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,30 +37,13 @@ type Homeserver struct {
 // from test/tools when they are not there yet (OPSROOM_TEST_BIN names a ready one).
 func dendriteBin(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("OPSROOM_TEST_BIN")
-	if dir == "" {
-		dir = filepath.Join(cacheDir(), "bin", "dendrite-"+DendriteVersion)
+	dir := toolDir("OPSROOM_TEST_BIN", "dendrite-"+DendriteVersion)
+	var pkgs []string
+	for _, tool := range dendriteTools {
+		pkgs = append(pkgs, "github.com/element-hq/dendrite/cmd/"+tool)
 	}
-	err := withLock(dir+".lock", func() error {
-		if _, err := os.Stat(filepath.Join(dir, dendriteTools[len(dendriteTools)-1])); err == nil {
-			return nil
-		}
-		t.Logf("building Dendrite %s into %s (a cold build takes a few minutes)", DendriteVersion, dir)
-		args := []string{"build", "-o", dir + "/"}
-		for _, tool := range dendriteTools {
-			args = append(args, "github.com/element-hq/dendrite/cmd/"+tool)
-		}
-		cmd := exec.Command("go", args...)
-		cmd.Dir = filepath.Join(repoRoot(), "test", "tools")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("building Dendrite: %v\n%s", err, out)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	buildTools(t, "Dendrite "+DendriteVersion, filepath.Join(dir, dendriteTools[len(dendriteTools)-1]),
+		append([]string{"-o", dir + "/"}, pkgs...)...)
 	return dir
 }
 

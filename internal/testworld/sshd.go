@@ -49,8 +49,12 @@ func StartSSHD(t testing.TB) *SSHD {
 	keygen(t, s.IdentityFile)
 	clientPub, _ := os.ReadFile(s.IdentityFile + ".pub")
 	writeFile(t, filepath.Join(dir, "authorized_keys"), string(clientPub), 0o600)
-	s.pin(t, s.KnownHosts, hostKey+".pub")
+	s.pin(t, s.KnownHosts, hostKey+".pub", s.Addr)
 
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	_, port, _ := strings.Cut(s.Addr, ":")
 	writeFile(t, s.config, strings.Join([]string{
 		"Port " + port,
@@ -65,6 +69,10 @@ func StartSSHD(t testing.TB) *SSHD {
 		"KbdInteractiveAuthentication no",
 		"PermitRootLogin prohibit-password",
 		"LogLevel VERBOSE",
+		// A home of its own, without this machine's root ~/.bashrc: that one
+		// runs `pyenv init` even in non-interactive shells, and bash reads it
+		// for every SSH session (~650 ms each). A server's shell does not.
+		"SetEnv HOME=" + home,
 		"",
 	}, "\n"), 0o600)
 	s.Start(t)
@@ -129,18 +137,27 @@ func (s *SSHD) WrongKnownHosts(t testing.TB) string {
 	other := filepath.Join(t.TempDir(), "other_host_ed25519")
 	keygen(t, other)
 	path := filepath.Join(filepath.Dir(other), "wrong_known_hosts")
-	s.pin(t, path, other+".pub")
+	s.pin(t, path, other+".pub", s.Addr)
 	return path
 }
 
-// pin writes a known_hosts file with the public key in pubFile for this sshd's address.
-func (s *SSHD) pin(t testing.TB, path, pubFile string) {
+// KnownHostsFor returns a known_hosts file that pins this sshd's key for
+// another address: a proxy in front of it.
+func (s *SSHD) KnownHostsFor(t testing.TB, addr string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "known_hosts")
+	s.pin(t, path, filepath.Join(s.dir, "host_ed25519.pub"), addr)
+	return path
+}
+
+// pin writes a known_hosts file with the public key in pubFile for addr.
+func (s *SSHD) pin(t testing.TB, path, pubFile, addr string) {
 	t.Helper()
 	pub, err := os.ReadFile(pubFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, port, _ := strings.Cut(s.Addr, ":")
+	host, port, _ := strings.Cut(addr, ":")
 	fields := strings.Fields(string(pub))
 	writeFile(t, path, fmt.Sprintf("[%s]:%s %s %s\n", host, port, fields[0], fields[1]), 0o644)
 }

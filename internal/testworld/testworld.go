@@ -52,6 +52,38 @@ func waitTCP(addr string, timeout time.Duration) error {
 	}
 }
 
+// toolDir is where a test tool's binaries are: the directory the environment
+// variable names (test/setup.sh sets it), or one in the cache.
+func toolDir(env, name string) string {
+	if dir := os.Getenv(env); dir != "" {
+		return dir
+	}
+	return filepath.Join(cacheDir(), "bin", name)
+}
+
+// buildTools builds programs pinned in test/tools (go build args) unless
+// binary, the last they make, is there already. test/setup.sh builds them
+// ahead of the tests; a test run on its own builds them here, once.
+func buildTools(t testing.TB, what, binary string, args ...string) {
+	t.Helper()
+	err := withLock(filepath.Dir(binary)+".lock", func() error {
+		if _, err := os.Stat(binary); err == nil {
+			return nil
+		}
+		t.Logf("building %s into %s (a cold build takes a few minutes)", what, filepath.Dir(binary))
+		cmd := exec.Command("go", append([]string{"build"}, args...)...)
+		cmd.Dir = filepath.Join(repoRoot(), "test", "tools")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %v\n%s", what, err, out)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // repoRoot is the top of the opsroom checkout, found from this file.
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)

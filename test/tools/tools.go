@@ -6,6 +6,7 @@
 package tools
 
 import (
+	_ "github.com/Shopify/toxiproxy/v2/cmd/server"
 	_ "github.com/element-hq/dendrite/cmd/create-account"
 	_ "github.com/element-hq/dendrite/cmd/dendrite"
 	_ "github.com/element-hq/dendrite/cmd/generate-config"
