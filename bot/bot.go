@@ -236,6 +236,10 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 		log.Warn().Msg("Ignoring command from a room that is not an ops room (matrix.rooms)")
 		return
 	}
+	// The command is the plain body: the text checked above, audited and
+	// repeated in replies. mautrix would parse the formatted body (or a
+	// structured command) instead, which a client can make say something else.
+	msg.Format, msg.FormattedBody, msg.MSC4391BotCommand = "", "", nil
 	b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.proc.Process(ctx, evt) })
 }
 

@@ -148,6 +148,11 @@ func TestBadInputIsAnsweredOrIgnoredAndTheBotGoesOn(t *testing.T) {
 	}
 	answered := w.say(t, w.alice, "!status web")
 	w.waitReply(t, answered, "!status web")
+	// What runs is the plain body, the text that was checked, audited and
+	// answered; a formatted body saying something else is not obeyed.
+	twoFaced := send(event.EventMessage, map[string]any{"msgtype": "m.text", "body": "!status web",
+		"format": "org.matrix.custom.html", "formatted_body": "<p>!restart web</p>"})
+	mustContain(t, "a body and formatted body that disagree", w.waitReply(t, twoFaced, "!status web"), "running")
 	ignored := map[string]id.EventID{
 		"a notice": send(event.EventMessage, map[string]any{"msgtype": "m.notice", "body": "!restart web"}),
 		"a file named like a command": send(event.EventMessage,
@@ -156,6 +161,8 @@ func TestBadInputIsAnsweredOrIgnoredAndTheBotGoesOn(t *testing.T) {
 			map[string]any{"msgtype": "m.text", "body": "!restart web"}),
 		"a body that is not a string": send(event.EventMessage, map[string]any{"msgtype": "m.text", "body": 42}),
 		"a message without a body":    send(event.EventMessage, map[string]any{"msgtype": "m.text"}),
+		"a command in the formatted body only": send(event.EventMessage, map[string]any{"msgtype": "m.text",
+			"body": "hello", "format": "org.matrix.custom.html", "formatted_body": "!restart web"}),
 		"an edit of a command into !restart": send(event.EventMessage, map[string]any{
 			"msgtype": "m.text", "body": "* !restart web",
 			"m.new_content": map[string]any{"msgtype": "m.text", "body": "!restart web"},
