@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/metrics"
 	"sync"
 	"syscall"
 	"time"
@@ -106,6 +107,9 @@ func serve(ctx context.Context, cfg *Config) error {
 			}
 		})
 	}
+	if zerolog.Ctx(ctx).GetLevel() <= zerolog.DebugLevel {
+		watching.Go(func() { logRuntime(ctx, time.Minute) })
+	}
 	err = b.Run(ctx)
 	watching.Wait()
 	zerolog.Ctx(ctx).Info().Msg("Stopped")
@@ -135,9 +139,30 @@ func newLogger(cfg LogConfig) zerolog.Logger {
 	level, _ := zerolog.ParseLevel(cfg.Level)
 	var log zerolog.Logger
 	if cfg.Format == "json" {
+		// Milliseconds: what happened first, among a kill, a probe and an alert, matters.
+		zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 		log = zerolog.New(os.Stderr)
 	} else {
 		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.DateTime})
 	}
 	return log.Level(level).With().Timestamp().Logger()
+}
+
+// logRuntime logs, at debug level, the live heap (what the last GC kept) and
+// the goroutines every interval: a leak shows as either climbing while the work
+// stays the same. The memory soak benchmark reads these lines.
+func logRuntime(ctx context.Context, interval time.Duration) {
+	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/sched/goroutines:goroutines"}}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		metrics.Read(samples)
+		zerolog.Ctx(ctx).Debug().Uint64("heap_live_bytes", samples[0].Value.Uint64()).
+			Uint64("goroutines", samples[1].Value.Uint64()).Msg("Runtime")
+	}
 }
