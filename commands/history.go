@@ -47,7 +47,10 @@ var cmdHistory = &command{
 		var b strings.Builder
 		b.WriteString("| time | who | command | result | detail |\n|---|---|---|---|---|\n")
 		for _, e := range entries {
-			cmd := strings.TrimSpace(Prefix + e.Command + " " + e.Args)
+			who, cmd := escape(e.Sender.String()), code(strings.TrimSpace(Prefix+e.Command+" "+e.Args))
+			if e.Command == store.AuditAlert {
+				who, cmd = "watcher", "alert: "+escape(e.Args)
+			}
 			detail := e.Detail
 			if e.ExitCode != nil {
 				detail = strings.TrimSpace(fmt.Sprintf("exit %d %s", *e.ExitCode, detail))
@@ -55,8 +58,8 @@ var cmdHistory = &command{
 			if r := []rune(detail); len(r) > 80 {
 				detail = string(r[:77]) + "…"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", e.Time.Format("Jan 2 15:04:05"), escape(e.Sender.String()),
-				code(cmd), e.Result, escape(strings.ReplaceAll(detail, "\n", " ")))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", e.Time.Format("Jan 2 15:04:05"), who,
+				cmd, e.Result, escape(strings.ReplaceAll(detail, "\n", " ")))
 		}
 		return outcome{Reply: b.String(), Service: subject, Result: store.ResultOK}
 	},

@@ -72,6 +72,7 @@ func TestKillAlertsOnceAndRecoveryOnce(t *testing.T) {
 			t.Errorf("alert %q mentions %+v, want exactly alice (the service's mention)", evt.Content.AsMessage().Body, m)
 		}
 	}
+	mustContain(t, "the alerts in the audit log", w.ask(t, w.alice, "!history web"), "watcher", "alert: exited", "alert: recovered")
 }
 
 func TestCrashLoopIsOneAlertNotOnePerRestart(t *testing.T) {

@@ -24,7 +24,11 @@ const (
 	ResultCancelled Result = "cancelled" // not run: denied, or not confirmed in time
 )
 
-// AuditEntry is one row of the audit log: a command, allowed or refused.
+// AuditAlert is the Command of an audit row that records an alert the watcher
+// raised (Args is its kind, Service its service or host); it has no sender.
+const AuditAlert = "alert"
+
+// AuditEntry is one row of the audit log: a command, allowed or refused, or an alert.
 type AuditEntry struct {
 	ID       int64
 	Time     time.Time

@@ -211,3 +211,32 @@ func TestWatchStateSurvivesReopenWithItsFlap(t *testing.T) {
 		t.Errorf("a zero time came back as %s", got["host:vps"].FlapLastChange)
 	}
 }
+
+// An alert is a row of the audit log too, written with it: !history of a
+// service tells what happened to it, not only what was done to it.
+func TestAlertsAreAuditedWithTheirService(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	ws := WatchState{Key: "service:web", State: "exited", Alerted: true, Since: time.Now()}
+	posted := &Alert{Subject: "web", Kind: "exited", Message: "web exited"}
+	if err := s.RecordTransition(ctx, ws, posted, []id.RoomID{"!ops:example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	muted := &Alert{Subject: "web", Kind: "recovered", Message: "web recovered"}
+	if err := s.RecordTransition(ctx, ws, muted, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordTransition(ctx, WatchState{Key: "service:db", State: "running"}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Audit().Recent(ctx, "web", 10)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Recent(web) = %d entries, %v; want the two alerts", len(got), err)
+	}
+	if e := got[1]; e.Command != AuditAlert || e.Args != "exited" || e.Result != ResultOK || e.Sender != "" || e.Detail != "" {
+		t.Errorf("the posted alert's row: %+v", e)
+	}
+	if e := got[0]; e.Args != "recovered" || e.Detail != "muted: recorded, not posted" {
+		t.Errorf("the muted alert's row: %+v", e)
+	}
+}

@@ -113,7 +113,11 @@ func (s *Store) RecordTransition(ctx context.Context, ws WatchState, alert *Aler
 				return fmt.Errorf("saving alert delivery: %w", err)
 			}
 		}
-		return nil
+		entry := &AuditEntry{Time: alert.Time, Command: AuditAlert, Args: alert.Kind, Service: alert.Subject, Result: ResultOK}
+		if len(rooms) == 0 {
+			entry.Detail = "muted: recorded, not posted"
+		}
+		return s.Audit().Record(ctx, entry)
 	})
 }
 
