@@ -180,6 +180,43 @@ func TestAnAlertWaitsForTheHomeserverAndArrivesOnce(t *testing.T) {
 	}
 }
 
+// A homeserver that rate-limits opsroom's sends (M_LIMIT_EXCEEDED with
+// retry_after_ms) delays alerts: it neither drops one nor makes one arrive twice.
+func TestRateLimitedAlertsArriveOnceEach(t *testing.T) {
+	w := watchWorld(t)
+	limiter := testworld.StartRateLimiter(t, w.hs.URL, time.Second) // one send a second
+	w.matrix = map[string]any{"homeserver": limiter.URL}
+	names := []string{"a", "b", "c", "d"}
+	services := map[string]service{}
+	var containers []*testworld.Container
+	for _, name := range names {
+		c := testworld.RunContainer(t, testworld.UniqueName(t, name), nil)
+		containers = append(containers, c)
+		services[name] = containerService(c)
+	}
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, services)
+	settle()
+
+	for _, c := range containers {
+		testworld.Docker(t, "kill", c.Name)
+	}
+	eventually(t, "an exited alert for each of the four", func() bool {
+		return len(w.alertsMatching(t, "exited with code 137")) >= len(names)
+	})
+	settle()
+	for _, name := range names {
+		if got := w.alertsMatching(t, "**"+name+"**", "exited with code 137"); len(got) != 1 {
+			t.Errorf("%d exited alerts for %s, want exactly 1: %q", len(got), name, got)
+		}
+	}
+	if got := w.alerts(t); len(got) != len(names) {
+		t.Errorf("%d alerts, want %d: %q", len(got), len(names), got)
+	}
+	if limiter.Limited() == 0 {
+		t.Error("no send was rate-limited, so this test proved nothing")
+	}
+}
+
 func TestMutedServiceIsWatchedButNotPosted(t *testing.T) {
 	w := watchWorld(t)
 	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
