@@ -146,11 +146,8 @@ func (b *Bot) deliverPending(ctx context.Context) (time.Duration, error) {
 		resp, err := b.client.SendMessageEvent(ctx, d.RoomID, event.EventMessage, &content,
 			mautrix.ReqSendEvent{TransactionID: alertTxnID(d)})
 		if err != nil {
-			var httpErr mautrix.HTTPError
-			if errors.As(err, &httpErr) && httpErr.RespError != nil && httpErr.RespError.ErrCode == mautrix.MLimitExceeded.ErrCode {
-				if ms, ok := httpErr.RespError.ExtraData["retry_after_ms"].(float64); ok {
-					return time.Duration(ms) * time.Millisecond, err
-				}
+			if wait, ok := rateLimited(err); ok {
+				return wait, err
 			}
 			failedRooms[d.RoomID] = true
 			if firstErr == nil {
@@ -183,9 +180,34 @@ func (b *Bot) markResolved(ctx context.Context, recovery store.Delivery) {
 	first, _, _ := strings.Cut(recovery.Alert.Message, "\n")
 	content := opscommands.Render(message + "\n\n**Resolved** " + recovery.Alert.Time.Format("15:04:05") + ": " + first)
 	content.SetEdit(eventID)
-	if _, err := b.client.SendMessageEvent(ctx, recovery.RoomID, event.EventMessage, &content); err != nil {
-		log.Err(err).Msg("Failed to mark the resolved alert")
+	// The recovery was just sent, so a rate limit is likely here: wait as asked, a few times.
+	for try := 1; ; try++ {
+		_, err := b.client.SendMessageEvent(ctx, recovery.RoomID, event.EventMessage, &content)
+		if err == nil {
+			return
+		}
+		wait, limited := rateLimited(err)
+		if !limited || try == 3 {
+			log.Err(err).Msg("Failed to mark the resolved alert")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(max(wait, time.Second)):
+		}
 	}
+}
+
+// rateLimited says whether the homeserver refused a request as too many
+// (M_LIMIT_EXCEEDED), and how long it asked to wait (0 if it did not say).
+func rateLimited(err error) (time.Duration, bool) {
+	var httpErr mautrix.HTTPError
+	if !errors.As(err, &httpErr) || httpErr.RespError == nil || httpErr.RespError.ErrCode != mautrix.MLimitExceeded.ErrCode {
+		return 0, false
+	}
+	ms, _ := httpErr.RespError.ExtraData["retry_after_ms"].(float64)
+	return time.Duration(ms) * time.Millisecond, true
 }
 
 func alertTxnID(d store.Delivery) string {

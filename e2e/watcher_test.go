@@ -215,6 +215,27 @@ func TestRateLimitedAlertsArriveOnceEach(t *testing.T) {
 	if limiter.Limited() == 0 {
 		t.Error("no send was rate-limited, so this test proved nothing")
 	}
+
+	// The recoveries, and the edits that mark each alert resolved, are rate-limited too.
+	for _, c := range containers {
+		testworld.Docker(t, "start", c.Name)
+	}
+	eventually(t, "a recovery for each of the four, and each alert marked resolved", func() bool {
+		if len(w.alertsMatching(t, "recovered")) < len(names) {
+			return false
+		}
+		for _, evt := range w.alertEvents(t)[:len(names)] {
+			edits := w.edits(t, evt.ID)
+			if len(edits) == 0 || !strings.Contains(edits[len(edits)-1], "Resolved") {
+				return false
+			}
+		}
+		return true
+	})
+	settle()
+	if got := w.alerts(t); len(got) != 2*len(names) {
+		t.Errorf("%d alerts, want %d (an exit and a recovery each): %q", len(got), 2*len(names), got)
+	}
 }
 
 func TestMutedServiceIsWatchedButNotPosted(t *testing.T) {
