@@ -99,7 +99,6 @@ func TestUndecryptableCommandIsAnsweredNotLost(t *testing.T) {
 	content := &event.EncryptedEventContent{
 		Algorithm:        "m.megolm.v1.aes-sha2",
 		SenderKey:        "bm90IGEgcmVhbCBrZXkgYXQgYWxsIGp1c3QgdGVzdA",
-		DeviceID:         w.alice.DeviceID,
 		SessionID:        "bm8gc3VjaCBzZXNzaW9uIGV4aXN0cyBhbnl3aGVyZQA",
 		MegolmCiphertext: []byte(strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo", 8)),
 	}
@@ -194,8 +193,8 @@ func TestRecoveryKeyCrossSignsOpsroomAndCrossSigningGatesOperators(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if trust := mach.ResolveTrust(device); trust < id.TrustStateCrossSignedTOFU {
-		t.Errorf("opsroom's device %s has trust %s, want cross-signed", device.DeviceID, trust)
+	if trust, err := mach.ResolveTrustContext(ctx, device); err != nil || trust < id.TrustStateCrossSignedTOFU {
+		t.Errorf("opsroom's device %s has trust %s (%v), want cross-signed", device.DeviceID, trust, err)
 	}
 
 	before := startedAt(t, c.Name)

@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# The whole test suite: sets up what it needs (test/setup.sh), then vets and
-# tests everything. Never -short: the end-to-end tests are the point.
+# The whole test suite: sets up what it needs (test/setup.sh), then checks the
+# formatting, vets, lints (staticcheck) and tests everything. Never -short:
+# the end-to-end tests are the point.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source test/setup.sh
 
-say "go vet"
+staticcheck_version=v0.8.2
+staticcheck="${XDG_CACHE_HOME:-$HOME/.cache}/opsroom-test/bin/staticcheck-$staticcheck_version/staticcheck"
+if [ ! -x "$staticcheck" ]; then
+	say "installing staticcheck $staticcheck_version"
+	GOBIN="$(dirname "$staticcheck")" go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
+
+say "gofmt, go vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+[ -z "$unformatted" ] || { echo "not gofmt-formatted:" $unformatted >&2; exit 1; }
 go vet -tags goolm ./...
+"$staticcheck" -tags goolm ./...
 say "go test"
 go test -tags goolm -count=1 -timeout 40m "$@" ./...
 
