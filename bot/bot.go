@@ -82,13 +82,13 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 		helper.DecryptErrorCallback = b.onUndecryptable
 	}
 	syncer := client.Syncer.(*mautrix.DefaultSyncer)
-	// Before DontProcessOldEvents, which ends the handling of the whole first sync.
+	// Before skipOldEvents, which ends the handling of the whole first sync.
 	var readyOnce sync.Once
 	syncer.OnSync(func(ctx context.Context, _ *mautrix.RespSync, _ string) bool {
 		readyOnce.Do(func() { zerolog.Ctx(ctx).Info().Msg("Ready: listening for commands") })
 		return true
 	})
-	syncer.OnSync(client.DontProcessOldEvents)
+	syncer.OnSync(b.skipOldEvents)
 	syncer.OnEventType(event.EventMessage, b.onMessage)
 	syncer.OnEventType(event.EventReaction, b.onReaction)
 	syncer.OnEventType(event.StateMember, b.onMember)
