@@ -199,6 +199,9 @@ func (w *world) startOpsroom(t testing.TB, hosts map[string]host, services map[s
 	go o.readLog(pipe)
 	t.Cleanup(func() {
 		o.stop(t)
+		if strings.Contains(o.log(), "WARNING: DATA RACE") {
+			t.Error("the race detector found a data race in opsroom (OPSROOM_TEST_RACE)")
+		}
 		if t.Failed() {
 			t.Logf("opsroom log:\n%s", o.log())
 		}

@@ -221,9 +221,15 @@ func GoBinary(t testing.TB, pkg string) string {
 			return
 		}
 		b.path = filepath.Join(dir, filepath.Base(pkg))
-		cmd := exec.Command("go", "build", "-tags", "goolm", "-o", b.path, pkg)
+		args, env := []string{"build", "-tags", "goolm"}, "CGO_ENABLED=0"
+		if os.Getenv("OPSROOM_TEST_RACE") != "" && strings.HasSuffix(pkg, "cmd/opsroom") {
+			// opsroom with the race detector (which needs cgo); the test
+			// images stay static, for FROM scratch.
+			args, env = append(args, "-race"), "CGO_ENABLED=1"
+		}
+		cmd := exec.Command("go", append(args, "-o", b.path, pkg)...)
 		cmd.Dir = repoRoot()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Env = append(os.Environ(), env)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
