@@ -194,6 +194,9 @@ func BenchmarkWatchMemory(b *testing.B) {
 	b.ReportMetric(rss[len(rss)-1], "rss-last-MB")
 	b.ReportMetric(slices.Max(rss), "rss-max-MB")
 	b.ReportMetric(slope(at, rss)*float64(time.Hour), "rss-growth-MB/h")
+	// A cache filling up grows early and then stops; a leak goes on: the second half tells them apart.
+	half := len(at) / 2
+	b.ReportMetric(slope(at[half:], rss[half:])*float64(time.Hour), "rss-growth-2nd-half-MB/h")
 	b.ReportMetric(fds[0], "fds-first")
 	b.ReportMetric(fds[len(fds)-1], "fds-last")
 	// opsroom's own count, once a minute: the live heap after GC and its goroutines.
@@ -213,6 +216,15 @@ func BenchmarkWatchMemory(b *testing.B) {
 	}
 	b.ReportMetric(heap[0], "heap-live-first-MB")
 	b.ReportMetric(heap[len(heap)-1], "heap-live-last-MB")
+	minutes := make([]time.Duration, len(heap))
+	samples := make([]string, len(heap))
+	for i := range heap {
+		minutes[i] = time.Duration(i+1) * time.Minute
+		samples[i] = strconv.FormatFloat(heap[i], 'f', 2, 64)
+	}
+	half = len(heap) / 2
+	b.ReportMetric(slope(minutes[half:], heap[half:])*float64(time.Hour), "heap-live-growth-2nd-half-MB/h")
+	b.Logf("live heap each minute, MB: %s", strings.Join(samples, " "))
 	b.ReportMetric(goroutines[0], "goroutines-first")
 	b.ReportMetric(goroutines[len(goroutines)-1], "goroutines-last")
 	b.ReportMetric(0, "ns/op")
