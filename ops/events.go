@@ -17,6 +17,9 @@ const (
 	streamSpan   = time.Hour
 	streamRetry  = time.Second
 	streamMaxGap = time.Minute
+	// streamKeep is how much of the stream's output its result keeps: enough
+	// for the error that ended it.
+	streamKeep = 4 << 10
 )
 
 // eventsCommand follows the docker events of the given containers, one JSON
@@ -58,7 +61,9 @@ func (w *Watcher) follow(ctx context.Context, host string, services []*ServiceCo
 		started := time.Now()
 		// docker events writes nothing until something happens: the line echoed
 		// first says the session is up and the stream connected.
-		res, err := w.fleet.runGroup(ctx, host, cmd, streamSpan, lines)
+		// The events go to lines as they come; the result keeps only what
+		// explains an end of the stream, not an hour of events.
+		res, err := w.fleet.runGroup(ctx, host, cmd, runOpts{timeout: streamSpan, stream: lines, keep: streamKeep})
 		w.setStreaming(host, false)
 		if ctx.Err() != nil {
 			return

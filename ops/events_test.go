@@ -35,3 +35,21 @@ func TestEventsCommandQuotesEveryContainer(t *testing.T) {
 		t.Errorf("%s\nwant %s", got, want)
 	}
 }
+
+// The event stream runs for an hour: its result keeps a small tail, not every
+// event (a live heap growing all hour was this).
+func TestTailBufferKeepsOnlyItsTail(t *testing.T) {
+	tb := &tailBuffer{max: streamKeep}
+	line := strings.Repeat("x", 499) + "\n"
+	for i := 0; i < 2000; i++ { // 1 MB of events
+		_, _ = tb.Write([]byte(line))
+	}
+	_, _ = tb.Write([]byte("the end\n"))
+	got := tb.String()
+	if len(got) != streamKeep || !strings.HasSuffix(got, "x\nthe end\n") {
+		t.Errorf("kept %d bytes ending %q; want the last %d", len(got), got[max(0, len(got)-20):], streamKeep)
+	}
+	if c := tb.buf.Cap(); c > 4*streamKeep {
+		t.Errorf("the buffer holds %d bytes of capacity for a %d-byte tail", c, streamKeep)
+	}
+}

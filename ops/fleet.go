@@ -75,21 +75,30 @@ func (f *Fleet) Lookup(name string) (*ServiceConfig, error) {
 // Run runs a command line on the named host, as its run_as user if set, within
 // the host's command timeout. A non-zero exit is in the result, not an error.
 func (f *Fleet) Run(ctx context.Context, host, cmd string) (RunResult, error) {
-	return f.run(ctx, host, cmd, 0, nil)
+	return f.run(ctx, host, cmd, runOpts{})
+}
+
+// runOpts says how a command runs, beyond its command line.
+type runOpts struct {
+	timeout time.Duration // 0: the host's command timeout
+	stream  io.Writer     // if set, also gets stdout and stderr as they come
+	group   *groupTap     // if set, the command runs in a process group of its own (see groupCommand)
+	keep    int           // how much of each output the result keeps, the tail (0: maxOutput)
 }
 
 // runGroup is run for a long command that must not outlive its context: it runs
 // in a process group of its own on the host, and when ctx ends (a cancel, a
 // timeout) the whole group is killed there, not only the SSH session.
-func (f *Fleet) runGroup(ctx context.Context, host, cmd string, timeout time.Duration, stream io.Writer) (RunResult, error) {
+func (f *Fleet) runGroup(ctx context.Context, host, cmd string, o runOpts) (RunResult, error) {
 	tap := &groupTap{}
-	res, err := f.runWith(ctx, host, groupCommand(cmd), timeout, stream, tap)
+	o.group = tap
+	res, err := f.run(ctx, host, groupCommand(cmd), o)
 	if err != nil && ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 		if pgid := tap.id(); pgid > 0 {
 			// The session is gone with ctx; a fresh, short one does the killing.
 			killCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			if _, kerr := f.run(killCtx, host, killGroupCommand(pgid), 0, nil); kerr != nil {
+			if _, kerr := f.run(killCtx, host, killGroupCommand(pgid), runOpts{}); kerr != nil {
 				err = fmt.Errorf("%w (and ending its processes on the host failed: %v)", err, kerr)
 			}
 		}
@@ -97,13 +106,8 @@ func (f *Fleet) runGroup(ctx context.Context, host, cmd string, timeout time.Dur
 	return res, err
 }
 
-// run is Run with a timeout other than the host's (0: the host's) and an
-// optional stream that gets the output as it comes.
-func (f *Fleet) run(ctx context.Context, host, cmd string, timeout time.Duration, stream io.Writer) (RunResult, error) {
-	return f.runWith(ctx, host, cmd, timeout, stream, nil)
-}
-
-func (f *Fleet) runWith(ctx context.Context, host, cmd string, timeout time.Duration, stream io.Writer, group *groupTap) (RunResult, error) {
+// run is Run with options.
+func (f *Fleet) run(ctx context.Context, host, cmd string, o runOpts) (RunResult, error) {
 	c := f.conns[host]
 	if c == nil {
 		return RunResult{}, fmt.Errorf("unknown host %q", host)
@@ -111,14 +115,14 @@ func (f *Fleet) runWith(ctx context.Context, host, cmd string, timeout time.Dura
 	if err := checkArg(cmd); err != nil {
 		return RunResult{}, err
 	}
-	if timeout == 0 {
-		timeout = c.host.CommandTimeout.Duration
+	if o.timeout == 0 {
+		o.timeout = c.host.CommandTimeout.Duration
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	res, err := c.run(ctx, wrap(c.host, cmd), stream, group)
+	res, err := c.run(ctx, wrap(c.host, cmd), o)
 	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmd, timeout, err)
+		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmd, o.timeout, err)
 	}
 	return res, err
 }

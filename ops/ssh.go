@@ -2,6 +2,7 @@ package ops
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -265,10 +266,10 @@ func (c *conn) keepalive(client *ssh.Client) {
 
 // run runs cmd in a new session. A non-zero exit is a result, not an error;
 // errors are transport failures and ctx ending (the remote command is killed).
-// When stream is not nil it also gets stdout and stderr as they come. When
-// group is not nil, cmd is run in a process group of its own (see groupCommand),
-// whose ID group receives.
-func (c *conn) run(ctx context.Context, cmd string, stream io.Writer, group *groupTap) (RunResult, error) {
+// When o.stream is not nil it also gets stdout and stderr as they come. When
+// o.group is not nil, cmd is run in a process group of its own (see
+// groupCommand), whose ID the group tap receives.
+func (c *conn) run(ctx context.Context, cmd string, o runOpts) (RunResult, error) {
 	client, err := c.get(ctx)
 	if err != nil {
 		return RunResult{}, err
@@ -285,15 +286,16 @@ func (c *conn) run(ctx context.Context, cmd string, stream io.Writer, group *gro
 		return RunResult{}, c.unreachable(fmt.Errorf("opening a session: %w", err))
 	}
 	defer sess.Close()
-	stdout, stderr := &tailBuffer{max: maxOutput}, &tailBuffer{max: maxOutput}
+	keep := cmp.Or(o.keep, maxOutput)
+	stdout, stderr := &tailBuffer{max: keep}, &tailBuffer{max: keep}
 	sess.Stdout, sess.Stderr = stdout, stderr
-	if stream != nil {
-		stream = &lockedWriter{w: stream}
+	if o.stream != nil {
+		stream := &lockedWriter{w: o.stream}
 		sess.Stdout, sess.Stderr = io.MultiWriter(stdout, stream), io.MultiWriter(stderr, stream)
 	}
-	if group != nil {
-		group.next = sess.Stderr
-		sess.Stderr = group
+	if o.group != nil {
+		o.group.next = sess.Stderr
+		sess.Stderr = o.group
 	}
 	started := make(chan error, 1)
 	go func() { started <- sess.Start(cmd) }()

@@ -140,7 +140,7 @@ func (u *updater) stream(stage UpdateStage, cmd string) (RunResult, error) {
 }
 
 func (u *updater) run(stage UpdateStage, cmd string, stream io.Writer) (RunResult, error) {
-	res, err := u.f.runGroup(u.ctx, u.s.Host, cmd, u.s.UpdateTimeout.Duration, stream)
+	res, err := u.f.runGroup(u.ctx, u.s.Host, cmd, runOpts{timeout: u.s.UpdateTimeout.Duration, stream: stream})
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", stage, err)
 	}
