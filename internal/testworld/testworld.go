@@ -1,5 +1,6 @@
 // Package testworld starts the real parts the end-to-end tests talk to: a Matrix
-// homeserver, OpenSSH servers and Docker containers, all on this machine's loopback.
+// homeserver, OpenSSH servers and Docker containers, all on this machine's
+// loopback, and the fault injectors put between them (Toxiproxy, a rate limiter).
 package testworld
 
 import (
