@@ -30,10 +30,10 @@ func (b *Bot) skipOldEvents(_ context.Context, resp *mautrix.RespSync, since str
 func afterOwnJoin(self id.UserID, timeline []*event.Event) []*event.Event {
 	join := -1
 	for i, evt := range timeline {
-		if evt.Type != event.StateMember || evt.GetStateKey() != string(self) || membership(&evt.Content) != "join" {
+		if evt.Type != event.StateMember || evt.GetStateKey() != string(self) || membership(&evt.Content) != event.MembershipJoin {
 			continue
 		}
-		if evt.Unsigned.PrevContent == nil || membership(evt.Unsigned.PrevContent) != "join" {
+		if evt.Unsigned.PrevContent == nil || membership(evt.Unsigned.PrevContent) != event.MembershipJoin {
 			join = i
 		}
 	}
@@ -49,7 +49,8 @@ func afterOwnJoin(self id.UserID, timeline []*event.Event) []*event.Event {
 	return kept
 }
 
-func membership(c *event.Content) string {
+// membership reads a member event's content before the syncer parses it.
+func membership(c *event.Content) event.Membership {
 	m, _ := c.Raw["membership"].(string)
-	return m
+	return event.Membership(m)
 }

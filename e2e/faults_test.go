@@ -78,19 +78,5 @@ func TestAnAlertOutlivesACutToTheHomeserver(t *testing.T) {
 	tp := testworld.StartToxiproxy(t)
 	hs := tp.Proxy(t, "homeserver", strings.TrimPrefix(w.hs.URL, "http://"))
 	w.matrix = map[string]any{"homeserver": "http://" + hs.Addr}
-	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
-	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
-	settle()
-
-	hs.SetEnabled(t, false)
-	testworld.Docker(t, "kill", c.Name)
-	settle() // the watcher sees it and tries to deliver while the link is cut
-	hs.SetEnabled(t, true)
-	eventually(t, "the alert after the link came back", func() bool {
-		return len(w.alertsMatching(t, "web", "exited with code 137")) > 0
-	})
-	settle()
-	if got := w.alerts(t); len(got) != 1 {
-		t.Errorf("%d alerts, want exactly 1: %q", len(got), got)
-	}
+	w.killWhileHomeserverAway(t, func() { hs.SetEnabled(t, false) }, func() { hs.SetEnabled(t, true) })
 }

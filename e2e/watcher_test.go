@@ -163,14 +163,22 @@ func TestHostDownIsOneAlertAndRemovalIsNotDeployed(t *testing.T) {
 
 func TestAnAlertWaitsForTheHomeserverAndArrivesOnce(t *testing.T) {
 	w := watchWorld(t)
+	w.killWhileHomeserverAway(t, func() { w.hs.Stop(t) }, func() { w.hs.Start(t) })
+}
+
+// killWhileHomeserverAway kills a watched service between away and back (the
+// homeserver out of opsroom's reach) and checks that its alert arrives once,
+// after back.
+func (w *world) killWhileHomeserverAway(t *testing.T, away, back func()) {
+	t.Helper()
 	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
 	settle()
 
-	w.hs.Stop(t)
+	away()
 	testworld.Docker(t, "kill", c.Name)
 	settle() // the watcher sees it and tries to deliver while the homeserver is away
-	w.hs.Start(t)
+	back()
 	eventually(t, "the alert after the homeserver came back", func() bool {
 		return len(w.alertsMatching(t, "web", "exited with code 137")) > 0
 	})

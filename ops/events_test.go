@@ -36,8 +36,9 @@ func TestEventsCommandQuotesEveryContainer(t *testing.T) {
 	}
 }
 
-// The event stream runs for an hour: its result keeps a small tail, not every
-// event (a live heap growing all hour was this).
+// The tail a result keeps is bounded in size and in the buffer behind it, so
+// that the event stream, which runs for an hour with keep set to streamKeep,
+// holds 4 KiB and not an hour of events (the memory soak measures the whole).
 func TestTailBufferKeepsOnlyItsTail(t *testing.T) {
 	tb := &tailBuffer{max: streamKeep}
 	line := strings.Repeat("x", 499) + "\n"

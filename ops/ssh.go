@@ -297,15 +297,7 @@ func (c *conn) run(ctx context.Context, cmd string, o runOpts) (RunResult, error
 		o.group.next = sess.Stderr
 		sess.Stderr = o.group
 	}
-	started := make(chan error, 1)
-	go func() { started <- sess.Start(cmd) }()
-	select {
-	case err = <-started:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
-		c.drop(client) // a live connection starts a command at once
+	if err := c.within(ctx, client, func() error { return sess.Start(cmd) }); err != nil {
 		return RunResult{}, c.unreachable(fmt.Errorf("starting command: %w", err))
 	}
 	done := make(chan error, 1)
@@ -330,35 +322,33 @@ func (c *conn) run(ctx context.Context, cmd string, o runOpts) (RunResult, error
 	return res, nil
 }
 
-// session opens a session on client, within ctx. A connection that cannot
-// open one (it died, or the host stopped answering while TCP stays up, when
-// opening would wait for the keepalive to notice) is dropped, so the next
-// command dials afresh.
+// session opens a session on client, within ctx.
 func (c *conn) session(ctx context.Context, client *ssh.Client) (*ssh.Session, error) {
-	type opened struct {
-		sess *ssh.Session
-		err  error
+	var sess *ssh.Session
+	if err := c.within(ctx, client, func() (err error) { sess, err = client.NewSession(); return err }); err != nil {
+		return nil, err // sess is not read: a late NewSession may still set it
 	}
-	ch := make(chan opened, 1)
-	go func() {
-		sess, err := client.NewSession()
-		ch <- opened{sess, err}
-	}()
+	return sess, nil
+}
+
+// within runs step (opening a session, starting a command) on client, giving
+// up when ctx ends first. A connection whose step fails, or that does not
+// answer in time (the host stopped answering while TCP stays up, which only
+// the keepalive would notice), is dropped, which also ends the step; the next
+// command dials afresh. A live connection answers at once.
+func (c *conn) within(ctx context.Context, client *ssh.Client, step func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- step() }()
+	var err error
 	select {
-	case o := <-ch:
-		if o.err != nil {
-			c.drop(client)
-		}
-		return o.sess, o.err
+	case err = <-done:
 	case <-ctx.Done():
-		c.drop(client) // NewSession returns once the connection is closed
-		go func() {
-			if o := <-ch; o.sess != nil {
-				_ = o.sess.Close()
-			}
-		}()
-		return nil, ctx.Err()
+		err = ctx.Err()
 	}
+	if err != nil {
+		c.drop(client)
+	}
+	return err
 }
 
 // lockedWriter lets the stdout and stderr copiers share one writer.

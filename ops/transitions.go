@@ -78,10 +78,7 @@ type restartSample struct {
 // observe takes one probe. quiet marks a change opsroom caused itself (a
 // command ran): it is remembered, never alerted. It returns the alert kind, or "".
 func (tr *tracker) observe(st Status, now time.Time, r Rules, quiet bool) AlertKind {
-	flap := tr.rem.Flap
-	kind := tr.transition(st, now, r, quiet)
-	tr.rem.Flap = flap
-	return tr.damp(kind, now, r)
+	return tr.damp(tr.transition(st, now, r, quiet), now, r)
 }
 
 // damp keeps a flapping service from flooding the room: more than
@@ -125,16 +122,20 @@ func (tr *tracker) transition(st Status, now time.Time, r Rules, quiet bool) Ale
 		return ""
 	}
 	prev := tr.rem
+	// The new state; the flap silence is damp's to keep or end.
+	become := func(alerted bool) {
+		tr.rem = Remembered{State: problem, Alerted: alerted, Since: now, RestartCount: st.RestartCount, Flap: prev.Flap}
+	}
 	switch {
 	case problem == prev.State:
 		tr.rem.RestartCount = st.RestartCount
 		return ""
 	case quiet || prev.State == "":
 		// Our own doing, or the first probe ever: the new baseline, no alert.
-		tr.rem = Remembered{State: problem, Since: now, RestartCount: st.RestartCount}
+		become(false)
 		return ""
 	case problem == string(StateRunning):
-		tr.rem = Remembered{State: problem, Since: now, RestartCount: st.RestartCount}
+		become(false)
 		if prev.Alerted {
 			return AlertRecovered
 		}
@@ -143,7 +144,7 @@ func (tr *tracker) transition(st Status, now time.Time, r Rules, quiet bool) Ale
 		// A crash loop that stopped looping but is still down says nothing new.
 		return ""
 	}
-	tr.rem = Remembered{State: problem, Alerted: true, Since: now, RestartCount: st.RestartCount}
+	become(true)
 	switch problem {
 	case string(AlertCrashLoop):
 		return AlertCrashLoop
