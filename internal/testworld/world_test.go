@@ -26,17 +26,20 @@ func TestHomeserverCarriesAMessageBetweenTwoUsers(t *testing.T) {
 	if _, err := alice.SendText(ctx, room.RoomID, "hello bob"); err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := bob.Messages(ctx, room.RoomID, "", "", mautrix.DirectionBackward, nil, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, evt := range msgs.Chunk {
-		_ = evt.Content.ParseRaw(evt.Type)
-		if evt.Sender == alice.UserID && evt.Content.AsMessage().Body == "hello bob" {
-			return
+	// Dendrite hands a sent event to its sync API asynchronously: bob sees it a moment later.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		msgs, err := bob.Messages(ctx, room.RoomID, "", "", mautrix.DirectionBackward, nil, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, evt := range msgs.Chunk {
+			_ = evt.Content.ParseRaw(evt.Type)
+			if evt.Sender == alice.UserID && evt.Content.AsMessage().Body == "hello bob" {
+				return
+			}
 		}
 	}
-	t.Errorf("bob does not see alice's message")
+	t.Errorf("bob does not see alice's message within 10 s")
 }
 
 func TestSSHDAcceptsThePinnedKeyOnly(t *testing.T) {
