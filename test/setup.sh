@@ -46,4 +46,13 @@ if [ ! -x "$OPSROOM_TOXIPROXY_BIN/toxiproxy-server" ]; then
 		github.com/Shopify/toxiproxy/v2/cmd/server)
 fi
 
+compose_version=v2.32.4
+export OPSROOM_COMPOSE_BIN="${XDG_CACHE_HOME:-$HOME/.cache}/opsroom-test/bin/compose-$compose_version"
+if [ ! -x "$OPSROOM_COMPOSE_BIN/docker-compose" ]; then
+	say "building Docker Compose $compose_version (the docker compose v2 CLI plugin; Debian packages only v1) into $OPSROOM_COMPOSE_BIN"
+	(cd test/compose && CGO_ENABLED=0 go build -o "$OPSROOM_COMPOSE_BIN/docker-compose" \
+		-ldflags "-X github.com/docker/compose/v2/internal.Version=$compose_version" \
+		github.com/docker/compose/v2/cmd)
+fi
+
 export CGO_ENABLED=0

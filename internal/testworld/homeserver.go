@@ -42,7 +42,7 @@ func dendriteBin(t testing.TB) string {
 	for _, tool := range dendriteTools {
 		pkgs = append(pkgs, "github.com/element-hq/dendrite/cmd/"+tool)
 	}
-	buildTools(t, "Dendrite "+DendriteVersion, filepath.Join(dir, dendriteTools[len(dendriteTools)-1]),
+	buildTools(t, "tools", "Dendrite "+DendriteVersion, filepath.Join(dir, dendriteTools[len(dendriteTools)-1]),
 		append([]string{"-o", dir + "/"}, pkgs...)...)
 	return dir
 }

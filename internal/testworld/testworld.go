@@ -62,10 +62,11 @@ func toolDir(env, name string) string {
 	return filepath.Join(cacheDir(), "bin", name)
 }
 
-// buildTools builds programs pinned in test/tools (go build args) unless
-// binary, the last they make, is there already. test/setup.sh builds them
-// ahead of the tests; a test run on its own builds them here, once.
-func buildTools(t testing.TB, what, binary string, args ...string) {
+// buildTools builds programs pinned in the throw-away module test/<module>
+// (go build args) unless binary, the last they make, is there already.
+// test/setup.sh builds them ahead of the tests; a test run on its own builds
+// them here, once.
+func buildTools(t testing.TB, module, what, binary string, args ...string) {
 	t.Helper()
 	err := withLock(filepath.Dir(binary)+".lock", func() error {
 		if _, err := os.Stat(binary); err == nil {
@@ -73,7 +74,7 @@ func buildTools(t testing.TB, what, binary string, args ...string) {
 		}
 		t.Logf("building %s into %s (a cold build takes a few minutes)", what, filepath.Dir(binary))
 		cmd := exec.Command("go", append([]string{"build"}, args...)...)
-		cmd.Dir = filepath.Join(repoRoot(), "test", "tools")
+		cmd.Dir = filepath.Join(repoRoot(), "test", module)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("building %s: %v\n%s", what, err, out)

@@ -34,7 +34,7 @@ type Proxy struct {
 func toxiproxyBin(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(toolDir("OPSROOM_TOXIPROXY_BIN", "toxiproxy-"+ToxiproxyVersion), "toxiproxy-server")
-	buildTools(t, "Toxiproxy "+ToxiproxyVersion, bin, "-o", bin, "github.com/Shopify/toxiproxy/v2/cmd/server")
+	buildTools(t, "tools", "Toxiproxy "+ToxiproxyVersion, bin, "-o", bin, "github.com/Shopify/toxiproxy/v2/cmd/server")
 	return bin
 }
 
