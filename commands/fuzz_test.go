@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -496,7 +498,19 @@ func (h *recordingHost) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		}
 		_ = req.Reply(true, nil)
 		h.add(payload.Command)
-		_, _ = io.WriteString(ch, answer(payload.Command))
+		// Answer as a host's shells do: a banner, then the command's output inside the envelope's marks.
+		cmd, begin, end, err := unwrapEnvelope(payload.Command)
+		if err != nil {
+			_, _ = io.WriteString(ch.Stderr(), err.Error())
+			_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{2}))
+			return
+		}
+		_, _ = io.WriteString(ch, "Welcome to the recording host\n"+begin+"\n"+answer(cmd)+"\n"+end+" 0\n")
+		group := ""
+		if strings.HasPrefix(cmd, "exec setsid --wait ") {
+			group = "opsroom-pgid=4242\n"
+		}
+		_, _ = io.WriteString(ch.Stderr(), "motd\n"+begin+"\n"+group+"\n"+end+"\n")
 		_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
 		return
 	}
@@ -587,7 +601,7 @@ func TestShellWordsAgreeWithBash(t *testing.T) {
 		"docker logs --tail 50 " + ops.Quote("web-1"),
 		"git -C " + ops.Quote(`/srv/it's "our" app $(id)`) + " rev-parse --verify " + ops.Quote("origin/main") + "^{commit}",
 		ops.Quote("a b") + ops.Quote("'c'") + " " + ops.Quote("") + " " + ops.Quote("\n;`$ \t"),
-		"sudo -iu 'deploy' bash -lc " + ops.Quote("docker restart "+ops.Quote("it's")),
+		"sudo -n -iu 'deploy' bash -lc " + ops.Quote("docker restart "+ops.Quote("it's")),
 	} {
 		words, err := shellWords(line)
 		if err != nil {
@@ -612,18 +626,50 @@ func TestShellWordsAgreeWithBash(t *testing.T) {
 	}
 }
 
+var (
+	envelopeLine   = regexp.MustCompile(`^echo ([A-Za-z0-9+/=]+) \| base64 -d \| bash$`)
+	envelopeScript = regexp.MustCompile(`(?s)^\{\nprintf '%s\\n' (opsroom-[0-9a-f]+-begin); printf '%s\\n' opsroom-[0-9a-f]+-begin >&2\n\(\n:\n(.*)\n\)\nr=\$\?\nprintf '\\n%s %s\\n' (opsroom-[0-9a-f]+-end) "\$r"; .*\} </dev/null\n$`)
+)
+
+// unwrapEnvelope reads the command opsroom sent as a host's shells do: through
+// run_as's `sudo -n -iu USER bash -lc LINE`, then the envelope's base64, and
+// returns the command and the marks its output must carry.
+func unwrapEnvelope(line string) (cmd, begin, end string, err error) {
+	words, err := shellWords(line)
+	if err != nil {
+		return "", "", "", err
+	}
+	if len(words) == 7 && rawPrefix(words, "sudo", "-n", "-iu") && rawPrefix(words[4:], "bash", "-lc") {
+		line = words[6].value
+	}
+	m := envelopeLine.FindStringSubmatch(line)
+	if m == nil {
+		return "", "", "", fmt.Errorf("not an enveloped command: %.200q", line)
+	}
+	script, err := base64.StdEncoding.DecodeString(m[1])
+	if err != nil {
+		return "", "", "", err
+	}
+	sm := envelopeScript.FindStringSubmatch(string(script))
+	if sm == nil {
+		return "", "", "", fmt.Errorf("not an envelope's script: %.300q", script)
+	}
+	return sm[2], sm[1], sm[3], nil
+}
+
 // leafWords splits a remote command into words, and the commands nested in it
-// (run_as's `sudo -iu USER bash -lc CMD`, a process group's `exec setsid
-// --wait bash -c SCRIPT opsroom CMD`) into theirs, in place of the nested command.
+// (run_as's sudo and the envelope, a process group's `exec setsid --wait bash
+// -c SCRIPT opsroom CMD`) into theirs, in place of the nested command.
 func leafWords(line string) ([]shellWord, error) {
+	if cmd, _, _, err := unwrapEnvelope(line); err == nil {
+		line = cmd
+	}
 	words, err := shellWords(line)
 	if err != nil {
 		return nil, err
 	}
 	nested := -1
 	switch {
-	case len(words) == 6 && rawPrefix(words, "sudo", "-iu") && rawPrefix(words[3:], "bash", "-lc"):
-		nested = 5
 	case len(words) == 8 && rawPrefix(words, "exec", "setsid", "--wait", "bash", "-c") && words[6].raw == "opsroom":
 		nested = 7
 	}

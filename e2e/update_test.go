@@ -55,11 +55,7 @@ func (w *world) runUpdate(t testing.TB, command string) (id.EventID, []string) {
 
 func head(t testing.TB, dir string) string {
 	t.Helper()
-	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(out))
+	return testworld.Git(t, dir, "rev-parse", "HEAD")
 }
 
 func runningVersion(t testing.TB, container string) string {

@@ -121,18 +121,31 @@ type host map[string]any
 // service is a services: entry of opsroom's config.
 type service map[string]any
 
-// localHost is the sshd of the world, with its key correctly pinned.
+// localHost is the sshd of the world as our users' hosts are reached: logged
+// in as the non-root testworld.Login, acting as the service owner through
+// run_as (sudo -iu), its key pinned by a hashed known_hosts entry, and
+// opsroom's default compose command (`docker compose`, v2).
 func (w *world) localHost() host {
-	return hostFor(w.sshd, w.sshd.KnownHosts)
+	return hostFor(w.sshd, w.sshd.HashedKnownHosts)
+}
+
+// ownerHost is the same sshd logged in to directly as the owner, without
+// run_as, with Debian's docker-compose v1 as its compose command.
+func (w *world) ownerHost() host {
+	h := hostFor(w.sshd, w.sshd.KnownHosts)
+	h["user"] = testworld.Owner
+	h["compose_command"] = "docker-compose"
+	delete(h, "run_as")
+	return h
 }
 
 func hostFor(s *testworld.SSHD, knownHosts string) host {
 	return host{
 		"address":         s.Addr,
 		"user":            s.User,
+		"run_as":          testworld.Owner,
 		"identity_file":   s.IdentityFile,
 		"known_hosts":     knownHosts,
-		"compose_command": "docker-compose",
 		"connect_timeout": "5s",
 		"command_timeout": "60s",
 	}

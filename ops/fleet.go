@@ -120,7 +120,7 @@ func (f *Fleet) run(ctx context.Context, host, cmd string, o runOpts) (RunResult
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	res, err := c.run(ctx, wrap(c.host, cmd), o)
+	res, err := c.run(ctx, cmd, o)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmd, o.timeout, err)
 	}

@@ -8,7 +8,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/opsroom/opsroom/internal/testworld"
 )
 
 // hostileSeeds add to hostile what a chat client can send and a fuzzer is slow
@@ -45,28 +48,18 @@ func bashOutput(t *testing.T, script string, env ...string) []byte {
 }
 
 // maxExecArg is about what Linux lets one argument of exec be (MAX_ARG_STRLEN
-// is 128 KiB): a run_as command longer than that cannot be started at all.
+// is 128 KiB): a command line longer than that cannot be started at all.
 const maxExecArg = 120 * 1024
 
-// unwrapRunAs returns the command sudo runs, "bash -lc CMD", without the -l:
-// the host's login scripts are no part of how CMD is split into words (and this
-// machine's would call the recorder's cd).
-func unwrapRunAs(t *testing.T, wrapped string) string {
-	t.Helper()
-	rest, ok := strings.CutPrefix(wrapped, "sudo -iu 'deploy' bash -lc '")
-	if !ok {
-		t.Fatalf("run_as wrapping changed shape: %q", wrapped)
-	}
-	return "bash -c '" + rest
-}
-
 // FuzzQuote: whatever a value holds, the shell gets it back as exactly one
-// word, unchanged, also through run_as's second layer of quoting; a value the
-// shell cannot carry (NUL) is refused before anything runs.
+// word, unchanged, also through the real run_as wrapper (sudo -iu and the
+// owner's login shell, which parses once more); a value the shell cannot
+// carry (NUL) is refused before anything runs.
 func FuzzQuote(f *testing.F) {
 	for _, s := range hostileSeeds {
 		f.Add(s)
 	}
+	h := runAsOwner(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		cmd := "printf '%s\\0' " + Quote(s)
 		if strings.ContainsRune(s, 0) {
@@ -75,13 +68,15 @@ func FuzzQuote(f *testing.F) {
 			}
 			return
 		}
-		script, want := cmd+"\n", s+"\x00"
-		if inner := wrap(&HostConfig{RunAs: "deploy"}, cmd); len(inner) < maxExecArg {
-			script += unwrapRunAs(t, inner) + "\n"
-			want += s + "\x00"
+		if got := string(bashOutput(t, cmd)); got != s+"\x00" {
+			t.Fatalf("Quote(%q) came back from bash as %q", s, got)
 		}
-		if got := string(bashOutput(t, script)); got != want {
-			t.Fatalf("Quote(%q) came back from bash as %q, want %q", s, got, want)
+		if len(newEnvelope().commandLine(h, cmd)) > maxExecArg {
+			return
+		}
+		res, err := onHost(t, h, cmd, runOpts{})
+		if err != nil || res.Stdout != s+"\x00" {
+			t.Fatalf("Quote(%q) came back through run_as as %q (%v)", s, res.Stdout, err)
 		}
 	})
 }
@@ -91,9 +86,12 @@ const anyWord = "\x00any"
 
 // recorder stands in for the programs the recipes call: each call appends its
 // argument count and arguments, NUL-separated, to $REC, so the test sees the
-// exact argument vectors the shell built. Functions are exported so that the
-// shells of run_as and of a process group (setsid) see them too.
-const recorder = `rec() { printf '%s\0' "$#" "$@" >>"$REC"; }
+// exact argument vectors the shell built. It is the shell setup of the
+// recording owner (recordingOwner), whose functions are exported so that
+// every shell under its login shell (the envelope's bash, a process group's)
+// has them.
+const recorder = `REC="$HOME/rec"; export REC
+rec() { printf '%s\0' "$#" "$@" >>"$REC"; }
 docker() { rec docker "$@"; }
 docker-compose() { rec docker-compose "$@"; }
 git() { rec git "$@"; }
@@ -101,6 +99,10 @@ cd() { rec cd "$@"; }
 command_not_found_handle() { rec "not found:" "$@"; }
 export -f rec docker docker-compose git cd command_not_found_handle
 `
+
+// recordingOwner is the owner of FuzzRecipes' hosts, whose shells record
+// instead of running docker, git and cd.
+const recordingOwner = "svcrec"
 
 // recorded reads the argument vectors written by the recorder, cut into one
 // list per command at the "@@" markers.
@@ -127,20 +129,25 @@ func recorded(t *testing.T, data []byte) [][][]string {
 }
 
 // FuzzRecipes builds every action's command for fuzzed config values and a
-// fuzzed line count, runs it through a real bash in which docker, git, cd and
-// docker-compose only record their arguments, and checks that each value
-// arrived as exactly one argument, unchanged, with run_as or without, inside
-// a process group or not. A value with a NUL byte is refused before it runs.
+// fuzzed line count, runs it on a host as opsroom does (through the real
+// sudo -iu and the owner's login shell with run_as, or logged in as the owner
+// without), where docker, git, cd and docker-compose only record their
+// arguments, and checks that each value arrived as exactly one argument,
+// unchanged, inside a process group or not. A value with a NUL byte is
+// refused before it runs.
 func FuzzRecipes(f *testing.F) {
 	for i, s := range hostileSeeds {
 		f.Add(s, "/srv/"+s, s, i*37-50, i%2 == 0)
 	}
 	f.Add("bridge-1", "/srv/my bridge", "bridge", 50, true)
-	rec := filepath.Join(f.TempDir(), "rec")
+	testworld.Short(f)
+	owner := testworld.OwnerWith(f, recordingOwner, recorder)
+	testworld.LoginUser(f)
+	rec := filepath.Join(owner.Home, "rec")
 	f.Fuzz(func(t *testing.T, container, directory, composeService string, lines int, runAs bool) {
-		h := &HostConfig{ComposeCommand: "docker-compose"}
+		h := &HostConfig{Name: "spark", ComposeCommand: "docker-compose", User: recordingOwner}
 		if runAs {
-			h.RunAs = "deploy"
+			h.User, h.RunAs = "", recordingOwner
 		}
 		plain := &ServiceConfig{Kind: KindContainer, Container: container}
 		compose := &ServiceConfig{Kind: KindCompose, Container: container, Directory: directory, ComposeService: composeService}
@@ -160,7 +167,6 @@ func FuzzRecipes(f *testing.F) {
 			{groupCommand(restart), [][]string{{"docker", "restart", container}}},
 		}
 		var script strings.Builder
-		script.WriteString(recorder)
 		var want [][][]string
 		for _, c := range cases {
 			if strings.ContainsRune(c.cmd, 0) {
@@ -169,20 +175,20 @@ func FuzzRecipes(f *testing.F) {
 				}
 				continue
 			}
-			line := c.cmd
-			if runAs {
-				if line = wrap(h, c.cmd); len(line) > maxExecArg {
-					continue
-				}
-				line = unwrapRunAs(t, line)
-			}
 			// A subshell each, since a grouped command ends with exec.
-			script.WriteString("(" + line + "\n)\nrec @@\n")
+			script.WriteString("(" + c.cmd + "\n)\nrec @@\n")
 			want = append(want, c.want)
 		}
+		if len(newEnvelope().commandLine(h, script.String())) > maxExecArg {
+			t.Skip("too long for one command line")
+		}
+		// The fuzzing processes share the owner's record.
+		unlock := flock(t, rec+".lock")
+		defer unlock()
 		_ = os.Remove(rec)
-		if out := bashOutput(t, script.String(), "REC="+rec); len(out) > 0 {
-			t.Fatalf("something other than the recorded programs printed %q", out)
+		res, err := onHost(t, h, script.String(), runOpts{})
+		if err != nil || res.Stdout != "" || res.ExitCode != 0 {
+			t.Fatalf("exit %d, %v: something other than the recorded programs printed %q %q", res.ExitCode, err, res.Stdout, res.Stderr)
 		}
 		data, err := os.ReadFile(rec)
 		if err != nil && !os.IsNotExist(err) {
@@ -198,6 +204,19 @@ func FuzzRecipes(f *testing.F) {
 			}
 		}
 	})
+}
+
+// flock holds an exclusive lock on path until the returned function is called.
+func flock(t *testing.T, path string) func() {
+	t.Helper()
+	fd, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	return func() { _ = fd.Close() }
 }
 
 func sameArgv(got, want [][]string) bool {

@@ -2,7 +2,6 @@ package ops
 
 import (
 	"os/exec"
-	"strings"
 	"testing"
 )
 
@@ -35,31 +34,6 @@ func TestQuoteRoundTripsThroughARealShell(t *testing.T) {
 		if string(out) != s {
 			t.Errorf("Quote(%q) came back from bash as %q", s, out)
 		}
-	}
-}
-
-// TestRunAsWrapsTheWholeCommand checks that the two layers of quoting of
-// `sudo -iu USER bash -lc CMD` still hand every value back verbatim.
-func TestRunAsWrapsTheWholeCommand(t *testing.T) {
-	h := &HostConfig{RunAs: "deploy"}
-	for _, s := range hostile {
-		inner := "printf %s " + Quote(s)
-		wrapped := wrap(h, inner)
-		if !strings.HasPrefix(wrapped, "sudo -iu 'deploy' bash -lc ") {
-			t.Fatalf("wrap = %q", wrapped)
-		}
-		// Run what sudo would run: bash -lc CMD, with the quoted CMD unquoted by a shell.
-		bashArgs := strings.TrimPrefix(wrapped, "sudo -iu 'deploy' ")
-		out, err := exec.Command("bash", "-c", bashArgs).Output()
-		if err != nil {
-			t.Fatalf("bash on %q: %v", s, err)
-		}
-		if string(out) != s {
-			t.Errorf("run_as round trip of %q gave %q", s, out)
-		}
-	}
-	if got := wrap(&HostConfig{}, "docker ps"); got != "docker ps" {
-		t.Errorf("without run_as the command must be unchanged, got %q", got)
 	}
 }
 

@@ -50,15 +50,6 @@ func actionCommand(h *HostConfig, s *ServiceConfig, action string, lines int) st
 	panic("ops: no recipe for action " + action)
 }
 
-// wrap runs cmd as the host's run_as user when one is set, through a login
-// shell so that the user's environment (PATH, docker group) applies.
-func wrap(h *HostConfig, cmd string) string {
-	if h.RunAs == "" {
-		return cmd
-	}
-	return "sudo -iu " + Quote(h.RunAs) + " bash -lc " + Quote(cmd)
-}
-
 // healthLogCommand prints the outputs of the container's last health checks (docker keeps five).
 func healthLogCommand(container string) string {
 	return "docker inspect --type container -f " + Quote("{{with .State.Health}}{{range .Log}}{{.ExitCode}}: {{.Output}}\n{{end}}{{end}}") + " " + Quote(container)

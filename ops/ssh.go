@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -181,34 +183,37 @@ func loadKey(path string, passphrase Secret) (ssh.Signer, error) {
 }
 
 // pinnedAlgorithms lists the host key algorithms of the keys pinned for addr,
-// so that the server is asked for the kind of key we can check.
+// so that the server is asked for the kind of key we can check (a host
+// pinned only by its ed25519 key must not offer its RSA key and be refused).
+// knownhosts itself reads the file, hashed entries included: asked about a
+// key that is pinned nowhere, it answers with every key pinned for addr.
 func pinnedAlgorithms(knownHostsFile, addr string) []string {
-	data, err := os.ReadFile(knownHostsFile)
+	check, err := knownhosts.New(knownHostsFile)
 	if err != nil {
 		return nil
 	}
-	want := knownhosts.Normalize(addr)
+	var keyErr *knownhosts.KeyError
+	if !errors.As(check(addr, &net.TCPAddr{IP: net.IPv6loopback}, probeKey), &keyErr) {
+		return nil
+	}
 	var algos []string
-	for len(data) > 0 {
-		_, hosts, key, _, rest, err := ssh.ParseKnownHosts(data)
-		if err != nil {
-			break
-		}
-		data = rest
-		for _, h := range hosts {
-			if knownhosts.Normalize(h) != want {
-				continue
-			}
-			switch key.Type() {
-			case ssh.KeyAlgoRSA:
-				algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
-			default:
-				algos = append(algos, key.Type())
-			}
+	for _, want := range keyErr.Want {
+		switch t := want.Key.Type(); t {
+		case ssh.KeyAlgoRSA:
+			algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+		default:
+			algos = append(algos, t)
 		}
 	}
 	return algos
 }
+
+// probeKey is a public key pinned for no host (its private half is thrown away).
+var probeKey = func() ssh.PublicKey {
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	key, _ := ssh.NewPublicKey(pub)
+	return key
+}()
 
 // explainHandshake turns a handshake failure into what a user must do about it.
 func explainHandshake(err error, h *HostConfig) error {
@@ -264,11 +269,14 @@ func (c *conn) keepalive(client *ssh.Client) {
 	}
 }
 
-// run runs cmd in a new session. A non-zero exit is a result, not an error;
-// errors are transport failures and ctx ending (the remote command is killed).
-// When o.stream is not nil it also gets stdout and stderr as they come. When
-// o.group is not nil, cmd is run in a process group of its own (see
-// groupCommand), whose ID the group tap receives.
+// run runs cmd in a new session, inside an envelope (see envelope): as the
+// host's run_as user if it has one, with what the shells around it print cut
+// away. A non-zero exit is a result, not an error; errors are transport
+// failures, a command the shells did not run as written (*ShellError), and ctx
+// ending (the remote command is killed). When o.stream is not nil it also gets
+// the command's stdout and stderr as they come. When o.group is not nil, cmd
+// runs in a process group of its own (see groupCommand), whose ID the group
+// tap receives.
 func (c *conn) run(ctx context.Context, cmd string, o runOpts) (RunResult, error) {
 	client, err := c.get(ctx)
 	if err != nil {
@@ -286,18 +294,9 @@ func (c *conn) run(ctx context.Context, cmd string, o runOpts) (RunResult, error
 		return RunResult{}, c.unreachable(fmt.Errorf("opening a session: %w", err))
 	}
 	defer sess.Close()
-	keep := cmp.Or(o.keep, maxOutput)
-	stdout, stderr := &tailBuffer{max: keep}, &tailBuffer{max: keep}
-	sess.Stdout, sess.Stderr = stdout, stderr
-	if o.stream != nil {
-		stream := &lockedWriter{w: o.stream}
-		sess.Stdout, sess.Stderr = io.MultiWriter(stdout, stream), io.MultiWriter(stderr, stream)
-	}
-	if o.group != nil {
-		o.group.next = sess.Stderr
-		sess.Stderr = o.group
-	}
-	if err := c.within(ctx, client, func() error { return sess.Start(cmd) }); err != nil {
+	cap := newCapture(o)
+	sess.Stdout, sess.Stderr = cap.stdout, cap.stderr
+	if err := c.within(ctx, client, func() error { return sess.Start(cap.env.commandLine(c.host, cmd)) }); err != nil {
 		return RunResult{}, c.unreachable(fmt.Errorf("starting command: %w", err))
 	}
 	done := make(chan error, 1)
@@ -307,19 +306,21 @@ func (c *conn) run(ctx context.Context, cmd string, o runOpts) (RunResult, error
 	case <-ctx.Done():
 		_ = sess.Signal(ssh.SIGKILL)
 		_ = sess.Close()
-		return RunResult{Stdout: stdout.String(), Stderr: stderr.String()}, ctx.Err()
+		res, _ := cap.result(c.host.Name, -1)
+		return res, ctx.Err()
 	}
-	res := RunResult{Stdout: stdout.String(), Stderr: stderr.String()}
 	var exitErr *ssh.ExitError
+	exit := 0
 	switch {
 	case err == nil:
 	case errors.As(err, &exitErr):
-		res.ExitCode = exitErr.ExitStatus()
+		exit = exitErr.ExitStatus()
 	default:
 		c.drop(client)
+		res, _ := cap.result(c.host.Name, -1)
 		return res, c.unreachable(fmt.Errorf("connection lost while running a command: %w", err))
 	}
-	return res, nil
+	return cap.result(c.host.Name, exit)
 }
 
 // session opens a session on client, within ctx.
@@ -349,6 +350,52 @@ func (c *conn) within(ctx context.Context, client *ssh.Client, step func() error
 		c.drop(client)
 	}
 	return err
+}
+
+// capture is the output of one enveloped command: its stdout and stderr
+// writers, framed, and what they keep.
+type capture struct {
+	env            envelope
+	stdout, stderr *framed
+	out, err       *tailBuffer
+	group          *groupTap
+}
+
+func newCapture(o runOpts) *capture {
+	keep := cmp.Or(o.keep, maxOutput)
+	c := &capture{env: newEnvelope(), out: &tailBuffer{max: keep}, err: &tailBuffer{max: keep}, group: o.group}
+	var outSink, errSink io.Writer = c.out, c.err
+	if o.stream != nil {
+		stream := &lockedWriter{w: o.stream}
+		outSink, errSink = io.MultiWriter(c.out, stream), io.MultiWriter(c.err, stream)
+	}
+	if o.group != nil {
+		o.group.next = errSink
+		errSink = o.group
+	}
+	c.stdout, c.stderr = c.env.frame(outSink), c.env.frame(errSink)
+	return c
+}
+
+// result is what the command printed and how it exited, once its output has
+// ended; exit is the session's exit status. A command whose begin mark (or,
+// grouped, whose process group ID) never came did not run as written: a
+// *ShellError, never a success.
+func (c *capture) result(host string, exit int) (RunResult, error) {
+	c.stdout.close()
+	c.stderr.close()
+	res := RunResult{Stdout: c.out.String(), Stderr: c.err.String(), ExitCode: exit}
+	if !c.stdout.began() {
+		return res, &ShellError{Host: host, Exit: exit, Output: c.stdout.printedBefore() + c.stderr.printedBefore()}
+	}
+	if code, ok := c.stdout.exitCode(); ok {
+		res.ExitCode = code
+	}
+	if c.group != nil && c.group.id() == 0 {
+		return res, &ShellError{Host: host, Exit: res.ExitCode,
+			Output: "no process group ID before: " + firstBytes(res.Stderr+res.Stdout, 200)}
+	}
+	return res, nil
 }
 
 // lockedWriter lets the stdout and stderr copiers share one writer.

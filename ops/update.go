@@ -87,6 +87,9 @@ func (f *Fleet) deploy(ctx context.Context, service, commit string, obs UpdateOb
 	if err != nil {
 		return nil, err
 	}
+	if !isCommitID(old) || !isCommitID(newCommit) {
+		return nil, fmt.Errorf("%s: host %q: git printed %.80q and %.80q where commit IDs were expected", StageFetch, s.Host, old, newCommit)
+	}
 	obs.Commits(old, newCommit)
 	count, _ := u.git(StageFetch, "git -C "+dir+" rev-list --count "+Quote(old+".."+newCommit))
 	obs.StageDone(StageFetch, fmt.Sprintf("%s %s -> %s (%s new %s)", ref, short(old), short(newCommit), count, pluralize(count, "commit", "commits")))
@@ -94,6 +97,13 @@ func (f *Fleet) deploy(ctx context.Context, service, commit string, obs UpdateOb
 	obs.StageStarted(StageReset, "git reset --hard "+short(newCommit))
 	if _, err := u.stream(StageReset, "git -C "+dir+" reset --hard "+Quote(newCommit)+" 2>&1"); err != nil {
 		return nil, err
+	}
+	// Trust the checkout, not the exit codes: a reset that said yes and left
+	// HEAD where it was must not be reported as deployed.
+	if now, err := u.git(StageReset, "git -C "+dir+" rev-parse HEAD"); err != nil {
+		return nil, err
+	} else if now != newCommit {
+		return nil, fmt.Errorf("%s: host %q: after the reset HEAD is %.80q, not %s; nothing was deployed", StageReset, s.Host, now, short(newCommit))
 	}
 	obs.StageDone(StageReset, "HEAD is now "+short(newCommit))
 

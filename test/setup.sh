@@ -9,6 +9,8 @@ command -v go >/dev/null || { echo "Go is required (https://go.dev/dl/); this sc
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v git >/dev/null || need+=(git)
+# The hosts of the test world: a login user that becomes the service owner through sudo.
+command -v sudo >/dev/null || need+=(sudo)
 if ! docker info >/dev/null 2>&1; then
 	command -v dockerd >/dev/null || need+=(docker.io)
 fi

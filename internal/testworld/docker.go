@@ -109,13 +109,22 @@ func RunContainer(t testing.TB, name string, env map[string]string, extraDockerA
 }
 
 // ComposeProject is a compose project in a git clone whose bare "origin" lives
-// on disk, as on a deploy box.
+// on disk, as on a deploy box: all of it belongs to Owner.
 type ComposeProject struct {
 	Dir, Origin, Service, Container string
+	Owner                           Account
 	dev                             string // the developer's clone PushVersion commits in
 }
 
-var gitIdentity = []string{"-c", "user.name=opsroom test", "-c", "user.email=test@opsroom.invalid", "-c", "init.defaultBranch=master"}
+// gitIdentity is the test's git setup; the test works as root in checkouts
+// the service owner owns, which git would refuse as of dubious ownership.
+var gitIdentity = []string{"-c", "user.name=opsroom test", "-c", "user.email=test@opsroom.invalid", "-c", "init.defaultBranch=master", "-c", "safe.directory=*"}
+
+// Git runs git as the test (root) in dir and returns its trimmed stdout.
+func Git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	return git(t, dir, args...)
+}
 
 func git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
@@ -126,13 +135,16 @@ func git(t testing.TB, dir string, args ...string) string {
 	return strings.TrimSpace(out)
 }
 
-// NewComposeProject creates the repository, deploys it with docker-compose up
-// -d --build, and removes it all in the test's cleanup.
+// NewComposeProject creates the repository, owned by the service owner,
+// deploys it as the owner with `docker compose up -d --build` (Compose v2),
+// and removes it all in the test's cleanup.
 func NewComposeProject(t testing.TB, name string) *ComposeProject {
 	t.Helper()
 	bin := testsvcBinary(t)
-	root := t.TempDir()
+	owner := OwnerUser(t)
+	root := owner.Dir(t)
 	p := &ComposeProject{
+		Owner:     owner,
 		Dir:       filepath.Join(root, name),
 		Origin:    filepath.Join(root, "origin.git"),
 		Service:   "app",
@@ -162,11 +174,12 @@ services:
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(p.Dir, "testsvc"), string(data), 0o755)
+	owner.Chown(t, root)
 
-	t.Cleanup(func() { _, _ = run(p.Dir, "docker-compose", "down", "-v", "--rmi", "local", "-t", "1") })
-	if _, err := run(p.Dir, "docker-compose", "up", "-d", "--build"); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() {
+		_, _ = run(p.Dir, "runuser", "-u", owner.Name, "--", "docker", "compose", "down", "-v", "--rmi", "local", "-t", "1")
+	})
+	owner.Run(t, p.Dir, "docker", "compose", "up", "-d", "--build")
 	return p
 }
 
@@ -180,8 +193,10 @@ func (p *ComposeProject) PushVersion(t testing.TB, version string) {
 func (p *ComposeProject) PushDockerfile(t testing.TB, dockerfile, message string) {
 	t.Helper()
 	writeFile(t, filepath.Join(p.dev, "Dockerfile"), dockerfile, 0o644)
-	git(t, p.dev, "commit", "-q", "-am", message)
-	git(t, p.dev, "push", "-q", "origin", "master")
+	p.Owner.Chown(t, p.dev)
+	// As the owner: git's receive-pack refuses a root push into the owner's origin.
+	p.Owner.Run(t, p.dev, "git", append(gitIdentity, "commit", "-q", "-am", message)...)
+	p.Owner.Run(t, p.dev, "git", append(gitIdentity, "push", "-q", "origin", "master")...)
 }
 
 // SlowFetch makes every fetch of the deploy checkout wait first (git runs the
@@ -190,4 +205,5 @@ func (p *ComposeProject) PushDockerfile(t testing.TB, dockerfile, message string
 func (p *ComposeProject) SlowFetch(t testing.TB, wait time.Duration) {
 	t.Helper()
 	git(t, p.Dir, "config", "remote.origin.uploadpack", fmt.Sprintf("sleep %d; git-upload-pack", int(wait.Seconds())))
+	p.Owner.Chown(t, p.Dir)
 }

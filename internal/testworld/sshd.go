@@ -11,13 +11,17 @@ import (
 	"time"
 )
 
-// SSHD is Debian's OpenSSH server on a loopback port, with its own host key
-// pinned in KnownHosts and a client key allowed to log in as User.
+// SSHD is Debian's OpenSSH server on a loopback port, with OpenSSH's default
+// limits (MaxSessions 10, MaxStartups 10:30:100), its own host key pinned in
+// KnownHosts (and, hashed as `ssh-keyscan -H` writes it, in
+// HashedKnownHosts), and a client key allowed to log in as User (the
+// non-root Login) or as the service owner.
 type SSHD struct {
-	Addr         string
-	User         string
-	IdentityFile string
-	KnownHosts   string
+	Addr             string
+	User             string
+	IdentityFile     string
+	KnownHosts       string
+	HashedKnownHosts string
 
 	dir, config string
 	proc        *process
@@ -37,31 +41,38 @@ func StartSSHD(t testing.TB) *SSHD {
 	}
 	dir := t.TempDir()
 	s := &SSHD{
-		Addr:         fmt.Sprintf("127.0.0.1:%d", FreePort(t)),
-		User:         "root",
-		IdentityFile: filepath.Join(dir, "id_ed25519"),
-		KnownHosts:   filepath.Join(dir, "known_hosts"),
-		dir:          dir,
-		config:       filepath.Join(dir, "sshd_config"),
+		Addr:             fmt.Sprintf("127.0.0.1:%d", FreePort(t)),
+		User:             LoginUser(t).Name,
+		IdentityFile:     filepath.Join(dir, "id_ed25519"),
+		KnownHosts:       filepath.Join(dir, "known_hosts"),
+		HashedKnownHosts: filepath.Join(dir, "known_hosts.hashed"),
+		dir:              dir,
+		config:           filepath.Join(dir, "sshd_config"),
 	}
+	OwnerUser(t)
 	hostKey := filepath.Join(dir, "host_ed25519")
 	keygen(t, hostKey)
 	keygen(t, s.IdentityFile)
 	clientPub, _ := os.ReadFile(s.IdentityFile + ".pub")
-	writeFile(t, filepath.Join(dir, "authorized_keys"), string(clientPub), 0o600)
+	// sshd reads it as the user logging in: it must not be in root's TempDir.
+	authorizedKeys := filepath.Join(sharedDir(t, "sshd-"), "authorized_keys")
+	writeFile(t, authorizedKeys, string(clientPub), 0o644)
 	s.pin(t, s.KnownHosts, hostKey+".pub", s.Addr)
-
-	home := filepath.Join(dir, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
+	s.pin(t, s.HashedKnownHosts, hostKey+".pub", s.Addr)
+	if _, err := run("", "ssh-keygen", "-q", "-H", "-f", s.HashedKnownHosts); err != nil {
 		t.Fatal(err)
 	}
+	if data, _ := os.ReadFile(s.HashedKnownHosts); !strings.HasPrefix(string(data), "|1|") {
+		t.Fatalf("ssh-keygen -H left %s unhashed: %q", s.HashedKnownHosts, data)
+	}
+
 	_, port, _ := strings.Cut(s.Addr, ":")
 	writeFile(t, s.config, strings.Join([]string{
 		"Port " + port,
 		"ListenAddress 127.0.0.1",
 		"HostKey " + hostKey,
 		"PidFile " + filepath.Join(dir, "sshd.pid"),
-		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
+		"AuthorizedKeysFile " + authorizedKeys,
 		"StrictModes no",
 		"UsePAM no",
 		"PubkeyAuthentication yes",
@@ -69,10 +80,6 @@ func StartSSHD(t testing.TB) *SSHD {
 		"KbdInteractiveAuthentication no",
 		"PermitRootLogin prohibit-password",
 		"LogLevel VERBOSE",
-		// A home of its own, without this machine's root ~/.bashrc: that one
-		// runs `pyenv init` even in non-interactive shells, and bash reads it
-		// for every SSH session (~650 ms each). A server's shell does not.
-		"SetEnv HOME=" + home,
 		"",
 	}, "\n"), 0o600)
 	s.Start(t)
