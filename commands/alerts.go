@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -31,15 +32,24 @@ func AlertMarkdown(a *ops.Alert) string {
 		if a.Err != nil {
 			fmt.Fprintf(&b, "\n\n%s", escape(a.Err.Error()))
 		}
+	case ops.AlertEngineDown:
+		fmt.Fprintf(&b, "🔴 Docker on %s does not answer; its services: %s", code(a.Host), escape(strings.Join(a.Services, ", ")))
+		var engine *ops.EngineError
+		if errors.As(a.Err, &engine) {
+			b.WriteString("\n\n" + codeBlock(engine.Output, 0))
+		}
 	case ops.AlertRecovered:
 		subject := "**" + escape(a.Service) + "** on " + code(a.Host)
 		if a.Service == "" {
 			subject = "host " + code(a.Host)
 		}
 		fmt.Fprintf(&b, "✅ %s recovered: ", subject)
-		if a.Service == "" {
+		switch {
+		case a.Service == "" && a.Was == string(ops.HostEngineDown):
+			b.WriteString("Docker answers again")
+		case a.Service == "":
 			b.WriteString("reachable again")
-		} else {
+		default:
 			b.WriteString(stateText(st))
 		}
 		fmt.Fprintf(&b, " (was %s for %s)", a.Was, ago(a.Downtime))

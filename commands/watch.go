@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
 )
 
@@ -106,8 +107,12 @@ var cmdWatch = &command{
 			last, answers := "not yet", "—"
 			if !h.LastProbe.IsZero() {
 				last = ago(now.Sub(h.LastProbe)) + " ago"
-				answers = "yes"
-				if !h.Reachable {
+				switch h.Problem {
+				case "":
+					answers = "yes"
+				case ops.HostEngineDown:
+					answers = "yes, but Docker does not"
+				default:
 					answers = "no"
 				}
 			}

@@ -13,9 +13,25 @@ type Check struct {
 	Detail string // the reason, or what was found
 }
 
-// Check runs the preflight of an update without changing anything: the remote
-// answers, the checkout is on the tracked branch with no changes to tracked
-// files, and docker is usable by the user.
+// prerequisitesCommand lists what the recipes need and the host lacks: bash
+// and base64 carry every command (without them nothing runs at all, and the
+// envelope says so), git and docker the recipes, and setsid with --wait
+// (util-linux 2.28 or later) the process groups of updates, rollbacks and the
+// event stream.
+const prerequisitesCommand = `missing=; for c in git docker; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done; ` +
+	`setsid --wait true >/dev/null 2>&1 || missing="$missing setsid"; echo "missing:$missing"`
+
+// prerequisiteNeeds says, for each prerequisite, what it is and who needs it.
+var prerequisiteNeeds = map[string]string{
+	"git":    "git, which updates and rollbacks run",
+	"docker": "the docker CLI, which every action and probe runs",
+	"setsid": "setsid with --wait (util-linux 2.28 or later; BusyBox's setsid has no --wait), which !update, !rollback, !cancel and the event stream need",
+}
+
+// Check runs the preflight of an update without changing anything: the host
+// has what the recipes need, the remote answers, the checkout is on the
+// tracked branch with no changes to tracked files, and docker and the compose
+// command are usable by the user.
 func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 	s, err := f.Lookup(service)
 	if err != nil {
@@ -49,20 +65,37 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 		}
 		return Check{Detail: fmt.Sprintf("exit %d: %s", res.ExitCode, out)}
 	}
-	err = step("remote reachable", "git -C "+dir+" ls-remote --exit-code "+Quote(s.GitRemote)+" "+Quote("refs/heads/"+s.GitBranch),
-		func(res RunResult) Check {
-			if res.ExitCode != 0 {
-				if res.ExitCode == 2 {
-					return Check{Detail: fmt.Sprintf("%s has no branch %s", s.GitRemote, s.GitBranch)}
+	err = step("host has what opsroom needs", prerequisitesCommand, func(res RunResult) Check {
+		line := lastLine(res.Stdout)
+		list, ok := strings.CutPrefix(line, "missing:")
+		switch {
+		case res.ExitCode != 0 || !ok:
+			return failure(res)
+		case strings.TrimSpace(list) != "":
+			var missing []string
+			for _, m := range strings.Fields(list) {
+				missing = append(missing, prerequisiteNeeds[m])
+			}
+			return Check{Detail: "missing: " + strings.Join(missing, "; ")}
+		}
+		return Check{OK: true, Detail: "bash, base64, git, docker, setsid --wait"}
+	})
+	if err == nil {
+		err = step("remote reachable", "git -C "+dir+" ls-remote --exit-code "+Quote(s.GitRemote)+" "+Quote("refs/heads/"+s.GitBranch),
+			func(res RunResult) Check {
+				if res.ExitCode != 0 {
+					if res.ExitCode == 2 {
+						return Check{Detail: fmt.Sprintf("%s has no branch %s", s.GitRemote, s.GitBranch)}
+					}
+					return failure(res)
 				}
-				return failure(res)
-			}
-			fields := strings.Fields(res.Stdout)
-			if len(fields) == 0 {
-				return Check{Detail: "git ls-remote succeeded but printed no commit"}
-			}
-			return Check{OK: true, Detail: fmt.Sprintf("%s/%s is at %s", s.GitRemote, s.GitBranch, short(fields[0]))}
-		})
+				fields := strings.Fields(res.Stdout)
+				if len(fields) == 0 {
+					return Check{Detail: "git ls-remote succeeded but printed no commit"}
+				}
+				return Check{OK: true, Detail: fmt.Sprintf("%s/%s is at %s", s.GitRemote, s.GitBranch, short(fields[0]))}
+			})
+	}
 	if err == nil {
 		err = step("on the tracked branch", "git -C "+dir+" symbolic-ref --short HEAD", func(res RunResult) Check {
 			branch := strings.TrimSpace(res.Stdout)
@@ -95,6 +128,17 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 				return failure(res)
 			}
 			return Check{OK: true, Detail: "engine " + strings.TrimSpace(res.Stdout)}
+		})
+	}
+	if err == nil {
+		compose := f.cfg.Hosts[s.Host].ComposeCommand
+		err = step("compose usable", "cd "+dir+" && "+compose+" version", func(res RunResult) Check {
+			if res.ExitCode != 0 {
+				c := failure(res)
+				c.Detail = "`" + compose + " version`: " + c.Detail + " (set the host's compose_command)"
+				return c
+			}
+			return Check{OK: true, Detail: lastLine(res.Stdout)}
 		})
 	}
 	return checks, err

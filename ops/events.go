@@ -17,6 +17,8 @@ const (
 	streamSpan   = time.Hour
 	streamRetry  = time.Second
 	streamMaxGap = time.Minute
+	// streamRecheck is when a host whose stream ended is probed a second time.
+	streamRecheck = 2 * time.Second
 	// streamKeep is how much of the stream's output its result keeps: enough
 	// for the error that ended it.
 	streamKeep = 4 << 10
@@ -45,6 +47,10 @@ func (w *Watcher) follow(ctx context.Context, host string, services []*ServiceCo
 	}
 	cmd := eventsCommand(names)
 	wait := time.Duration(0)
+	var outage struct {
+		since time.Time // zero while the stream is up
+		ends  int       // how often it ended (or failed to connect) since
+	}
 	for ctx.Err() == nil {
 		lines := &eventLines{onEvent: func(action, container string) {
 			if !relevantAction(action) {
@@ -57,6 +63,10 @@ func (w *Watcher) follow(ctx context.Context, host string, services []*ServiceCo
 		}, onFirst: func() {
 			w.setStreaming(host, true)
 			poke(events) // what changed while there was no stream is seen now
+			if !outage.since.IsZero() {
+				log.Info().Int("ends", outage.ends).Dur("after", time.Since(outage.since)).Msg("Docker event stream is back")
+				outage.since, outage.ends = time.Time{}, 0
+			}
 		}}
 		started := time.Now()
 		// docker events writes nothing until something happens: the line echoed
@@ -74,11 +84,22 @@ func (w *Watcher) follow(ctx context.Context, host string, services []*ServiceCo
 		if time.Since(started) >= streamSpan-time.Second {
 			continue // renewed on schedule
 		}
+		// A stream that ends is often the host going away: probe at once, and
+		// again shortly, so that a cut host is alerted in seconds, not after
+		// two probe intervals.
+		poke(events)
+		recheck := time.AfterFunc(streamRecheck, func() { poke(events) })
 		wait = min(max(2*wait, streamRetry), streamMaxGap)
-		log.Warn().Err(err).Int("exit_code", res.ExitCode).Str("stderr", lastLine(res.Stderr)).Dur("retry_in", wait).
-			Msg("Docker event stream ended; probing only until it is back")
+		if outage.ends++; outage.since.IsZero() {
+			outage.since = time.Now()
+			log.Warn().Err(err).Int("exit_code", res.ExitCode).Str("stderr", lastLine(res.Stderr)).Dur("retry_in", wait).
+				Msg("Docker event stream ended; probing only until it is back")
+		} else {
+			log.Debug().Err(err).Int("ends", outage.ends).Dur("retry_in", wait).Msg("Docker event stream still down")
+		}
 		select {
 		case <-ctx.Done():
+			recheck.Stop()
 			return
 		case <-time.After(wait):
 		}

@@ -175,6 +175,9 @@ func (f *Fleet) probe(ctx context.Context, host string, services []*ServiceConfi
 	res, err := f.Run(ctx, host, inspectCommand(names))
 	out := make([]Status, len(services))
 	var parsed map[string]Status
+	if err == nil && engineFailure(res) {
+		err = &EngineError{Host: host, Output: res.Stderr + res.Stdout}
+	}
 	if err == nil {
 		parsed = parseInspect(names, res.Stdout, res.Stderr)
 	}

@@ -13,6 +13,7 @@ const (
 	AlertUnhealthy   AlertKind = "unhealthy"
 	AlertCrashLoop   AlertKind = "crash-loop"
 	AlertUnreachable AlertKind = "unreachable" // a host, with the services on it
+	AlertEngineDown  AlertKind = "engine-down" // a host whose container engine does not answer
 	AlertRecovered   AlertKind = "recovered"
 	AlertFlapping    AlertKind = "flapping"   // too many changes: alerts held back
 	AlertFlapEnded   AlertKind = "flap-ended" // stable again: a summary
@@ -240,18 +241,33 @@ func (tr *tracker) recheck(now time.Time, r Rules) time.Duration {
 	return 0 // decided already
 }
 
-// hostTracker follows whether a host answers, so that a host down is one alert.
+// HostProblem is what is wrong with a host as a whole: "" when nothing is.
+type HostProblem string
+
+const (
+	HostUnreachable HostProblem = "unreachable" // SSH could not reach or log in to it
+	HostEngineDown  HostProblem = "engine-down" // it answers, its container engine does not
+)
+
+// hostAlerts is the alert that each host problem raises.
+var hostAlerts = map[HostProblem]AlertKind{HostUnreachable: AlertUnreachable, HostEngineDown: AlertEngineDown}
+
+// hostTracker follows whether a host and its engine answer, so that a host
+// down (or its Docker) is one alert, not one per service.
 type hostTracker struct {
 	rem         Remembered
 	failed      int
-	firstFailed time.Time // the first of the failed probes in a row: when it went down
+	firstFailed time.Time   // the first of the failed probes in a row: when it went down
+	problem     HostProblem // what the last probe found
 }
 
-// observe takes one probe of the host: reachable or not.
-func (ht *hostTracker) observe(reachable bool, now time.Time, r Rules) AlertKind {
-	if reachable {
+// observe takes one probe of the host: what was wrong with it, if anything.
+// A problem is alerted once it has lasted UnreachableProbes probes.
+func (ht *hostTracker) observe(problem HostProblem, now time.Time, r Rules) AlertKind {
+	ht.problem = problem
+	if problem == "" {
 		ht.failed = 0
-		if ht.rem.State == string(StateUnreachable) {
+		if ht.rem.State != "" && ht.rem.State != string(StateRunning) {
 			alerted := ht.rem.Alerted
 			ht.rem = Remembered{State: string(StateRunning), Since: now}
 			if alerted {
@@ -265,9 +281,9 @@ func (ht *hostTracker) observe(reachable bool, now time.Time, r Rules) AlertKind
 	if ht.failed++; ht.failed == 1 {
 		ht.firstFailed = now
 	}
-	if ht.failed < r.UnreachableProbes || ht.rem.State == string(StateUnreachable) {
+	if ht.failed < r.UnreachableProbes || ht.rem.State == string(problem) {
 		return ""
 	}
-	ht.rem = Remembered{State: string(StateUnreachable), Alerted: true, Since: ht.firstFailed}
-	return AlertUnreachable
+	ht.rem = Remembered{State: string(problem), Alerted: true, Since: ht.firstFailed}
+	return hostAlerts[problem]
 }

@@ -78,17 +78,55 @@ func TestTransitionRules(t *testing.T) {
 func TestHostUnreachableAfterTwoFailedProbes(t *testing.T) {
 	ht := &hostTracker{}
 	now := time.Now()
+	const down = HostUnreachable
 	for i, tc := range []struct {
-		reachable bool
-		want      AlertKind
-	}{{true, ""}, {false, ""}, {true, ""}, {false, ""}, {false, AlertUnreachable}, {false, ""}, {true, AlertRecovered}, {true, ""}} {
+		problem HostProblem
+		want    AlertKind
+	}{{"", ""}, {down, ""}, {"", ""}, {down, ""}, {down, AlertUnreachable}, {down, ""}, {"", AlertRecovered}, {"", ""}} {
 		at := now.Add(time.Duration(i) * time.Second)
-		if got := ht.observe(tc.reachable, at, rules); got != tc.want {
-			t.Errorf("probe %d (reachable %v): %q, want %q", i+1, tc.reachable, got, tc.want)
+		if got := ht.observe(tc.problem, at, rules); got != tc.want {
+			t.Errorf("probe %d (%q): %q, want %q", i+1, tc.problem, got, tc.want)
 		}
 		// The downtime a recovery reports counts from the first failed probe, not from the alert.
 		if got := ht.rem; got.State == string(StateUnreachable) && !got.Since.Equal(now.Add(3*time.Second)) {
 			t.Errorf("probe %d: unreachable since %s, want the 4th probe's time", i+1, got.Since.Sub(now))
+		}
+	}
+}
+
+// TestEngineDownIsOneHostAlert: a host whose Docker does not answer is one
+// alert and one recovery, like a host down; a host that comes back with its
+// Docker still down says so.
+func TestEngineDownIsOneHostAlert(t *testing.T) {
+	ht := &hostTracker{}
+	now := time.Now()
+	for i, tc := range []struct {
+		problem HostProblem
+		want    AlertKind
+	}{
+		{"", ""}, {HostEngineDown, ""}, {HostEngineDown, AlertEngineDown}, {HostEngineDown, ""},
+		{"", AlertRecovered},
+		{HostUnreachable, ""}, {HostUnreachable, AlertUnreachable}, {HostEngineDown, AlertEngineDown}, {HostEngineDown, ""}, {"", AlertRecovered},
+	} {
+		if got := ht.observe(tc.problem, now.Add(time.Duration(i)*time.Second), rules); got != tc.want {
+			t.Errorf("probe %d (%q): %q, want %q", i+1, tc.problem, got, tc.want)
+		}
+	}
+}
+
+func TestEngineFailureIsToldFromACommandFailing(t *testing.T) {
+	for _, tc := range []struct {
+		res  RunResult
+		want bool
+	}{
+		{RunResult{ExitCode: 1, Stderr: "Cannot connect to the Docker daemon at unix:///nowhere.sock. Is the docker daemon running?\n"}, true},
+		{RunResult{ExitCode: 1, Stderr: "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: ...\n"}, true},
+		{RunResult{ExitCode: 127, Stderr: "bash: line 4: docker: command not found\n"}, true},
+		{RunResult{ExitCode: 1, Stderr: "Error: No such object: web\n"}, false},
+		{RunResult{ExitCode: 0, Stdout: "/web|running|...\n"}, false},
+	} {
+		if got := engineFailure(tc.res); got != tc.want {
+			t.Errorf("%q: engine failure %v, want %v", tc.res.Stderr, got, tc.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -169,9 +170,9 @@ func (w *Watcher) Expect(service string) (done func()) {
 // HostWatch is how the watcher sees one host.
 type HostWatch struct {
 	Host      string
-	LastProbe time.Time // zero: not probed yet
-	Reachable bool
-	Streaming bool // its docker event stream is connected
+	LastProbe time.Time   // zero: not probed yet
+	Problem   HostProblem // "" when the last probe found the host and its engine answering
+	Streaming bool        // its docker event stream is connected
 }
 
 // Interval is the time between two probes of a host.
@@ -183,9 +184,9 @@ func (w *Watcher) Hosts() []HostWatch {
 	defer w.mu.Unlock()
 	var out []HostWatch
 	for _, name := range sortedKeys(w.fleet.conns) {
-		hw := HostWatch{Host: name, LastProbe: w.lastProbe[name], Reachable: true, Streaming: w.streaming[name]}
+		hw := HostWatch{Host: name, LastProbe: w.lastProbe[name], Streaming: w.streaming[name]}
 		if ht := w.hosts[name]; ht != nil {
-			hw.Reachable = ht.failed == 0
+			hw.Problem = ht.problem
 		}
 		out = append(out, hw)
 	}
@@ -202,13 +203,13 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		return 0
 	}
 	now := time.Now()
-	reachable := len(statuses) == 0 || statuses[0].State != StateUnreachable
+	problem := hostProblem(statuses)
 
 	w.mu.Lock()
 	w.lastProbe[host] = now
 	ht := w.hosts[host]
 	before := ht.rem
-	kind := ht.observe(reachable, now, w.rules)
+	kind := ht.observe(problem, now, w.rules)
 	after := ht.rem
 	w.mu.Unlock()
 	if after != before {
@@ -218,16 +219,16 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 			for _, s := range services {
 				alert.Services = append(alert.Services, s.Name)
 			}
-			if kind == AlertUnreachable && len(statuses) > 0 {
-				alert.Err = statuses[0].Err
-			} else if kind == AlertRecovered {
+			if kind == AlertRecovered {
 				alert.Downtime = now.Sub(before.Since)
+			} else {
+				alert.Err = statuses[0].Err
 			}
 		}
 		w.report(ctx, hostKey(host), after, alert)
 	}
-	if !reachable {
-		log.Debug().Msg("Host unreachable")
+	if problem != "" {
+		log.Debug().Str("problem", string(problem)).Msg("Host does not answer")
 		return 0
 	}
 
@@ -269,6 +270,21 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		w.report(ctx, serviceKey(st.Service), after, alert)
 	}
 	return recheck
+}
+
+// hostProblem reads a host's probe: unreachable, its engine down, or fine.
+func hostProblem(statuses []Status) HostProblem {
+	if len(statuses) == 0 {
+		return ""
+	}
+	var engine *EngineError
+	switch {
+	case statuses[0].State == StateUnreachable:
+		return HostUnreachable
+	case errors.As(statuses[0].Err, &engine):
+		return HostEngineDown
+	}
+	return ""
 }
 
 // died notes that the event stream saw the container die.

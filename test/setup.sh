@@ -11,6 +11,8 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v git >/dev/null || need+=(git)
 # The hosts of the test world: a login user that becomes the service owner through sudo.
 command -v sudo >/dev/null || need+=(sudo)
+# A host whose setsid is BusyBox's (no --wait), for the preflight's test.
+[ -x /bin/busybox ] || need+=(busybox)
 if ! docker info >/dev/null 2>&1; then
 	command -v dockerd >/dev/null || need+=(docker.io)
 fi

@@ -140,8 +140,13 @@ func git(t testing.TB, dir string, args ...string) string {
 // and removes it all in the test's cleanup.
 func NewComposeProject(t testing.TB, name string) *ComposeProject {
 	t.Helper()
+	return NewComposeProjectOf(t, name, OwnerUser(t))
+}
+
+// NewComposeProjectOf is NewComposeProject owned by owner.
+func NewComposeProjectOf(t testing.TB, name string, owner Account) *ComposeProject {
+	t.Helper()
 	bin := testsvcBinary(t)
-	owner := OwnerUser(t)
 	root := owner.Dir(t)
 	p := &ComposeProject{
 		Owner:     owner,
