@@ -28,7 +28,7 @@ func lifecycle(name, done, summary string, action func(*ops.Fleet, context.Conte
 			if bad != nil {
 				return *bad
 			}
-			ctx, _, release, busy := claim(ce, svc.Name, name)
+			ctx, _, release, busy := claim(ce, svc, name)
 			if busy != nil {
 				return *busy
 			}

@@ -27,6 +27,7 @@ type progress struct {
 	host    string
 	who     id.UserID
 	started time.Time
+	timeout time.Duration // the service's update_timeout
 
 	stages  []stageLine
 	current ops.UpdateStage

@@ -16,25 +16,6 @@ func shown(markdown string) string {
 	return format.RenderMarkdown(markdown, true, false).Body
 }
 
-func TestOneJobPerServiceAtATime(t *testing.T) {
-	var j jobs
-	first, err := j.begin("bridge", "update", "@alice:example.org", func() {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = j.begin("bridge", "restart", "@bob:example.org", func() {})
-	if err == nil || !strings.Contains(err.Error(), "update of bridge in progress since") || !strings.Contains(err.Error(), "started by @alice:example.org") {
-		t.Errorf("second job on bridge: %v; want a refusal naming the update and alice", err)
-	}
-	if _, err := j.begin("synapse", "restart", "@bob:example.org", func() {}); err != nil {
-		t.Errorf("another service must not wait: %v", err)
-	}
-	j.end("bridge", first)
-	if _, err := j.begin("bridge", "restart", "@bob:example.org", func() {}); err != nil {
-		t.Errorf("after the update ended: %v", err)
-	}
-}
-
 func TestProgressShowsStagesAndTheOutputTail(t *testing.T) {
 	start := time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
 	p := &progress{verb: "Updating", service: "bridge", host: "spark", who: "@alice:example.org", started: start}

@@ -93,7 +93,7 @@ func deploy(ce *Event, svc *ops.ServiceConfig, commit string) outcome {
 	if commit != "" {
 		verb = "rollback"
 	}
-	ctx, jb, release, busy := claim(ce, svc.Name, verb)
+	ctx, jb, release, busy := claim(ce, svc, verb)
 	if busy != nil {
 		return *busy
 	}
@@ -104,9 +104,15 @@ func deploy(ce *Event, svc *ops.ServiceConfig, commit string) outcome {
 	if err := ce.Meta.Store.Updates().Start(ce.Ctx, run); err != nil {
 		return failed(svc.Name, err)
 	}
-	p := &progress{verb: "Updating", service: svc.Name, host: svc.Host, who: ce.Sender, started: run.Started}
+	p := &progress{verb: "Updating", service: svc.Name, host: svc.Host, who: ce.Sender, started: run.Started,
+		timeout: svc.UpdateTimeout.Duration}
 	if commit != "" {
-		p.verb = "Rolling back"
+		p.verb, p.target = "Rolling back", commit
+		// The target tells a rollback from an update if opsroom stops before the run ends (see isRollback).
+		run.NewCommit = commit
+		if err := ce.Meta.Store.Updates().SetStage(ce.Ctx, run); err != nil {
+			log.Err(err).Msg("Failed to record the rollback's target")
+		}
 	}
 	msgID := ce.Respond(p.render(time.Now()), commands.ReplyOpts{AllowMarkdown: true, Reply: true})
 	if msgID == "" {
@@ -143,8 +149,8 @@ func deploy(ce *Event, svc *ops.ServiceConfig, commit string) outcome {
 		final = p.renderCancelled(by, now, time.Now())
 	} else {
 		run.Stage = string(p.failStage())
-		run.Result, run.Error = store.UpdateFailed, err.Error()
-		o.Result, o.Detail = store.ResultFailed, err.Error()
+		run.Result, run.Error = store.UpdateFailed, p.failureText(err)
+		o.Result, o.Detail = store.ResultFailed, run.Error
 		var cmdErr *ops.CommandError
 		if errors.As(err, &cmdErr) {
 			exitCode := cmdErr.ExitCode
@@ -249,10 +255,31 @@ func (p *progress) renderFailure(err error, now ops.Status, at time.Time) string
 		}
 		b.WriteString(codeBlock(out, errorTailLines) + "\n")
 	} else {
-		fmt.Fprintf(&b, "\n%s\n", escape(err.Error()))
+		fmt.Fprintf(&b, "\n%s\n", escape(p.failureTextLocked(err)))
 	}
 	fmt.Fprintf(&b, "\nStill running: %s\n", stateSummary(now, at))
 	return b.String()
+}
+
+// failureText says in a line why the run failed, for the audit log and the
+// message. A timeout is said in the run's own words: ops's text for it names
+// the command line as sent to the host, wrapped in its process group
+// (`exec setsid --wait bash -c …`), which is not the recipe users know.
+func (p *progress) failureText(err error) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failureTextLocked(err)
+}
+
+func (p *progress) failureTextLocked(err error) string {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err.Error()
+	}
+	command := ""
+	if n := len(p.stages); n > 0 && p.stages[n-1].stage == p.current && p.stages[n-1].mark != "✅" {
+		command = " (" + p.stages[n-1].summary + ")" // a running stage's line shows its command
+	}
+	return fmt.Sprintf("stage %s%s did not finish within %s, the service's update_timeout", p.current, command, p.timeout)
 }
 
 // renderCancelled is the progress message's final form after a !cancel.
@@ -269,10 +296,15 @@ func (p *progress) renderCancelled(by id.UserID, now ops.Status, at time.Time) s
 
 // noun names the run: "Update" or "Rollback".
 func (p *progress) noun() string {
-	if p.verb == "Updating" {
-		return "Update"
+	return runNoun(p.verb != "Updating")
+}
+
+// runNoun names a run: "Update" or "Rollback".
+func runNoun(rollback bool) string {
+	if rollback {
+		return "Rollback"
 	}
-	return "Rollback"
+	return "Update"
 }
 
 // postFullOutput puts everything the run printed in a thread under the progress
