@@ -20,7 +20,7 @@ func TestViewerMayLookButNotRestartInAnEncryptedRoom(t *testing.T) {
 	o := w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
 	before := startedAt(t, c.Name)
 
-	mustContain(t, "viewer's !status", w.ask(t, w.eve, "!status web"), "web", "running")
+	mustContain(t, "viewer's !status", w.ask(t, w.eve, "!status web"), "web", "**running**")
 	got := w.ask(t, w.eve, "!restart web")
 	mustContain(t, "viewer's !restart", got, "needs the operator role", string(w.eve.UserID), "viewer")
 	if after := startedAt(t, c.Name); after != before {

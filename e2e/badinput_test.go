@@ -94,7 +94,7 @@ func TestChangedHostKeyIsRefusedReportedOnceAndNotRepinned(t *testing.T) {
 	if got := w.alertsMatching(t, "web"); len(got) != 0 {
 		t.Errorf("alerts for web, whose host is fine: %q", got)
 	}
-	mustContain(t, "status of the good host afterwards", w.ask(t, w.alice, "!status web"), "running")
+	mustContain(t, "status of the good host afterwards", w.ask(t, w.alice, "!status web"), "**running**")
 
 	for _, path := range watched {
 		if now := stateOf(t, path); now != before[path] {
@@ -152,7 +152,7 @@ func TestBadInputIsAnsweredOrIgnoredAndTheBotGoesOn(t *testing.T) {
 	// answered; a formatted body saying something else is not obeyed.
 	twoFaced := send(event.EventMessage, map[string]any{"msgtype": "m.text", "body": "!status web",
 		"format": "org.matrix.custom.html", "formatted_body": "<p>!restart web</p>"})
-	mustContain(t, "a body and formatted body that disagree", w.waitReply(t, twoFaced, "!status web"), "running")
+	mustContain(t, "a body and formatted body that disagree", w.waitReply(t, twoFaced, "!status web"), "**running**")
 	ignored := map[string]id.EventID{
 		"a notice": send(event.EventMessage, map[string]any{"msgtype": "m.notice", "body": "!restart web"}),
 		"a file named like a command": send(event.EventMessage,
@@ -176,7 +176,7 @@ func TestBadInputIsAnsweredOrIgnoredAndTheBotGoesOn(t *testing.T) {
 		map[string]any{"body": "!restart web"}); err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, "the next command", w.ask(t, w.alice, "!status web"), "running")
+	mustContain(t, "the next command", w.ask(t, w.alice, "!status web"), "**running**")
 	time.Sleep(2 * time.Second) // time for a late answer to an event that should have none
 	for what, evt := range ignored {
 		if got := w.replies(t, evt); len(got) > 0 {

@@ -40,10 +40,10 @@ func TestEncryptedRoomWorksAsAPlainOneAndAcrossARestart(t *testing.T) {
 	o := w.startOpsroom(t, hosts, services)
 
 	got := w.ask(t, w.alice, "!status web")
-	mustContain(t, "encrypted !status", got, "web", "running")
+	mustContain(t, "encrypted !status", got, "web", "**running**")
 	before := startedAt(t, c.Name)
 	got = w.ask(t, w.alice, "!restart web")
-	mustContain(t, "encrypted !restart", got, "restarted", "web")
+	mustContain(t, "encrypted !restart", got, "restarted **web**: running")
 	if after := startedAt(t, c.Name); after == before {
 		t.Errorf("StartedAt unchanged by an encrypted !restart (%s)", after)
 	}
@@ -55,7 +55,7 @@ func TestEncryptedRoomWorksAsAPlainOneAndAcrossARestart(t *testing.T) {
 	o.stop(t)
 	w.startOpsroom(t, hosts, services)
 	got = w.ask(t, w.alice, "!status web")
-	mustContain(t, "encrypted !status after a restart of opsroom", got, "web", "exited")
+	mustContain(t, "encrypted !status after a restart of opsroom", got, "web", "**exited (code 137)**")
 
 	types := w.wireTypes(t)
 	if types[event.EventMessage] != 0 || types[event.EventEncrypted] < 4 {
@@ -87,7 +87,7 @@ func TestRequireEncryptionRefusesPlainCommands(t *testing.T) {
 		t.Errorf("audit rows for restart: %q, want one denied", rows)
 	}
 	got = w.ask(t, w.alice, "!status web")
-	mustContain(t, "encrypted command still runs", got, "web", "running")
+	mustContain(t, "encrypted command still runs", got, "web", "**running**")
 }
 
 func TestUndecryptableCommandIsAnsweredNotLost(t *testing.T) {
@@ -203,6 +203,6 @@ func TestRecoveryKeyCrossSignsOpsroomAndCrossSigningGatesOperators(t *testing.T)
 	if startedAt(t, c.Name) != before {
 		t.Fatalf("a restart from a device that is not cross-signed ran")
 	}
-	mustContain(t, "status from the same device", w.ask(t, w.eve, "!status web"), "running")
+	mustContain(t, "status from the same device", w.ask(t, w.eve, "!status web"), "**running**")
 	mustContain(t, "restart from alice's cross-signed device", w.ask(t, w.alice, "!restart web"), "restarted")
 }

@@ -30,9 +30,9 @@ func TestSlowHostStillAnswers(t *testing.T) {
 	h["connect_timeout"] = "20s" // the handshake's round trips each take 300 ms more
 	w.startOpsroom(t, map[string]host{"local": h}, map[string]service{"web": containerService(c)})
 
-	mustContain(t, "status over a slow link", w.ask(t, w.alice, "!status web"), "web", "running")
+	mustContain(t, "status over a slow link", w.ask(t, w.alice, "!status web"), "web", "**running**")
 	before := startedAt(t, c.Name)
-	mustContain(t, "restart over a slow link", w.ask(t, w.alice, "!restart web"), "web", "running")
+	mustContain(t, "restart over a slow link", w.ask(t, w.alice, "!restart web"), "restarted **web**: running")
 	if after := startedAt(t, c.Name); after == before {
 		t.Errorf("!restart over a slow link answered, but the container was not restarted (StartedAt %s)", after)
 	}
@@ -48,10 +48,10 @@ func TestHungHostTimesOutLoudlyAndIsUsedAgainOnceBack(t *testing.T) {
 	h := w.viaProxy(t, ssh)
 	h["command_timeout"] = "3s"
 	w.startOpsroom(t, map[string]host{"local": h}, map[string]service{"web": containerService(c)})
-	mustContain(t, "status before the host hangs", w.ask(t, w.alice, "!status web"), "web", "running")
+	mustContain(t, "status before the host hangs", w.ask(t, w.alice, "!status web"), "web", "**running**")
 
 	ssh.Toxic(t, "hang", "timeout", map[string]any{"timeout": 0}) // drop everything, close nothing
-	mustContain(t, "status of a hung host", w.ask(t, w.alice, "!status web"), "web", "unreachable", "3s")
+	mustContain(t, "status of a hung host", w.ask(t, w.alice, "!status web"), "web", "**unreachable**", "3s")
 	eventually(t, "one unreachable alert for the hung host", func() bool {
 		return len(w.alertsMatching(t, "local", "is unreachable")) > 0
 	})
@@ -60,7 +60,7 @@ func TestHungHostTimesOutLoudlyAndIsUsedAgainOnceBack(t *testing.T) {
 	eventually(t, "the host recovered", func() bool {
 		return len(w.alertsMatching(t, "local", "recovered")) > 0
 	})
-	mustContain(t, "status once the host answers again", w.ask(t, w.alice, "!status web"), "web", "running")
+	mustContain(t, "status once the host answers again", w.ask(t, w.alice, "!status web"), "web", "**running**")
 	// It was down from the first failed probe, at least one command timeout
 	// before the alert: the recovery must not say it was down for no time.
 	if rec := w.alertsMatching(t, "local", "recovered"); len(rec) != 1 || strings.Contains(rec[0], "for 0 s") {

@@ -35,23 +35,23 @@ func TestStatusFollowsTheContainerThroughStopRemoveAndStart(t *testing.T) {
 	})
 
 	got := w.ask(t, w.alice, "!status app")
-	mustContain(t, "running service", got, "app", "running", p.Container)
+	mustContain(t, "running service", got, "app", "**running**", p.Container)
 
 	testworld.Docker(t, "stop", p.Container)
 	got = w.ask(t, w.alice, "!status app")
-	mustContain(t, "stopped service", got, "exited", "exit code: 0")
+	mustContain(t, "stopped service", got, "**exited (code 0)**")
 
 	testworld.Docker(t, "rm", p.Container)
 	got = w.ask(t, w.alice, "!status app")
-	mustContain(t, "removed container", got, "not-deployed")
+	mustContain(t, "removed container", got, "**not-deployed**")
 
 	got = w.ask(t, w.alice, "!start app")
-	mustContain(t, "start", got, "started", "running")
+	mustContain(t, "start", got, "started **app**: running")
 	if state := testworld.Inspect(t, p.Container, "{{.State.Status}}"); state != "running" {
 		t.Errorf("after !start the container is %q, want running", state)
 	}
 	got = w.ask(t, w.alice, "!status")
-	mustContain(t, "status table", got, "app", "running")
+	mustContain(t, "status table", got, "app", "| running")
 }
 
 func TestRestartRestartsTheContainer(t *testing.T) {
@@ -61,7 +61,7 @@ func TestRestartRestartsTheContainer(t *testing.T) {
 
 	before := startedAt(t, c.Name)
 	got := w.ask(t, w.alice, "!restart web")
-	mustContain(t, "restart", got, "restarted", "web", "running", "restart count")
+	mustContain(t, "restart", got, "restarted **web**: running", "restart count")
 	if after := startedAt(t, c.Name); after == before {
 		t.Errorf("StartedAt unchanged by !restart (%s)", after)
 	}
@@ -98,7 +98,7 @@ func TestSenderNotAllowedIsRefusedAndNothingRuns(t *testing.T) {
 	mustContain(t, "refusal", got, "not allowed")
 
 	// alice's command afterwards proves the bot went on; eve's did nothing.
-	mustContain(t, "status after refusal", w.ask(t, w.alice, "!status web"), "running")
+	mustContain(t, "status after refusal", w.ask(t, w.alice, "!status web"), "**running**")
 	if after := startedAt(t, c.Name); after != before {
 		t.Errorf("the container was restarted by a refused command: StartedAt %s -> %s", before, after)
 	}
@@ -155,15 +155,15 @@ func TestUnreachableHostsAreNamed(t *testing.T) {
 		})
 
 	got := w.ask(t, w.alice, "!status spoofed")
-	mustContain(t, "wrong pinned key", got, "unreachable", "badkey", "host key mismatch")
+	mustContain(t, "wrong pinned key", got, "**unreachable**", "badkey", "host key mismatch")
 	got = w.ask(t, w.alice, "!status gone")
-	mustContain(t, "sshd down", got, "unreachable", "down")
+	mustContain(t, "sshd down", got, "**unreachable**", "down")
 	got = w.ask(t, w.alice, "!status stranger")
-	mustContain(t, "host key not pinned", got, "unreachable", "unpinned", "not pinned", "ssh-keyscan")
+	mustContain(t, "host key not pinned", got, "**unreachable**", "unpinned", "not pinned", "ssh-keyscan")
 	got = w.ask(t, w.alice, "!status careless")
-	mustContain(t, "key readable by others", got, "unreachable", "loose", "readable by others", "chmod 600")
+	mustContain(t, "key readable by others", got, "**unreachable**", "loose", "readable by others", "chmod 600")
 	got = w.ask(t, w.alice, "!status")
-	mustContain(t, "table with unreachable hosts", got, "web", "running", "spoofed", "gone", "unreachable")
+	mustContain(t, "table with unreachable hosts", got, "web", "| running", "spoofed", "gone", "| unreachable")
 	mustContain(t, "restart on a spoofed host", w.ask(t, w.alice, "!restart spoofed"), "unreachable", "badkey")
 }
 
@@ -180,7 +180,7 @@ func TestRestartOfOpsroomDoesNotReplayCommands(t *testing.T) {
 	bot.stop(t)
 
 	w.startOpsroom(t, hosts, services)
-	mustContain(t, "status after restart", w.ask(t, w.alice, "!status web"), "running")
+	mustContain(t, "status after restart", w.ask(t, w.alice, "!status web"), "**running**")
 	if n := len(w.replies(t, sent)); n != 1 {
 		t.Errorf("the !restart sent before opsroom restarted has %d replies, want 1", n)
 	}
@@ -194,11 +194,11 @@ func TestReconnectsWhenTheHostComesBack(t *testing.T) {
 	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
 
-	mustContain(t, "before the host goes away", w.ask(t, w.alice, "!status web"), "running")
+	mustContain(t, "before the host goes away", w.ask(t, w.alice, "!status web"), "**running**")
 	w.sshd.Stop(t)
-	mustContain(t, "host away", w.ask(t, w.alice, "!status web"), "unreachable", "local")
+	mustContain(t, "host away", w.ask(t, w.alice, "!status web"), "**unreachable**", "local")
 	w.sshd.Start(t)
-	mustContain(t, "host back", w.ask(t, w.alice, "!status web"), "running")
+	mustContain(t, "host back", w.ask(t, w.alice, "!status web"), "**running**")
 }
 
 // A host that accepts the connection and then says nothing (a hung box, a
@@ -214,6 +214,6 @@ func TestHungHostIsReportedUnreachable(t *testing.T) {
 		"web":   containerService(c),
 		"stuck": {"host": "hung", "kind": "container", "container": c.Name},
 	})
-	mustContain(t, "hung host", w.ask(t, w.alice, "!status stuck"), "unreachable", "hung")
-	mustContain(t, "other hosts still answer", w.ask(t, w.alice, "!status web"), "running")
+	mustContain(t, "hung host", w.ask(t, w.alice, "!status stuck"), "**unreachable**", "hung")
+	mustContain(t, "other hosts still answer", w.ask(t, w.alice, "!status web"), "**running**")
 }

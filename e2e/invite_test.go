@@ -49,7 +49,7 @@ func TestInvitesAreAcceptedOnlyFromAllowedUsersIntoOpsRooms(t *testing.T) {
 		return w.membership(t, w.alice, later.RoomID) == event.MembershipJoin
 	})
 	// The invites were all in the bot's sync by now; a command proves it went on past them.
-	mustContain(t, "status", w.ask(t, w.alice, "!status web"), "running")
+	mustContain(t, "status", w.ask(t, w.alice, "!status web"), "**running**")
 	if m := w.membership(t, w.eve, evesRoom.RoomID); m != event.MembershipInvite {
 		t.Errorf("the bot's membership in the room of eve (not allowed) is %s, want it left at invite", m)
 	}

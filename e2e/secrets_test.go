@@ -151,7 +151,7 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 
 	run := func(how string, alsoConfigured ...string) {
 		o := w.startOpsroom(t, hosts, services)
-		mustContain(t, how+": status", w.ask(t, w.alice, "!status"), "web", "running")
+		mustContain(t, how+": status", w.ask(t, w.alice, "!status"), "web", "| running")
 		mustContain(t, how+": a command that fails on the host", w.ask(t, w.alice, "!restart gone"), "failed", "No such container")
 		mustContain(t, how+": a host that is refused", w.ask(t, w.alice, "!status spoofed"), "host key mismatch")
 		mustContain(t, how+": a sender who may not", w.ask(t, w.eve, "!restart web"), "not allowed")

@@ -43,7 +43,7 @@ func TestKillAlertsOnceAndRecoveryOnce(t *testing.T) {
 	web := containerService(c)
 	web["mention"] = []string{string(w.alice.UserID)}
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": web})
-	settle() // the first probes are the baseline
+	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 
 	testworld.Docker(t, "kill", c.Name)
 	eventually(t, "an exited alert", func() bool { return len(w.alertsMatching(t, "web", "exited with code 137")) > 0 })
@@ -94,11 +94,11 @@ func TestStopThroughOpsroomIsNotAnAlert(t *testing.T) {
 	w := watchWorld(t)
 	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
-	settle()
+	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 
 	mustContain(t, "stop", w.ask(t, w.alice, "!stop web"), "stopped", "exited")
 	settle()
-	mustContain(t, "start", w.ask(t, w.alice, "!start web"), "started", "running")
+	mustContain(t, "start", w.ask(t, w.alice, "!start web"), "started **web**: running")
 	settle()
 	if got := w.alerts(t); len(got) != 0 {
 		t.Errorf("a stop and start through opsroom caused alerts: %q", got)
@@ -111,12 +111,12 @@ func TestAlertsAreNeitherRepeatedNorLostAcrossARestartOfOpsroom(t *testing.T) {
 	hosts := map[string]host{"local": w.localHost()}
 	services := map[string]service{"web": containerService(c)}
 	bot := w.startOpsroom(t, hosts, services)
-	settle()
+	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 
 	// Nothing changed while it was down: no alert.
 	bot.stop(t)
 	bot = w.startOpsroom(t, hosts, services)
-	settle()
+	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 	if got := w.alerts(t); len(got) != 0 {
 		t.Fatalf("a restart with nothing changed caused alerts: %q", got)
 	}
@@ -139,7 +139,7 @@ func TestHostDownIsOneAlertAndRemovalIsNotDeployed(t *testing.T) {
 	a := testworld.RunContainer(t, testworld.UniqueName(t, "a"), nil)
 	b := testworld.RunContainer(t, testworld.UniqueName(t, "b"), nil)
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"a": containerService(a), "b": containerService(b)})
-	settle()
+	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 
 	w.sshd.Stop(t)
 	eventually(t, "an unreachable alert", func() bool { return len(w.alertsMatching(t, "host", "local", "unreachable")) > 0 })
@@ -173,7 +173,7 @@ func (w *world) killWhileHomeserverAway(t *testing.T, away, back func()) {
 	t.Helper()
 	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
-	settle()
+	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 
 	away()
 	testworld.Docker(t, "kill", c.Name)
@@ -203,7 +203,7 @@ func TestRateLimitedAlertsArriveOnceEach(t *testing.T) {
 		services[name] = containerService(c)
 	}
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, services)
-	settle()
+	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 
 	for _, c := range containers {
 		testworld.Docker(t, "kill", c.Name)
@@ -250,7 +250,7 @@ func TestMutedServiceIsWatchedButNotPosted(t *testing.T) {
 	w := watchWorld(t)
 	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
-	settle()
+	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 
 	mustContain(t, "mute", w.ask(t, w.alice, "!mute web 10m"), "muted until")
 	mustContain(t, "bad duration", w.ask(t, w.alice, "!mute web forever"), "DURATION must be like 30m, 2h or 1d")
@@ -261,7 +261,7 @@ func TestMutedServiceIsWatchedButNotPosted(t *testing.T) {
 	if got := w.alerts(t); len(got) != 0 {
 		t.Errorf("a muted service's alert was posted: %q", got)
 	}
-	mustContain(t, "status marks muted", w.ask(t, w.alice, "!status"), "web 🔕", "exited")
+	mustContain(t, "status marks muted", w.ask(t, w.alice, "!status"), "web 🔕", "| exited")
 	mustContain(t, "watch", w.ask(t, w.alice, "!watch"), "Watching every 1s", "local", "ago", "yes", "| connected")
 
 	mustContain(t, "unmute", w.ask(t, w.alice, "!unmute web"), "unmuted")
@@ -274,7 +274,7 @@ func TestFailingHealthCheckIsAnUnhealthyAlert(t *testing.T) {
 	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), map[string]string{"HEALTH_FILE": "/sick"})
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
 	eventually(t, "the health check passing", func() bool { return testworld.Inspect(t, c.Name, "{{.State.Health.Status}}") == "healthy" })
-	settle()
+	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 
 	testworld.Docker(t, "exec", c.Name, "/testsvc", "sick")
 	eventually(t, "an unhealthy alert", func() bool { return len(w.alertsMatching(t, "web", "unhealthy")) > 0 })
