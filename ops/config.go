@@ -49,6 +49,10 @@ type HostConfig struct {
 	ComposeCommand     string   `yaml:"compose_command"`
 	ConnectTimeout     Duration `yaml:"connect_timeout"`
 	CommandTimeout     Duration `yaml:"command_timeout"`
+	// MaxSessions bounds the SSH sessions opsroom opens at once on its
+	// connection to the host, the docker events stream included; more
+	// commands wait in line. OpenSSH allows 10 (MaxSessions).
+	MaxSessions int `yaml:"max_sessions"`
 }
 
 // Kind says how a service is run, and so which recipes operate it.
@@ -85,6 +89,9 @@ const (
 	defaultConnectTimeout = 10 * time.Second
 	defaultCommandTimeout = 60 * time.Second
 	defaultUpdateTimeout  = 15 * time.Minute
+	// maxMaxSessions is OpenSSH's default MaxSessions: more sessions than
+	// that on one connection are refused.
+	maxMaxSessions = 10
 )
 
 var (
@@ -139,12 +146,8 @@ func (c *Config) Validate() (errs, warnings []error) {
 				warn(key+".identity_file", "%s does not exist on this machine", h.IdentityFile)
 			}
 		}
-		if h.Jump != "" {
-			if h.Jump == name {
-				bad(key+".jump", "a host cannot be its own jump host")
-			} else if _, ok := c.Hosts[h.Jump]; !ok {
-				bad(key+".jump", "%q is not a defined host (defined: %s)", h.Jump, strings.Join(hostNames, ", "))
-			}
+		if _, ok := c.Hosts[h.Jump]; h.Jump != "" && !ok {
+			bad(key+".jump", "%q is not a defined host (defined: %s)", h.Jump, strings.Join(hostNames, ", "))
 		}
 		if h.RunAs != "" && !userNameRE.MatchString(h.RunAs) {
 			bad(key+".run_as", "%q is not a user name (lowercase letters, digits, _ . -)", h.RunAs)
@@ -160,6 +163,17 @@ func (c *Config) Validate() (errs, warnings []error) {
 		if h.CommandTimeout.Duration <= 0 {
 			h.CommandTimeout.Duration = defaultCommandTimeout
 		}
+		switch {
+		case h.MaxSessions == 0:
+			h.MaxSessions = defaultMaxSessions
+		case h.MaxSessions < 1 || h.MaxSessions > maxMaxSessions:
+			bad(key+".max_sessions", "must be from 1 to %d, got %d: OpenSSH allows %d sessions per connection unless its MaxSessions says otherwise; leave it out for %d",
+				maxMaxSessions, h.MaxSessions, maxMaxSessions, defaultMaxSessions)
+		}
+	}
+	for _, cycle := range jumpCycles(c.Hosts) {
+		bad("hosts."+cycle[0]+".jump", "jump hosts form a cycle: %s; a host must reach the others without coming back to itself",
+			strings.Join(append(cycle, cycle[0]), " -> "))
 	}
 
 	e, w := c.Watch.validate()
@@ -232,7 +246,46 @@ func (c *Config) Validate() (errs, warnings []error) {
 			}
 		}
 	}
+	if !c.Watch.Disabled && !c.Watch.NoEvents {
+		// The watcher follows the docker events of every host with services, in a session it keeps.
+		streamed := map[string]bool{}
+		for _, s := range c.Services {
+			if s != nil {
+				streamed[s.Host] = true
+			}
+		}
+		for _, name := range hostNames {
+			if h := c.Hosts[name]; h != nil && h.MaxSessions == 1 && streamed[name] {
+				bad("hosts."+name+".max_sessions", "1 leaves no session for commands, for the watcher's docker events stream keeps one; use 2 or more, or set watch.no_events: true")
+			}
+		}
+	}
 	return errs, warnings
+}
+
+// jumpCycles lists every cycle of jump hosts (a host that reaches itself
+// through its jump hosts) once, each from its first host in name order.
+func jumpCycles(hosts map[string]*HostConfig) [][]string {
+	const onPath, seen = 1, 2
+	state := map[string]int{}
+	var cycles [][]string
+	for _, start := range sortedKeys(hosts) {
+		var path []string
+		for name := start; hosts[name] != nil && state[name] != seen; name = hosts[name].Jump {
+			if state[name] == onPath {
+				cycle := path[slices.Index(path, name):]
+				first := slices.Index(cycle, slices.Min(cycle))
+				cycles = append(cycles, append(slices.Clone(cycle[first:]), cycle[:first]...))
+				break
+			}
+			state[name] = onPath
+			path = append(path, name)
+		}
+		for _, name := range path {
+			state[name] = seen
+		}
+	}
+	return cycles
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -139,3 +139,102 @@ func TestSecretComesFromInlineFileOrEnvAndNeverPrints(t *testing.T) {
 		t.Error("a secret with both file and env must be refused")
 	}
 }
+
+func TestValidateRefusesJumpCyclesNamingEveryHost(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		jumps map[string]string // host -> its jump host
+		want  []string          // the cycle errors, all of them
+	}{
+		{"self", map[string]string{"a": "a"},
+			[]string{"hosts.a.jump: jump hosts form a cycle: a -> a; a host must reach the others without coming back to itself"}},
+		{"two", map[string]string{"a": "b", "b": "a"},
+			[]string{"hosts.a.jump: jump hosts form a cycle: a -> b -> a; a host must reach the others without coming back to itself"}},
+		{"three, entered from outside", map[string]string{"edge": "c", "c": "a", "a": "b", "b": "c"},
+			[]string{"hosts.a.jump: jump hosts form a cycle: a -> b -> c -> a; a host must reach the others without coming back to itself"}},
+		{"two cycles", map[string]string{"a": "b", "b": "a", "x": "x"},
+			[]string{"hosts.a.jump: jump hosts form a cycle: a -> b -> a;", "hosts.x.jump: jump hosts form a cycle: x -> x;"}},
+		{"chain", map[string]string{"a": "b", "b": "c", "c": ""}, nil},
+		{"two through one", map[string]string{"a": "c", "b": "c", "c": ""}, nil},
+		{"undefined jump host", map[string]string{"a": "nowhere"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// given hosts that jump through each other
+			c := &Config{Hosts: map[string]*HostConfig{}}
+			for name, jump := range tc.jumps {
+				c.Hosts[name] = &HostConfig{Address: "10.0.0.1", User: "deploy", UseAgent: true, KnownHosts: "/k", Jump: jump}
+			}
+			// when validated
+			errs, _ := c.Validate()
+			// then each cycle is one error, naming its hosts in order
+			var cycles []string
+			for _, err := range errs {
+				if strings.Contains(err.Error(), "cycle") {
+					cycles = append(cycles, err.Error())
+				}
+			}
+			if len(cycles) != len(tc.want) {
+				t.Fatalf("cycle errors %q, want %d: %q", cycles, len(tc.want), tc.want)
+			}
+			for i, want := range tc.want {
+				if !strings.HasPrefix(cycles[i], want) {
+					t.Errorf("error %q, want %q", cycles[i], want)
+				}
+			}
+			if tc.want == nil && tc.name != "undefined jump host" && len(errs) > 0 {
+				t.Errorf("a config without cycles refused: %v", errs)
+			}
+		})
+	}
+}
+
+func TestValidateMaxSessions(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		want string // the error, or "" for none
+		max  int    // the value after validation
+	}{
+		{"", "", 8},
+		{"max_sessions: 1, ", "", 1},
+		{"max_sessions: 10, ", "", 10},
+		{"max_sessions: 11, ", "hosts.h.max_sessions: must be from 1 to 10, got 11: OpenSSH allows 10 sessions per connection unless its MaxSessions says otherwise; leave it out for 8", 11},
+		{"max_sessions: -2, ", "hosts.h.max_sessions: must be from 1 to 10, got -2", -2},
+	} {
+		c := parse(t, `
+hosts:
+  h: {`+tc.src+`address: "127.0.0.1:2222", user: u, use_agent: true, known_hosts: /k}
+watch: {no_events: true}
+`)
+		errs, _ := c.Validate()
+		got := joinErrs(errs)
+		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("%q: errors %q, want %q", tc.src, got, tc.want)
+		}
+		if c.Hosts["h"].MaxSessions != tc.max {
+			t.Errorf("%q: max_sessions %d, want %d", tc.src, c.Hosts["h"].MaxSessions, tc.max)
+		}
+	}
+}
+
+// TestValidateMaxSessionsLeavesOneForCommands: the watcher's event stream
+// keeps one session of every host with services; with max_sessions 1 no
+// command would ever run there.
+func TestValidateMaxSessionsLeavesOneForCommands(t *testing.T) {
+	const hosts = `
+hosts:
+  h: {max_sessions: 1, address: "127.0.0.1:2222", user: u, use_agent: true, known_hosts: /k}
+  idle: {max_sessions: 1, address: "127.0.0.1:2223", user: u, use_agent: true, known_hosts: /k}
+services:
+  s: {host: h, kind: container, container: s-1}
+`
+	errs, _ := parse(t, hosts).Validate()
+	want := "hosts.h.max_sessions: 1 leaves no session for commands, for the watcher's docker events stream keeps one; use 2 or more, or set watch.no_events: true"
+	if got := joinErrs(errs); got != want+"\n" {
+		t.Errorf("errors:\n%s\nwant only:\n%s", got, want)
+	}
+	for _, watch := range []string{"watch: {no_events: true}", "watch: {disabled: true}"} {
+		if errs, _ := parse(t, hosts+watch).Validate(); len(errs) > 0 {
+			t.Errorf("%s: %v, want no error (no event stream)", watch, errs)
+		}
+	}
+}

@@ -27,7 +27,10 @@ func NewFleet(cfg *Config) (*Fleet, error) {
 		if h == nil || h.Name == "" {
 			return nil, fmt.Errorf("hosts.%s: config not validated", name)
 		}
-		f.conns[name] = &conn{host: h}
+		f.conns[name] = newConn(h)
+	}
+	if cycles := jumpCycles(cfg.Hosts); len(cycles) > 0 {
+		return nil, fmt.Errorf("hosts.%s.jump: jump hosts form a cycle: %s", cycles[0][0], strings.Join(cycles[0], " -> "))
 	}
 	for name, c := range f.conns {
 		if jump := c.host.Jump; jump != "" {
@@ -84,6 +87,7 @@ type runOpts struct {
 	stream  io.Writer     // if set, also gets stdout and stderr as they come
 	group   *groupTap     // if set, the command runs in a process group of its own (see groupCommand)
 	keep    int           // how much of each output the result keeps, the tail (0: maxOutput)
+	urgent  bool          // it goes to the front of the line for a session (see sessionQueue)
 }
 
 // runGroup is run for a long command that must not outlive its context: it runs
@@ -95,10 +99,11 @@ func (f *Fleet) runGroup(ctx context.Context, host, cmd string, o runOpts) (RunR
 	res, err := f.run(ctx, host, groupCommand(cmd), o)
 	if err != nil && ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 		if pgid := tap.id(); pgid > 0 {
-			// The session is gone with ctx; a fresh, short one does the killing.
+			// The session is gone with ctx; a fresh, short one does the killing,
+			// first in line for the session the cancelled one gives back.
 			killCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			if _, kerr := f.run(killCtx, host, killGroupCommand(pgid), runOpts{}); kerr != nil {
+			if _, kerr := f.run(killCtx, host, killGroupCommand(pgid), runOpts{urgent: true}); kerr != nil {
 				err = fmt.Errorf("%w (and ending its processes on the host failed: %v)", err, kerr)
 			}
 		}

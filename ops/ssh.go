@@ -33,33 +33,87 @@ type RunResult struct {
 }
 
 // conn is the one SSH connection to a host, dialled when first needed, shared
-// by every command (each in its own session), and redialled after a drop.
+// by every command (each in its own session, at most max_sessions at once),
+// and redialled after a drop.
 type conn struct {
-	host *HostConfig
-	jump *conn
+	host  *HostConfig
+	jump  *conn
+	slots *sessionQueue
 
-	mu     sync.Mutex
+	mu      sync.Mutex
+	client  *ssh.Client
+	dialing *dialing // the dial in progress, if any
+	closed  bool
+}
+
+// dialing is one dial in progress, whose result every caller that needs the
+// connection meanwhile shares.
+type dialing struct {
+	done   chan struct{} // closed once client or err is set
 	client *ssh.Client
+	err    error
+}
+
+func newConn(h *HostConfig) *conn {
+	return &conn{host: h, slots: newSessionQueue(h.MaxSessions)}
 }
 
 func (c *conn) unreachable(err error) error {
 	return &UnreachableError{Host: c.host.Name, Address: c.host.Address, Err: err}
 }
 
-// get returns the live client, dialling if there is none.
+// get returns the live client, dialling if there is none. c.mu is never held
+// across the network: one dial runs at a time, bounded by the host's connect
+// timeout, and every caller that needs the connection meanwhile waits for it
+// or for its own ctx, whichever ends first.
 func (c *conn) get(ctx context.Context) (*ssh.Client, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.client != nil {
-		return c.client, nil
+	if client := c.client; client != nil {
+		c.mu.Unlock()
+		return client, nil
 	}
+	if c.closed {
+		c.mu.Unlock()
+		return nil, c.unreachable(errors.New("opsroom is stopping: its connections are closed"))
+	}
+	d := c.dialing
+	if d == nil {
+		d = &dialing{done: make(chan struct{})}
+		c.dialing = d
+		// The dial is everyone's, not this caller's: it outlives ctx (within the connect timeout).
+		go c.dialFor(context.WithoutCancel(ctx), d)
+	}
+	c.mu.Unlock()
+	select {
+	case <-d.done:
+		return d.client, d.err
+	case <-ctx.Done():
+		return nil, c.unreachable(fmt.Errorf("connecting: %w", ctx.Err()))
+	}
+}
+
+// dialFor dials, keeps the client (unless the connection was closed
+// meanwhile), and tells d's waiters.
+func (c *conn) dialFor(ctx context.Context, d *dialing) {
 	client, err := c.dial(ctx)
-	if err != nil {
-		return nil, c.unreachable(err)
+	c.mu.Lock()
+	c.dialing = nil
+	closed := c.closed
+	if err == nil && !closed {
+		c.client = client
+		go c.keepalive(client)
 	}
-	c.client = client
-	go c.keepalive(client)
-	return client, nil
+	c.mu.Unlock()
+	switch {
+	case err != nil:
+		d.err = c.unreachable(err)
+	case closed:
+		_ = client.Close()
+		d.err = c.unreachable(errors.New("opsroom is stopping: its connections are closed"))
+	default:
+		d.client = client
+	}
+	close(d.done)
 }
 
 // drop forgets client (if it is still the current one) and closes it.
@@ -72,10 +126,12 @@ func (c *conn) drop(client *ssh.Client) {
 	_ = client.Close()
 }
 
+// close closes the connection for good: a dial in progress closes what it gets.
 func (c *conn) close() {
 	c.mu.Lock()
 	client := c.client
 	c.client = nil
+	c.closed = true
 	c.mu.Unlock()
 	if client != nil {
 		_ = client.Close()
@@ -83,10 +139,12 @@ func (c *conn) close() {
 }
 
 func (c *conn) dial(ctx context.Context) (*ssh.Client, error) {
-	cfg, err := c.clientConfig()
+	cfg, closeAgent, err := c.clientConfig()
 	if err != nil {
 		return nil, err
 	}
+	// The agent signs during the handshake only: its socket is closed after it, whatever the outcome.
+	defer closeAgent()
 	ctx, cancel := context.WithTimeout(ctx, c.host.ConnectTimeout.Duration)
 	defer cancel()
 	var netConn net.Conn
@@ -117,29 +175,33 @@ func (c *conn) dial(ctx context.Context) (*ssh.Client, error) {
 	return ssh.NewClient(sc, chans, reqs), nil
 }
 
-func (c *conn) clientConfig() (*ssh.ClientConfig, error) {
+// clientConfig is how to log in to the host. With use_agent it connects to
+// the ssh-agent: closeAgent closes that connection, once the handshake is over.
+func (c *conn) clientConfig() (cfg *ssh.ClientConfig, closeAgent func(), err error) {
 	h := c.host
+	closeAgent = func() {}
 	hostKeys, err := knownhosts.New(h.KnownHosts)
 	if err != nil {
-		return nil, fmt.Errorf("known_hosts %s: %w; pin the host key there (ssh-keyscan), host keys are always verified", h.KnownHosts, err)
+		return nil, nil, fmt.Errorf("known_hosts %s: %w; pin the host key there (ssh-keyscan), host keys are always verified", h.KnownHosts, err)
 	}
 	var auth []ssh.AuthMethod
 	if h.IdentityFile != "" {
 		signer, err := loadKey(h.IdentityFile, h.IdentityPassphrase)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		auth = append(auth, ssh.PublicKeys(signer))
 	}
 	if h.UseAgent {
 		sock := os.Getenv("SSH_AUTH_SOCK")
 		if sock == "" {
-			return nil, errors.New("use_agent is set but SSH_AUTH_SOCK is not: start ssh-agent or set identity_file")
+			return nil, nil, errors.New("use_agent is set but SSH_AUTH_SOCK is not: start ssh-agent or set identity_file")
 		}
 		agentConn, err := net.Dial("unix", sock)
 		if err != nil {
-			return nil, fmt.Errorf("ssh-agent at %s: %w", sock, err)
+			return nil, nil, fmt.Errorf("ssh-agent at %s: %w", sock, err)
 		}
+		closeAgent = func() { _ = agentConn.Close() }
 		auth = append(auth, ssh.PublicKeysCallback(agent.NewClient(agentConn).Signers))
 	}
 	return &ssh.ClientConfig{
@@ -148,7 +210,7 @@ func (c *conn) clientConfig() (*ssh.ClientConfig, error) {
 		HostKeyCallback:   hostKeys,
 		HostKeyAlgorithms: pinnedAlgorithms(h.KnownHosts, h.Address),
 		Timeout:           h.ConnectTimeout.Duration,
-	}, nil
+	}, closeAgent, nil
 }
 
 // loadKey reads a private key, refusing one that others can read, as OpenSSH does.
@@ -271,36 +333,61 @@ func (c *conn) keepalive(client *ssh.Client) {
 
 // run runs cmd in a new session, inside an envelope (see envelope): as the
 // host's run_as user if it has one, with what the shells around it print cut
-// away. A non-zero exit is a result, not an error; errors are transport
-// failures, a command the shells did not run as written (*ShellError), and ctx
-// ending (the remote command is killed). When o.stream is not nil it also gets
-// the command's stdout and stderr as they come. When o.group is not nil, cmd
-// runs in a process group of its own (see groupCommand), whose ID the group
-// tap receives.
+// away. It first waits in line for one of the host's sessions (see
+// sessionQueue), within ctx. A non-zero exit is a result, not an error; errors
+// are transport failures, a session the server refused (*SessionRefusedError),
+// no session free in time (*NoSessionError), a command the shells did not run
+// as written (*ShellError), and ctx ending (the remote command is killed).
+// When o.stream is not nil it also gets the command's stdout and stderr as
+// they come. When o.group is not nil, cmd runs in a process group of its own
+// (see groupCommand), whose ID the group tap receives.
 func (c *conn) run(ctx context.Context, cmd string, o runOpts) (RunResult, error) {
+	release, err := c.takeSession(ctx, o.urgent)
+	if err != nil {
+		return RunResult{}, err
+	}
+	// The session is given back here on an early return; once the command
+	// runs, by the goroutine waiting for it, when the server has closed the
+	// session too (sshd counts it until then).
+	waiting := false
+	defer func() {
+		if !waiting {
+			release()
+		}
+	}()
 	client, err := c.get(ctx)
 	if err != nil {
 		return RunResult{}, err
 	}
 	sess, err := c.session(ctx, client)
-	if err != nil && ctx.Err() == nil {
+	if _, refused := refusal(err); err != nil && !refused && ctx.Err() == nil {
 		// The connection died since its last use: dial again, once.
 		if client, err = c.get(ctx); err != nil {
 			return RunResult{}, err
 		}
 		sess, err = c.session(ctx, client)
 	}
-	if err != nil {
+	if reason, refused := refusal(err); refused {
+		return RunResult{}, c.refused(reason)
+	} else if err != nil {
 		return RunResult{}, c.unreachable(fmt.Errorf("opening a session: %w", err))
 	}
 	defer sess.Close()
 	cap := newCapture(o)
 	sess.Stdout, sess.Stderr = cap.stdout, cap.stderr
 	if err := c.within(ctx, client, func() error { return sess.Start(cap.env.commandLine(c.host, cmd)) }); err != nil {
+		if reason, refused := refusal(err); refused {
+			return RunResult{}, c.refused(reason)
+		}
 		return RunResult{}, c.unreachable(fmt.Errorf("starting command: %w", err))
 	}
 	done := make(chan error, 1)
-	go func() { done <- sess.Wait() }()
+	waiting = true
+	go func() {
+		err := sess.Wait()
+		release()
+		done <- err
+	}()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
@@ -333,10 +420,12 @@ func (c *conn) session(ctx context.Context, client *ssh.Client) (*ssh.Session, e
 }
 
 // within runs step (opening a session, starting a command) on client, giving
-// up when ctx ends first. A connection whose step fails, or that does not
-// answer in time (the host stopped answering while TCP stays up, which only
-// the keepalive would notice), is dropped, which also ends the step; the next
-// command dials afresh. A live connection answers at once.
+// up when ctx ends first. A connection that does not answer in time (the host
+// stopped answering while TCP stays up, which only the keepalive would
+// notice), or whose step fails for any reason but the server saying no, is
+// dead: it is dropped, which also ends the step, and the next command dials
+// afresh. A live connection answers at once; one that refuses a session (see
+// refusal) stays, with the commands running on it.
 func (c *conn) within(ctx context.Context, client *ssh.Client, step func() error) error {
 	done := make(chan error, 1)
 	go func() { done <- step() }()
@@ -346,7 +435,7 @@ func (c *conn) within(ctx context.Context, client *ssh.Client, step func() error
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	if err != nil {
+	if _, refused := refusal(err); err != nil && !refused {
 		c.drop(client)
 	}
 	return err
