@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opsroom/opsroom/internal/testworld"
 )
@@ -138,4 +140,75 @@ func TestACutHostIsAlertedInSeconds(t *testing.T) {
 	eventually(t, "an unreachable alert", func() bool { return len(w.alertsMatching(t, "host `local` is unreachable")) > 0 })
 	ssh.SetEnabled(t, true)
 	eventually(t, "the recovery", func() bool { return len(w.alertsMatching(t, "host `local` recovered")) > 0 })
+}
+
+// TestTwelveDeathsDuringAnUpdate: a host with 12 services that all die at
+// once while an update runs there. The alerts' log reads, the probe, the
+// event stream and the update need more sessions than sshd's default
+// MaxSessions (10) allows on one connection: opsroom queues them, the update
+// finishes ✅, and each exit is alerted once, with no "connection lost".
+func TestTwelveDeathsDuringAnUpdate(t *testing.T) {
+	w := watchWorld(t)
+	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
+	services := map[string]service{
+		"app": {"host": "local", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container, "update_timeout": "5m"},
+	}
+	var names []string
+	for i := 1; i <= 12; i++ {
+		c := testworld.RunContainer(t, testworld.UniqueName(t, fmt.Sprintf("s%d", i)), nil)
+		services[fmt.Sprintf("s%d", i)] = containerService(c)
+		names = append(names, c.Name)
+	}
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, services)
+	w.waitWatching(t, true)
+	p.PushVersion(t, "v2")
+	p.SlowFetch(t, 5*time.Second)
+
+	sent := w.say(t, w.alice, "!update app")
+	eventually(t, "the slow fetch running on the host", func() bool {
+		return len(w.replies(t, sent)) > 0 && len(liveProcesses(t, "sleep 5")) > 0
+	})
+	testworld.Docker(t, append([]string{"kill"}, names...)...)
+	eventually(t, "an exit alert for each of the 12", func() bool {
+		return len(w.alertsMatching(t, "exited with code 137")) >= len(names)
+	})
+	var final string
+	eventually(t, "the update's end", func() bool {
+		edits := w.edits(t, w.replies(t, sent)[0].ID)
+		if n := len(edits); n > 0 && (strings.HasPrefix(edits[n-1], "✅") || strings.HasPrefix(edits[n-1], "❌")) {
+			final = edits[n-1]
+		}
+		return final != ""
+	})
+	mustContain(t, "update", final, "✅ Updated **app**")
+	settle()
+	for i := 1; i <= 12; i++ {
+		if got := w.alertsMatching(t, fmt.Sprintf("**s%d**", i), "exited with code 137"); len(got) != 1 {
+			t.Errorf("s%d: %d exit alerts, want 1: %q", i, len(got), got)
+		}
+	}
+	for _, a := range w.alerts(t) {
+		for _, bad := range []string{"connection lost", "unreachable", "could not read the logs"} {
+			if strings.Contains(a, bad) {
+				t.Errorf("an alert says %q:\n%s", bad, a)
+			}
+		}
+	}
+}
+
+// TestUpdateOnADirectOwnerLoginWithComposeV1: a host logged in to as the
+// owner itself, without run_as, whose compose is Debian's docker-compose v1.
+func TestUpdateOnADirectOwnerLoginWithComposeV1(t *testing.T) {
+	w := newWorld(t)
+	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
+	w.startOpsroom(t, map[string]host{"owner": w.ownerHost()}, map[string]service{
+		"app": {"host": "owner", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container},
+	})
+	mustContain(t, "check", w.ask(t, w.alice, "!check app"), "✅ compose usable — docker-compose version 1")
+	p.PushVersion(t, "v2")
+	_, edits := w.runUpdate(t, "!update app")
+	mustContain(t, "update", edits[len(edits)-1], "✅ Updated **app**", "→ `"+head(t, p.Dir)[:7]+"`")
+	if v := runningVersion(t, p.Container); v != "v2" {
+		t.Errorf("running version %q after the update, want v2", v)
+	}
 }

@@ -3,6 +3,7 @@
 package ops
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -88,6 +89,9 @@ type runOpts struct {
 	group   *groupTap     // if set, the command runs in a process group of its own (see groupCommand)
 	keep    int           // how much of each output the result keeps, the tail (0: maxOutput)
 	urgent  bool          // it goes to the front of the line for a session (see sessionQueue)
+	// shown is the command as messages name it, when what runs is wrapped
+	// (a process group): users see the recipe, never opsroom's wrappers.
+	shown string
 }
 
 // runGroup is run for a long command that must not outlive its context: it runs
@@ -95,7 +99,7 @@ type runOpts struct {
 // timeout) the whole group is killed there, not only the SSH session.
 func (f *Fleet) runGroup(ctx context.Context, host, cmd string, o runOpts) (RunResult, error) {
 	tap := &groupTap{}
-	o.group = tap
+	o.group, o.shown = tap, cmd
 	res, err := f.run(ctx, host, groupCommand(cmd), o)
 	if err != nil && ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 		if pgid := tap.id(); pgid > 0 {
@@ -103,7 +107,7 @@ func (f *Fleet) runGroup(ctx context.Context, host, cmd string, o runOpts) (RunR
 			// first in line for the session the cancelled one gives back.
 			killCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			if _, kerr := f.run(killCtx, host, killGroupCommand(pgid), runOpts{urgent: true}); kerr != nil {
+			if _, kerr := f.run(killCtx, host, killGroupCommand(pgid), runOpts{urgent: true, shown: "ending its processes"}); kerr != nil {
 				err = fmt.Errorf("%w (and ending its processes on the host failed: %v)", err, kerr)
 			}
 		}
@@ -127,7 +131,7 @@ func (f *Fleet) run(ctx context.Context, host, cmd string, o runOpts) (RunResult
 	defer cancel()
 	res, err := c.run(ctx, cmd, o)
 	if errors.Is(err, context.DeadlineExceeded) {
-		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmd, o.timeout, err)
+		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmp.Or(o.shown, cmd), o.timeout, err)
 	}
 	return res, err
 }
