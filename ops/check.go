@@ -138,7 +138,9 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 				c.Detail = "`" + compose + " version`: " + c.Detail + " (set the host's compose_command)"
 				return c
 			}
-			return Check{OK: true, Detail: lastLine(res.Stdout)}
+			// v1 goes on with the versions of its libraries: the first line says it.
+			first, _, _ := strings.Cut(strings.TrimSpace(res.Stdout), "\n")
+			return Check{OK: true, Detail: first}
 		})
 	}
 	return checks, err
