@@ -22,11 +22,7 @@ func MarkInterrupted(ctx context.Context, cli *mautrix.Client, st *store.Store) 
 	}
 	for _, run := range runs {
 		log := zerolog.Ctx(ctx).With().Int64("run_id", run.ID).Str("service", run.Service).Logger()
-		last, err := st.Updates().LastSuccessful(ctx, run.Service)
-		if err != nil {
-			return fmt.Errorf("reading the last update of %s: %w", run.Service, err)
-		}
-		md, stage := interruptedNotice(run, isRollback(run, last))
+		md, stage := interruptedNotice(run)
 		if run.ProgressEventID != "" {
 			content := Render(md)
 			content.SetEdit(run.ProgressEventID)
@@ -45,21 +41,12 @@ func MarkInterrupted(ctx context.Context, cli *mautrix.Client, st *store.Store) 
 
 // interruptedNotice is what the progress message of an interrupted run says
 // at the next start, and the stage the run had reached.
-func interruptedNotice(run *store.UpdateRun, rollback bool) (md, stage string) {
+func interruptedNotice(run *store.UpdateRun) (md, stage string) {
 	stage = run.Stage
 	if stage == "" {
 		stage = "start"
 	}
 	return fmt.Sprintf("⚠️ %s of **%s** was interrupted by a restart of opsroom at stage %s (started by %s at %s). "+
-		"Check the service with `!status %s`.", runNoun(rollback), escape(run.Service), stage, run.Sender,
+		"Check the service with `!status %s`.", runNoun(run.Kind == store.RunRollback), escape(run.Service), stage, run.Sender,
 		run.Started.Format("15:04"), run.Service), stage
-}
-
-// isRollback says whether run, unfinished, was a rollback. update_runs does
-// not record which kind a run is; a rollback is known by its target, which
-// deploy records as it starts: the commit deployed before last, the service's
-// last successful run, which is where a rollback goes back to. (An update
-// records its target only once fetched, and that is the remote's tip.)
-func isRollback(run, last *store.UpdateRun) bool {
-	return last != nil && run.NewCommit != "" && run.NewCommit == last.OldCommit && last.OldCommit != last.NewCommit
 }

@@ -54,3 +54,15 @@ func TestProgressShowsStagesAndTheOutputTail(t *testing.T) {
 		t.Errorf("a non-command error must be shown:\n%s", other)
 	}
 }
+
+func TestARunThatChangedNoCommitSaysWhereItIs(t *testing.T) {
+	start := time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
+	res := &ops.UpdateResult{OldCommit: "3f2a1c0aaaa", NewCommit: "3f2a1c0aaaa", Status: ops.Status{Service: "bridge", State: ops.StateRunning, StartedAt: start}}
+	for verb, want := range map[string]string{
+		"Updating":     "Already at the newest commit; rebuilt and restarted.",
+		"Rolling back": "Already at that commit; rebuilt and restarted.", // a second rollback in a row
+	} {
+		p := &progress{verb: verb, service: "bridge", host: "spark", who: "@alice:example.org", started: start}
+		mustShow(t, shown(p.renderSuccess(res, start.Add(time.Minute))), want)
+	}
+}

@@ -36,7 +36,7 @@ var cmdUpdate = &command{
 		if bad != nil {
 			return *bad
 		}
-		return deploy(ce, svc, "")
+		return deploy(ce, svc, store.RunUpdate, "")
 	},
 }
 
@@ -72,47 +72,38 @@ var cmdRollback = &command{
 		if bad != nil {
 			return *bad
 		}
-		last, err := ce.Meta.Store.Updates().LastSuccessful(ce.Ctx, svc.Name)
+		last, err := ce.Meta.Store.Updates().LastSuccessfulUpdate(ce.Ctx, svc.Name)
 		if err != nil {
 			return failed(svc.Name, err)
 		}
-		if last == nil || last.OldCommit == "" || last.OldCommit == last.NewCommit {
+		if last == nil {
 			return invalid(fmt.Sprintf("no earlier deploy of %s to roll back to: opsroom has not recorded a successful update that changed its commit", svc.Name))
 		}
-		return deploy(ce, svc, last.OldCommit)
+		return deploy(ce, svc, store.RunRollback, last.OldCommit)
 	},
 }
 
-// deploy runs an update (to the branch tip, or to commit for a rollback) and
+// deploy runs an update (to the branch tip) or a rollback (to commit) and
 // shows it as one message that it keeps editing.
-func deploy(ce *Event, svc *ops.ServiceConfig, commit string) outcome {
+func deploy(ce *Event, svc *ops.ServiceConfig, kind store.RunKind, commit string) outcome {
 	if svc.Kind != ops.KindCompose {
 		return invalid(fmt.Sprintf("%s is a %s service: only compose services can be updated", svc.Name, svc.Kind))
 	}
-	verb := "update"
-	if commit != "" {
-		verb = "rollback"
-	}
-	ctx, jb, release, busy := claim(ce, svc, verb)
+	ctx, jb, release, busy := claim(ce, svc, string(kind))
 	if busy != nil {
 		return *busy
 	}
 	defer release()
 	log := zerolog.Ctx(ce.Ctx)
 
-	run := &store.UpdateRun{Service: svc.Name, Sender: ce.Sender, RoomID: ce.RoomID}
+	run := &store.UpdateRun{Kind: kind, Service: svc.Name, Sender: ce.Sender, RoomID: ce.RoomID}
 	if err := ce.Meta.Store.Updates().Start(ce.Ctx, run); err != nil {
 		return failed(svc.Name, err)
 	}
 	p := &progress{verb: "Updating", service: svc.Name, host: svc.Host, who: ce.Sender, started: run.Started,
 		timeout: svc.UpdateTimeout.Duration}
-	if commit != "" {
-		p.verb, p.target = "Rolling back", commit
-		// The target tells a rollback from an update if opsroom stops before the run ends (see isRollback).
-		run.NewCommit = commit
-		if err := ce.Meta.Store.Updates().SetStage(ce.Ctx, run); err != nil {
-			log.Err(err).Msg("Failed to record the rollback's target")
-		}
+	if kind == store.RunRollback {
+		p.verb = "Rolling back"
 	}
 	msgID := ce.Respond(p.render(time.Now()), commands.ReplyOpts{AllowMarkdown: true, Reply: true})
 	if msgID == "" {
@@ -128,7 +119,7 @@ func deploy(ce *Event, svc *ops.ServiceConfig, commit string) outcome {
 	stopEdits := keepEditing(ce, msgID, p, run, ce.Meta.editInterval())
 	var res *ops.UpdateResult
 	var err error
-	if commit == "" {
+	if kind == store.RunUpdate {
 		res, err = ce.Meta.Fleet.Update(ctx, svc.Name, p)
 	} else {
 		res, err = ce.Meta.Fleet.Rollback(ctx, svc.Name, commit, p)
@@ -220,7 +211,12 @@ func (p *progress) renderSuccess(res *ops.UpdateResult, now time.Time) string {
 	fmt.Fprintf(&b, "✅ %s **%s** on %s: %s → %s (started by %s, took %s)\n\n", done, escape(p.service), code(p.host),
 		code(shortCommit(res.OldCommit)), code(shortCommit(res.NewCommit)), p.who, clock(now.Sub(p.started)))
 	if res.OldCommit == res.NewCommit {
-		b.WriteString("Already at the newest commit; rebuilt and restarted.\n\n")
+		// A second rollback in a row goes to the same commit as the first.
+		at := "the newest commit"
+		if done != "Updated" {
+			at = "that commit"
+		}
+		fmt.Fprintf(&b, "Already at %s; rebuilt and restarted.\n\n", at)
 	}
 	shown := res.Log
 	if len(shown) > maxLogLinesShown {

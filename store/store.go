@@ -32,6 +32,12 @@ type Store struct {
 // Open opens (creating if needed) the SQLite file at path and applies every
 // pending migration.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, upgradeTable)
+}
+
+// open is Open with the migrations given: tests make older databases with a
+// prefix of the table.
+func open(ctx context.Context, path string, migrations dbutil.UpgradeTable) (*Store, error) {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -48,7 +54,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	db.Owner = "opsroom"
-	db.UpgradeTable = upgradeTable
+	db.UpgradeTable = migrations
 	db.Log = dbutil.ZeroLogger(zerolog.Ctx(ctx).With().Str("component", "database").Logger())
 	if err := db.Upgrade(ctx); err != nil {
 		_ = db.Close()

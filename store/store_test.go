@@ -102,7 +102,7 @@ func TestUpdateRunLifecycle(t *testing.T) {
 	if err != nil || len(running) != 1 || running[0].Stage != "build" || running[0].ProgressEventID != "$progress" {
 		t.Fatalf("running runs = %+v, %v; want the one at stage build", running, err)
 	}
-	if last, _ := s.Updates().LastSuccessful(ctx, "bridge"); last != nil {
+	if last, _ := s.Updates().LastSuccessfulUpdate(ctx, "bridge"); last != nil {
 		t.Errorf("no run succeeded yet, got %+v", last)
 	}
 	run.Result, run.NewCommit = UpdateSucceeded, "bbbbbbb"
@@ -113,12 +113,114 @@ func TestUpdateRunLifecycle(t *testing.T) {
 	late := *run
 	late.Result = UpdateInterrupted
 	_ = s.Updates().Finish(ctx, &late)
-	last, err := s.Updates().LastSuccessful(ctx, "bridge")
-	if err != nil || last == nil || last.OldCommit != "aaaaaaa" || last.NewCommit != "bbbbbbb" || last.Ended.IsZero() {
+	last, err := s.Updates().LastSuccessfulUpdate(ctx, "bridge")
+	if err != nil || last == nil || last.Kind != RunUpdate || last.OldCommit != "aaaaaaa" || last.NewCommit != "bbbbbbb" || last.Ended.IsZero() {
 		t.Errorf("last successful = %+v, %v", last, err)
 	}
 	if running, _ := s.Updates().Running(ctx); len(running) != 0 {
 		t.Errorf("finished run still listed as running")
+	}
+}
+
+// deployed records a finished run of the given kind, from old to new.
+func deployed(t *testing.T, s *Store, kind RunKind, service, old, new string, result UpdateResult) *UpdateRun {
+	t.Helper()
+	ctx := context.Background()
+	run := &UpdateRun{Kind: kind, Service: service, Sender: "@alice:example.org", RoomID: "!r:example.org"}
+	if err := s.Updates().Start(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	run.Result, run.OldCommit, run.NewCommit = result, old, new
+	if err := s.Updates().Finish(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+func TestARunKeepsItsKind(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	update := &UpdateRun{Service: "bridge", Sender: "@alice:example.org", RoomID: "!r:example.org"}
+	rollback := &UpdateRun{Kind: RunRollback, Service: "web", Sender: "@alice:example.org", RoomID: "!r:example.org"}
+	for _, run := range []*UpdateRun{update, rollback} {
+		if err := s.Updates().Start(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if update.Kind != RunUpdate {
+		t.Errorf("a run started without a kind is a %q, want an update", update.Kind)
+	}
+	running, err := s.Updates().Running(ctx)
+	if err != nil || len(running) != 2 {
+		t.Fatalf("running runs = %+v, %v; want two", running, err)
+	}
+	if running[0].Kind != RunUpdate || running[1].Kind != RunRollback {
+		t.Errorf("running runs read back as %q and %q, want update and rollback", running[0].Kind, running[1].Kind)
+	}
+}
+
+func TestRollbackTargetCountsOnlyUpdatesThatChangedTheCommit(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	// Given: an update A -> B, then a rollback B -> A.
+	deployed(t, s, RunUpdate, "bridge", "aaaaaaa", "bbbbbbb", UpdateSucceeded)
+	deployed(t, s, RunRollback, "bridge", "bbbbbbb", "aaaaaaa", UpdateSucceeded)
+	// When: the rollback target is read again. Then: still A, not back to B.
+	last, err := s.Updates().LastSuccessfulUpdate(ctx, "bridge")
+	if err != nil || last == nil || last.OldCommit != "aaaaaaa" {
+		t.Fatalf("after a rollback the last update = %+v, %v; want the one from aaaaaaa", last, err)
+	}
+
+	// Given: an update that found nothing new, and one that failed.
+	deployed(t, s, RunUpdate, "bridge", "bbbbbbb", "ccccccc", UpdateSucceeded)
+	deployed(t, s, RunUpdate, "bridge", "ccccccc", "ccccccc", UpdateSucceeded)
+	deployed(t, s, RunUpdate, "bridge", "ccccccc", "ddddddd", UpdateFailed)
+	last, err = s.Updates().LastSuccessfulUpdate(ctx, "bridge")
+	if err != nil || last == nil || last.OldCommit != "bbbbbbb" || last.NewCommit != "ccccccc" {
+		t.Errorf("last update = %+v, %v; want bbbbbbb -> ccccccc, past the one that changed nothing and the failed one", last, err)
+	}
+
+	// A service rolled back but never updated through opsroom has none.
+	deployed(t, s, RunRollback, "web", "eeeeeee", "fffffff", UpdateSucceeded)
+	if last, err := s.Updates().LastSuccessfulUpdate(ctx, "web"); err != nil || last != nil {
+		t.Errorf("web's last update = %+v, %v; want none", last, err)
+	}
+}
+
+func TestUpdateRunsFromBeforeKindsReadAsUpdates(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "opsroom.db")
+	// Given: a database at v9, before update runs had a kind, with a finished
+	// run and one cut off.
+	old, err := open(ctx, path, upgradeTable[:9])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.DB.Exec(ctx, `SELECT kind FROM update_runs`); err == nil {
+		t.Fatal("the v9 database has update_runs.kind already")
+	}
+	if _, err := old.DB.Exec(ctx, `INSERT INTO update_runs (service, sender, room_id, started_ms, ended_ms, old_commit, new_commit, result)
+		VALUES ('bridge', '@alice:example.org', '!r:example.org', 1, 2, 'aaaaaaa', 'bbbbbbb', 'succeeded'),
+		       ('bridge', '@alice:example.org', '!r:example.org', 3, NULL, 'bbbbbbb', '', 'running')`); err != nil {
+		t.Fatal(err)
+	}
+	_ = old.Close()
+
+	// When: opsroom opens it.
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("migrating a v9 database: %v", err)
+	}
+	defer s.Close()
+
+	// Then: both runs are updates.
+	last, err := s.Updates().LastSuccessfulUpdate(ctx, "bridge")
+	if err != nil || last == nil || last.Kind != RunUpdate || last.OldCommit != "aaaaaaa" {
+		t.Errorf("the old successful run = %+v, %v; want an update from aaaaaaa", last, err)
+	}
+	running, err := s.Updates().Running(ctx)
+	if err != nil || len(running) != 1 || running[0].Kind != RunUpdate {
+		t.Errorf("the old unfinished run = %+v, %v; want one update", running, err)
 	}
 }
 

@@ -23,9 +23,18 @@ const (
 	UpdateInterrupted UpdateResult = "interrupted" // opsroom stopped while it ran
 )
 
+// RunKind says what a run deploys: the tracked branch's tip, or an earlier commit.
+type RunKind string
+
+const (
+	RunUpdate   RunKind = "update"
+	RunRollback RunKind = "rollback"
+)
+
 // UpdateRun is one !update or !rollback.
 type UpdateRun struct {
 	ID              int64
+	Kind            RunKind // RunUpdate when left empty
 	Service         string
 	Sender          id.UserID
 	RoomID          id.RoomID
@@ -40,17 +49,20 @@ type UpdateRun struct {
 }
 
 const (
-	updateColumns     = `id, service, sender, room_id, progress_event_id, started_ms, ended_ms, old_commit, new_commit, stage, result, error`
+	updateColumns     = `id, kind, service, sender, room_id, progress_event_id, started_ms, ended_ms, old_commit, new_commit, stage, result, error`
 	insertUpdateQuery = `
-		INSERT INTO update_runs (service, sender, room_id, started_ms, result)
-		VALUES ($1, $2, $3, $4, 'running') RETURNING id`
+		INSERT INTO update_runs (kind, service, sender, room_id, started_ms, result)
+		VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id`
 	setUpdateEventQuery = `UPDATE update_runs SET progress_event_id=$2 WHERE id=$1`
 	setUpdateStageQuery = `UPDATE update_runs SET stage=$2, old_commit=$3, new_commit=$4 WHERE id=$1 AND result='running'`
 	finishUpdateQuery   = `
 		UPDATE update_runs SET ended_ms=$2, result=$3, error=$4, stage=$5, old_commit=$6, new_commit=$7
 		WHERE id=$1 AND result='running'`
 	runningUpdatesQuery = `SELECT ` + updateColumns + ` FROM update_runs WHERE result='running' ORDER BY id`
-	lastSuccessfulQuery = `SELECT ` + updateColumns + ` FROM update_runs WHERE service=$1 AND result='succeeded' ORDER BY id DESC LIMIT 1`
+	lastUpdateQuery     = `
+		SELECT ` + updateColumns + ` FROM update_runs
+		WHERE service=$1 AND kind=$2 AND result='succeeded' AND old_commit<>'' AND old_commit<>new_commit
+		ORDER BY id DESC LIMIT 1`
 )
 
 // UpdateQuery reads and writes update runs.
@@ -70,10 +82,13 @@ func (uq UpdateQuery) Start(ctx context.Context, run *UpdateRun) error {
 	if run.Started.IsZero() {
 		run.Started = time.Now()
 	}
+	if run.Kind == "" {
+		run.Kind = RunUpdate
+	}
 	run.Result = UpdateRunning
-	err := uq.GetDB().QueryRow(ctx, insertUpdateQuery, run.Service, run.Sender, run.RoomID, run.Started.UnixMilli()).Scan(&run.ID)
+	err := uq.GetDB().QueryRow(ctx, insertUpdateQuery, run.Kind, run.Service, run.Sender, run.RoomID, run.Started.UnixMilli()).Scan(&run.ID)
 	if err != nil {
-		return fmt.Errorf("recording update of %s: %w", run.Service, err)
+		return fmt.Errorf("recording %s of %s: %w", run.Kind, run.Service, err)
 	}
 	return nil
 }
@@ -101,9 +116,13 @@ func (uq UpdateQuery) Running(ctx context.Context) ([]*UpdateRun, error) {
 	return uq.QueryMany(ctx, runningUpdatesQuery)
 }
 
-// LastSuccessful returns the service's latest successful run, or nil.
-func (uq UpdateQuery) LastSuccessful(ctx context.Context, service string) (*UpdateRun, error) {
-	run, err := uq.QueryOne(ctx, lastSuccessfulQuery, service)
+// LastSuccessfulUpdate returns the service's latest successful update that
+// changed its commit, or nil: its OldCommit is where a rollback goes. Rollbacks
+// are not counted, so that a second rollback goes to the same commit instead
+// of back to where the first one left; nor are updates that found nothing new,
+// which would leave a rollback nowhere to go.
+func (uq UpdateQuery) LastSuccessfulUpdate(ctx context.Context, service string) (*UpdateRun, error) {
+	run, err := uq.QueryOne(ctx, lastUpdateQuery, service, RunUpdate)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -114,7 +133,7 @@ func (uq UpdateQuery) LastSuccessful(ctx context.Context, service string) (*Upda
 func (r *UpdateRun) Scan(row dbutil.Scannable) (*UpdateRun, error) {
 	var started int64
 	var ended sql.NullInt64
-	err := row.Scan(&r.ID, &r.Service, &r.Sender, &r.RoomID, &r.ProgressEventID, &started, &ended,
+	err := row.Scan(&r.ID, &r.Kind, &r.Service, &r.Sender, &r.RoomID, &r.ProgressEventID, &started, &ended,
 		&r.OldCommit, &r.NewCommit, &r.Stage, &r.Result, &r.Error)
 	if err != nil {
 		return nil, err
