@@ -324,7 +324,7 @@ func postFullOutput(ce *Event, msgID id.EventID, p *progress) {
 var cmdCheck = &command{
 	Name:    "check",
 	Args:    "SERVICE",
-	Summary: "preflight of an update, changing nothing: remote reachable, clean checkout on the tracked branch, docker usable",
+	Summary: "preflight of an update, changing nothing: the host has what opsroom needs, remote reachable, clean checkout on the tracked branch, docker and compose usable",
 	Run: func(ce *Event, args []string) outcome {
 		svc, bad := lookup(ce, args[0])
 		if bad != nil {

@@ -42,6 +42,7 @@ type Reporter interface {
 type Watcher struct {
 	fleet    *Fleet
 	reporter Reporter
+	probe    func(ctx context.Context, host string, services []*ServiceConfig) []Status // the fleet's, but for tests
 	cfg      WatchConfig
 	rules    Rules
 
@@ -63,6 +64,7 @@ func NewWatcher(f *Fleet, r Reporter) *Watcher {
 	return &Watcher{
 		fleet:    f,
 		reporter: r,
+		probe:    f.probe,
 		cfg:      cfg,
 		rules: Rules{
 			CrashLoopRestarts: cfg.CrashLoopRestarts,
@@ -198,7 +200,7 @@ func (w *Watcher) Hosts() []HostWatch {
 func (w *Watcher) probeHost(ctx context.Context, host string, services []*ServiceConfig) (recheck time.Duration) {
 	log := zerolog.Ctx(ctx).With().Str("host", host).Logger()
 	logs := w.readLogsOfTheDead(ctx, host, services)
-	statuses := w.fleet.probe(ctx, host, services)
+	statuses := w.probe(ctx, host, services)
 	if ctx.Err() != nil {
 		return 0
 	}
@@ -225,7 +227,11 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 				alert.Err = statuses[0].Err
 			}
 		}
-		w.report(ctx, hostKey(host), after, alert)
+		if err := w.report(ctx, hostKey(host), after, alert); err != nil {
+			w.mu.Lock()
+			ht.rem = before // the next probe sees the change again
+			w.mu.Unlock()
+		}
 	}
 	if problem != "" {
 		log.Debug().Str("problem", string(problem)).Msg("Host does not answer")
@@ -267,7 +273,11 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 				alert.Logs = w.logsOf(ctx, st.Service, logs[st.Service])
 			}
 		}
-		w.report(ctx, serviceKey(st.Service), after, alert)
+		if err := w.report(ctx, serviceKey(st.Service), after, alert); err != nil {
+			w.mu.Lock()
+			tr.rem = before // the next probe sees the change again
+			w.mu.Unlock()
+		}
 	}
 	return recheck
 }
@@ -344,14 +354,16 @@ func (w *Watcher) logsOf(ctx context.Context, service string, read *logRead) str
 	return logs
 }
 
-func (w *Watcher) report(ctx context.Context, key string, rem Remembered, alert *Alert) {
+func (w *Watcher) report(ctx context.Context, key string, rem Remembered, alert *Alert) error {
 	log := zerolog.Ctx(ctx)
 	if alert != nil {
 		log.Info().Str("key", key).Str("alert", string(alert.Kind)).Str("state", rem.State).Msg("State change")
 	}
-	if err := w.reporter.Transition(ctx, key, rem, alert); err != nil {
-		// Kept in memory all the same: the next change is compared with it. What
-		// failed to be stored is logged loudly, for it will not be delivered.
-		log.Err(err).Str("key", key).Msg("Failed to store a state change")
+	err := w.reporter.Transition(ctx, key, rem, alert)
+	if err != nil {
+		// Not stored, so not delivered: the caller forgets the change, and the
+		// next probe finds it again and tries to store it once more.
+		log.Err(err).Str("key", key).Msg("Failed to store a state change; the next probe tries again")
 	}
+	return err
 }
