@@ -206,14 +206,15 @@ func (f *Fleet) probe(ctx context.Context, host string, services []*ServiceConfi
 	return out
 }
 
-// Logs returns the last lines of the service's output, stdout and stderr interleaved.
+// Logs returns the last lines of the service's output, stdout and stderr
+// interleaved, as a terminal would show them (see AsShown).
 func (f *Fleet) Logs(ctx context.Context, service string, lines int) (string, error) {
 	s, err := f.Lookup(service)
 	if err != nil {
 		return "", err
 	}
 	res, err := f.action(ctx, s, "logs", lines)
-	return res.Stdout, err
+	return AsShown(res.Stdout), err
 }
 
 // Restart restarts the service and reports its state afterwards.
@@ -270,5 +271,5 @@ func (f *Fleet) HealthOutput(ctx context.Context, service string) (string, error
 		return "", &CommandError{Host: s.Host, Service: s.Name, Step: "health log", Command: healthLogCommand(s.Container),
 			ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr}
 	}
-	return lastLine(res.Stdout), nil
+	return AsShown(lastLine(res.Stdout)), nil
 }
