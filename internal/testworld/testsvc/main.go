@@ -3,6 +3,8 @@
 //
 //	VERSION     printed at start and served at /version (default "dev")
 //	LINES=N     print "log line 1".."log line N" at start, then stay quiet
+//	SAY         print this at start, SAY_TIMES times (default 1), Go escapes
+//	            such as \n, \r and \x1b interpreted: colours, progress bars, JSON
 //	TICK=1s     otherwise print "tick N" every TICK (every 5th also to stderr)
 //	EXIT_AFTER  exit after this long, with EXIT_CODE (default 1): a crash
 //	LISTEN      serve HTTP here: /health, /version
@@ -50,6 +52,17 @@ func main() {
 	}
 	version := env("VERSION", "dev")
 	fmt.Printf("testsvc %s starting\n", version)
+	if say := os.Getenv("SAY"); say != "" {
+		text, err := strconv.Unquote(`"` + say + `"`)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "SAY:", err)
+			os.Exit(2)
+		}
+		times, _ := strconv.Atoi(env("SAY_TIMES", "1"))
+		for range times {
+			fmt.Print(text)
+		}
+	}
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
