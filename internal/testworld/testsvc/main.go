@@ -4,7 +4,7 @@
 //	VERSION     printed at start and served at /version (default "dev")
 //	LINES=N     print "log line 1".."log line N" at start, then stay quiet
 //	SAY         print this at start, SAY_TIMES times (default 1), Go escapes
-//	            such as \n, \r and \x1b interpreted: colours, progress bars, JSON
+//	            such as \n, \r, \x1b and \" interpreted: colours, progress bars, JSON
 //	TICK=1s     otherwise print "tick N" every TICK (every 5th also to stderr)
 //	EXIT_AFTER  exit after this long, with EXIT_CODE (default 1): a crash
 //	LISTEN      serve HTTP here: /health, /version
