@@ -26,7 +26,8 @@ var upgradeTable = dbutil.BuildUpgradeTable().WithFSPath(upgrades, "upgrades").F
 // Store is the opened database. DB is exposed so that mautrix's own stores
 // (state store, crypto store) can live in the same file as its children.
 type Store struct {
-	DB *dbutil.Database
+	DB   *dbutil.Database
+	path string
 }
 
 // Open opens (creating if needed) the SQLite file at path and applies every
@@ -60,7 +61,7 @@ func open(ctx context.Context, path string, migrations dbutil.UpgradeTable) (*St
 		_ = db.Close()
 		return nil, fmt.Errorf("migrating database %s: %w", path, err)
 	}
-	return &Store{DB: db}, nil
+	return &Store{DB: db, path: path}, nil
 }
 
 // Close closes the database.
