@@ -8,8 +8,20 @@ import (
 	"github.com/opsroom/opsroom/ops"
 )
 
-// AlertMarkdown is how an alert reads in the room.
+// alertReserve is kept free in an alert for what delivery adds: mentions, and
+// the "Resolved" line of the edit that marks it resolved.
+const alertReserve = 2 * 1024
+
+// maxAlertServices is how many services an alert about a host names.
+const maxAlertServices = 20
+
+// AlertMarkdown is how an alert reads in the room. It fits in one event even
+// as the edit that marks it resolved, with room for mentions.
 func AlertMarkdown(a *ops.Alert) string {
+	return fitEdit(alertMarkdown(a), alertReserve)
+}
+
+func alertMarkdown(a *ops.Alert) string {
 	var b strings.Builder
 	st := a.Status
 	switch a.Kind {
@@ -28,12 +40,12 @@ func AlertMarkdown(a *ops.Alert) string {
 	case ops.AlertCrashLoop:
 		fmt.Fprintf(&b, "🔁 **%s** on %s is in a crash loop: restart count %d", escape(a.Service), code(a.Host), st.RestartCount)
 	case ops.AlertUnreachable:
-		fmt.Fprintf(&b, "🔴 host %s is unreachable; its services: %s", code(a.Host), escape(strings.Join(a.Services, ", ")))
+		fmt.Fprintf(&b, "🔴 host %s is unreachable; its services: %s", code(a.Host), escape(serviceList(a.Services)))
 		if a.Err != nil {
-			fmt.Fprintf(&b, "\n\n%s", escape(a.Err.Error()))
+			fmt.Fprintf(&b, "\n\n%s", escape(clip(a.Err.Error(), maxReasonRunes)))
 		}
 	case ops.AlertEngineDown:
-		fmt.Fprintf(&b, "🔴 Docker on %s does not answer; its services: %s", code(a.Host), escape(strings.Join(a.Services, ", ")))
+		fmt.Fprintf(&b, "🔴 Docker on %s does not answer; its services: %s", code(a.Host), escape(serviceList(a.Services)))
 		var engine *ops.EngineError
 		if errors.As(a.Err, &engine) {
 			b.WriteString("\n\n" + codeBlock(engine.Output, 0))
@@ -66,4 +78,13 @@ func AlertMarkdown(a *ops.Alert) string {
 		b.WriteString("\n\nLast lines:\n\n" + codeBlock(a.Logs, 0))
 	}
 	return b.String()
+}
+
+// serviceList names services, the first maxAlertServices of them.
+func serviceList(services []string) string {
+	list := strings.Join(services[:min(len(services), maxAlertServices)], ", ")
+	if more := len(services) - maxAlertServices; more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	return list
 }

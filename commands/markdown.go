@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/format"
@@ -13,17 +12,24 @@ import (
 const (
 	// errorTailLines is how much of a failed command's output a reply shows.
 	errorTailLines = 20
-	// maxBlockBytes keeps one code block well inside Matrix's 64 KiB event limit,
-	// leaving room for the HTML rendering, which roughly doubles it.
-	maxBlockBytes = 16 * 1024
+	// maxBlockWeight is the most one code block may add to a sent event (see
+	// textWeight), so that a message with one block and a few lines around it
+	// fits even as an edit, which carries it twice.
+	maxBlockWeight = 20 * 1024
 	// maxInlineCode is the most of a value a reply shows as inline code.
 	maxInlineCode = 256
 )
 
-// Render turns a reply's Markdown into notice content. A table's text form,
-// as mautrix derives it from the HTML, runs the cells together; clients that
-// show only the plain body get the Markdown table instead, which reads well.
+// Render turns a reply's Markdown into notice content, shortened until the
+// sent event fits (see fitMessage). A table's text form, as mautrix derives
+// it from the HTML, runs the cells together; clients that show only the plain
+// body get the Markdown table instead, which reads well.
 func Render(md string) event.MessageEventContent {
+	return render(fitMessage(md))
+}
+
+// render is Render without the fitting.
+func render(md string) event.MessageEventContent {
 	content := format.RenderMarkdown(md, true, false)
 	if strings.Contains(content.FormattedBody, "<table>") {
 		content.Body = md
@@ -49,42 +55,42 @@ func escape(s string) string {
 
 // codeBlock fences remote output so that nothing in it can break the message:
 // the fence is longer than any run of backticks inside. It keeps the last
-// maxLines lines (0: all) and at most maxBlockBytes, and says what it cut.
+// maxLines lines (0: all), and of those as many as weigh at most
+// maxBlockWeight, and says what it cut.
 func codeBlock(text string, maxLines int) string {
+	return fencedTail(text, maxLines, maxBlockWeight)
+}
+
+// fencedTail is codeBlock with a weight of one's own: a reply whose only
+// block is its point gives it all the room a message has, and the fitting
+// of the message cuts it to the byte.
+func fencedTail(text string, maxLines, maxWeight int) string {
 	text = strings.TrimRight(strings.ToValidUTF8(text, "\uFFFD"), "\n")
 	lines := strings.Split(text, "\n")
-	cut := 0
+	blk := mdPart{block: true, lines: lines}
 	if maxLines > 0 && len(lines) > maxLines {
-		cut = len(lines) - maxLines
-		lines = lines[cut:]
+		blk = blk.keepTail(maxLines)
 	}
-	size := 0
-	keep := len(lines)
-	for keep > 0 && size+len(lines[keep-1])+1 <= maxBlockBytes {
-		size += len(lines[keep-1]) + 1
-		keep--
-	}
-	if keep > 0 && keep == len(lines) {
-		// A single line longer than the limit: keep its tail.
-		last := lines[len(lines)-1]
-		start := len(last) - maxBlockBytes
-		for start < len(last) && !utf8.RuneStart(last[start]) {
-			start++
+	n := len(blk.lines)
+	keep, weight := 0, 0
+	for keep < n {
+		w := textWeight(blk.lines[n-1-keep]) + textWeight("\n")
+		if weight+w > maxWeight {
+			break
 		}
-		lines[len(lines)-1] = last[start:]
-		keep = len(lines) - 1
+		weight += w
+		keep++
 	}
-	cut += keep
-	lines = lines[keep:]
-
-	body := strings.Join(lines, "\n")
-	fence := strings.Repeat("`", max(3, longestRun(body, '`')+1))
-	var b strings.Builder
-	if cut > 0 {
-		fmt.Fprintf(&b, "_(%d earlier %s cut)_\n", cut, plural(cut, "line", "lines"))
+	if keep > 0 {
+		blk = blk.keepTail(keep)
+	} else {
+		// A single line heavier than the limit: keep its tail.
+		last := blk.lines[n-1]
+		b := largest(len(last), func(b int) bool { return textWeight(last[len(last)-b:]) <= maxWeight })
+		blk = blk.keepLastBytes(max(b, 1))
 	}
-	b.WriteString(fence + "\n" + body + "\n" + fence)
-	return b.String()
+	blk.fence = fenceFor(blk.lines)
+	return joinParts([]mdPart{blk})
 }
 
 func longestRun(s string, c byte) int {

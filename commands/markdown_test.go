@@ -12,7 +12,7 @@ func TestCodeBlockKeepsTheTailAndSaysWhatItCut(t *testing.T) {
 		lines = append(lines, "line "+string(rune('a'+i%26)))
 	}
 	got := codeBlock(strings.Join(lines, "\n")+"\n", 5)
-	if !strings.HasPrefix(got, "_(25 earlier lines cut)_\n```\n") {
+	if !strings.HasPrefix(got, "_… 25 earlier lines cut_\n```\n") {
 		t.Errorf("block does not start by saying 25 lines were cut:\n%s", got)
 	}
 	if !strings.HasSuffix(got, strings.Join(lines[25:], "\n")+"\n```") {
@@ -31,15 +31,19 @@ func TestCodeBlockCapsHugeOutput(t *testing.T) {
 	line := strings.Repeat("x", 1000)
 	text := strings.TrimSuffix(strings.Repeat(line+"\n", 100), "\n")
 	got := codeBlock(text, 0)
-	if len(got) > maxBlockBytes+100 {
-		t.Errorf("block is %d bytes, want at most about %d", len(got), maxBlockBytes)
+	if w := textWeight(got); w > maxBlockWeight+200 {
+		t.Errorf("block weighs %d bytes, want at most about %d", w, maxBlockWeight)
 	}
 	if !strings.Contains(got, "earlier lines cut") {
 		t.Errorf("a capped block must say what it cut")
 	}
-	one := codeBlock(strings.Repeat("é", maxBlockBytes), 0)
-	if !strings.Contains(one, "é") || strings.ContainsRune(one, '\uFFFD') {
-		t.Errorf("a single huge line must be cut on a rune boundary")
+	one := codeBlock(strings.Repeat("é", maxBlockWeight), 0)
+	if !strings.Contains(one, "é") || strings.ContainsRune(one, '\uFFFD') || !strings.Contains(one, "the start of the line below cut") {
+		t.Errorf("a single huge line must be cut on a rune boundary, and say so")
+	}
+	heavy := codeBlock(strings.Repeat(`{"a":"<b>&amp;</b>"}`+"\n", 2000), 0)
+	if w := textWeight(heavy); w > maxBlockWeight+200 {
+		t.Errorf("a block of <>& weighs %d bytes, want at most about %d", w, maxBlockWeight)
 	}
 }
 

@@ -172,18 +172,16 @@ func (c *command) checkArgCount(args []string) error {
 }
 
 // finish sends the reply (unless the handler already showed its result, as a
-// progress message does) and writes the audit row.
+// progress message does) and writes the audit row, failed if the reply could
+// not be delivered.
 func finish(ce *Event, start time.Time, o outcome) {
 	if o.Reply != "" {
-		content := Render(o.Reply)
-		if reaction := ce.Event.Content.AsReaction(); ce.Event.Type == event.EventReaction {
-			// A command made by a reaction answers the message reacted to.
-			content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(reaction.RelatesTo.EventID)
-		} else {
-			content.SetReply(ce.Event)
-		}
-		if _, err := ce.Proc.Client.SendMessageEvent(ce.Ctx, ce.RoomID, event.EventMessage, &content); err != nil {
-			zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to send reply")
+		// A reply that did not reach the room is a failure, whatever the command did.
+		if problem := sendReply(ce, o.Reply); problem != "" {
+			if o.Result == store.ResultOK {
+				o.Result = store.ResultFailed
+			}
+			o.Detail = strings.TrimSuffix(problem+"; "+o.Detail, "; ")
 		}
 	}
 	if o.Result == store.ResultDenied {

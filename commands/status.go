@@ -1,10 +1,13 @@
 package commands
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
@@ -26,7 +29,7 @@ var cmdStatus = &command{
 			if err != nil {
 				return failed("", err)
 			}
-			return outcome{Reply: statusTable(ce.Meta.Fleet.StatusAll(ce.Ctx), muted, time.Now()), Result: store.ResultOK}
+			return outcome{Reply: statusReport(ce.Meta.Fleet.StatusAll(ce.Ctx), muted, time.Now()), Result: store.ResultOK}
 		}
 		svc, bad := lookup(ce, args[0])
 		if bad != nil {
@@ -68,7 +71,7 @@ var cmdLogs = &command{
 		if strings.TrimSpace(out) == "" {
 			reply += "_(no output)_"
 		} else {
-			reply += codeBlock(out, lines)
+			reply += fencedTail(out, lines, maxSentSize)
 		}
 		return outcome{Reply: reply, Service: svc.Name, Result: store.ResultOK}
 	},
@@ -126,32 +129,231 @@ func absence(st ops.Status) string {
 	return "does not exist"
 }
 
-func statusTable(all []ops.Status, muted map[string]store.Mute, now time.Time) string {
+// statusListAll is the most services a fleet may have for !status to list
+// every one of them; a bigger fleet's running services are counted per host.
+const statusListAll = 30
+
+// maxReasonRunes is the most of one error !status all shows.
+const maxReasonRunes = 300
+
+// statusRow is a line of the !status table, and the error that explains it.
+type statusRow struct {
+	row, reason string
+}
+
+// statusReport is !status all: a summary line, then each host none of whose
+// services could be reached as one row, then every service that is not running
+// with its state and reason, then the running ones, each on its row in a small
+// fleet, counted per host in a big one. Hosts and services come in natural
+// order (h2 before h10). When the problems do not all fit in a message, it
+// shows as many as fit and says how many it left out.
+func statusReport(all []ops.Status, muted map[string]store.Mute, now time.Time) string {
 	if len(all) == 0 {
 		return "No services are registered: add them under `services:` in the config."
 	}
-	var b strings.Builder
-	b.WriteString("| service | host | state | since | restarts | health |\n|---|---|---|---|---|---|\n")
-	var problems []string
-	for _, st := range all {
-		health := st.Health
-		if health == "" {
-			health = "—"
+	listAll := len(all) <= statusListAll
+	var (
+		hostsOut          []statusRow // hosts none of whose services could be reached, first: one row says much
+		problems, running []statusRow
+		perHost           []string // "spark: 40"
+		counts            = map[ops.State]int{}
+		hostsDown, onDown int
+	)
+	for _, g := range byHost(all) {
+		down := allUnreachable(g)
+		if down {
+			hostsDown++
+			onDown += len(g)
 		}
-		name := escape(st.Service)
-		if _, ok := muted[st.Service]; ok {
-			name += " 🔕"
+		if down && len(g) > 1 {
+			hostsOut = append(hostsOut, hostRow(g))
+			continue
 		}
-		fmt.Fprintf(&b, "| %s %s | %s | %s | %s | %d | %s |\n",
-			stateIcon(st.State), name, escape(st.Host), stateText(st), since(st, now), st.RestartCount, health)
-		if st.Err != nil {
-			problems = append(problems, fmt.Sprintf("- **%s**: %s", escape(st.Service), escape(st.Err.Error())))
+		up := 0
+		for _, st := range g {
+			if !down {
+				counts[st.State]++ // a host that is down is counted as a host
+			}
+			if st.State == ops.StateRunning {
+				up++
+				if listAll {
+					running = append(running, serviceRow(st, muted, now))
+				}
+				continue
+			}
+			problems = append(problems, serviceRow(st, muted, now))
+		}
+		if up > 0 && !listAll {
+			perHost = append(perHost, fmt.Sprintf("%s: %d", escape(g[0].Host), up))
 		}
 	}
-	if len(problems) > 0 {
-		b.WriteString("\n" + strings.Join(problems, "\n"))
+	problems = append(hostsOut, problems...)
+	summary := statusSummary(counts, hostsDown, onDown)
+	build := func(shown int) string {
+		var b strings.Builder
+		b.WriteString("**" + summary + "**\n\n")
+		if shown > 0 || len(running) > 0 {
+			b.WriteString("| service | host | state | since | restarts | health |\n|---|---|---|---|---|---|\n")
+			for _, r := range problems[:shown] {
+				b.WriteString(r.row + "\n")
+			}
+			for _, r := range running {
+				b.WriteString(r.row + "\n")
+			}
+		}
+		var reasons []string
+		for _, r := range problems[:shown] {
+			if r.reason != "" {
+				reasons = append(reasons, r.reason)
+			}
+		}
+		if len(reasons) > 0 {
+			b.WriteString("\n" + strings.Join(reasons, "\n") + "\n")
+		}
+		if left := len(problems) - shown; left > 0 {
+			fmt.Fprintf(&b, "\n_… and %d more not running, not shown: %s shows one_\n", left, code(Prefix+"status SERVICE"))
+		}
+		if len(perHost) > 0 {
+			b.WriteString("\n🟢 running — " + strings.Join(perHost, " · ") + "\n")
+		}
+		return strings.TrimRight(b.String(), "\n")
 	}
-	return b.String()
+	// A row weighs at least 8/3 of its Markdown in the event (a table's body
+	// is its Markdown, and its HTML is as long), so more rows than that bound
+	// allows need not be tried.
+	hi, weight := 0, 0
+	for hi < len(problems) && weight <= maxSentSize {
+		weight += (len(problems[hi].row) + len(problems[hi].reason) + 2) * 8 / 3
+		hi++
+	}
+	fits := func(shown int) bool { return messageSize(build(shown)) <= maxSentSize }
+	if hi == len(problems) && fits(hi) {
+		return build(hi)
+	}
+	return build(largest(hi, fits))
+}
+
+// byHost groups statuses per host, hosts and services in natural order.
+func byHost(all []ops.Status) [][]ops.Status {
+	sorted := slices.Clone(all)
+	slices.SortFunc(sorted, func(a, b ops.Status) int {
+		if c := naturalCompare(a.Host, b.Host); c != 0 {
+			return c
+		}
+		return naturalCompare(a.Service, b.Service)
+	})
+	var groups [][]ops.Status
+	for i, st := range sorted {
+		if i == 0 || st.Host != sorted[i-1].Host {
+			groups = append(groups, nil)
+		}
+		groups[len(groups)-1] = append(groups[len(groups)-1], st)
+	}
+	return groups
+}
+
+func allUnreachable(g []ops.Status) bool {
+	for _, st := range g {
+		if st.State != ops.StateUnreachable {
+			return false
+		}
+	}
+	return true
+}
+
+func serviceRow(st ops.Status, muted map[string]store.Mute, now time.Time) statusRow {
+	health := st.Health
+	if health == "" {
+		health = "—"
+	}
+	name := escape(st.Service)
+	if _, ok := muted[st.Service]; ok {
+		name += " 🔕"
+	}
+	r := statusRow{row: fmt.Sprintf("| %s %s | %s | %s | %s | %d | %s |",
+		stateIcon(st.State), name, escape(st.Host), stateText(st), since(st, now), st.RestartCount, health)}
+	if st.Err != nil {
+		r.reason = fmt.Sprintf("- **%s**: %s", escape(st.Service), escape(clip(st.Err.Error(), maxReasonRunes)))
+	}
+	return r
+}
+
+// hostRow is the one row of a host none of whose services could be reached.
+func hostRow(g []ops.Status) statusRow {
+	host := g[0].Host
+	names := make([]string, 0, 5)
+	for _, st := range g[:min(len(g), 5)] {
+		names = append(names, st.Service)
+	}
+	list := strings.Join(names, ", ")
+	if more := len(g) - len(names); more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	r := statusRow{row: fmt.Sprintf("| %s all %d services | %s | %s | — | — | — |",
+		stateIcon(ops.StateUnreachable), len(g), escape(host), ops.StateUnreachable)}
+	r.reason = fmt.Sprintf("- host **%s** (%s): %s", escape(host), escape(list), escape(clip(errText(g[0].Err), maxReasonRunes)))
+	return r
+}
+
+// statusSummary is the first line of !status all: "198 running, 2 exited, 1 host unreachable (12 services)".
+func statusSummary(counts map[ops.State]int, hostsDown, onDown int) string {
+	var parts []string
+	for _, s := range []ops.State{ops.StateRunning, ops.StateUnhealthy, ops.StateRestarting, ops.StateExited,
+		ops.StateNotDeployed, ops.StateUnknown, ops.StateUnreachable} {
+		if n := counts[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if hostsDown > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s unreachable (%d %s)", hostsDown, plural(hostsDown, "host", "hosts"),
+			onDown, plural(onDown, "service", "services")))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// clip keeps the first n runes of s, marking a cut with "…".
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+// naturalCompare orders names as people count: h2 before h10.
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		if isDigit(a[0]) && isDigit(b[0]) {
+			da, db := digits(a), digits(b)
+			na, nb := strings.TrimLeft(da, "0"), strings.TrimLeft(db, "0")
+			if c := cmp.Compare(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(len(da), len(db)); c != 0 {
+				return c
+			}
+			a, b = a[len(da):], b[len(db):]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(a[0], b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// digits is the run of digits s starts with.
+func digits(s string) string {
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return s[:i]
 }
 
 func statusDetail(st ops.Status, now time.Time) string {

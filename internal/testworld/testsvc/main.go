@@ -4,7 +4,8 @@
 //	VERSION     printed at start and served at /version (default "dev")
 //	LINES=N     print "log line 1".."log line N" at start, then stay quiet
 //	SAY         print this at start, SAY_TIMES times (default 1), Go escapes
-//	            such as \n, \r, \x1b and \" interpreted: colours, progress bars, JSON
+//	            such as \n, \r, \x1b and \" interpreted: colours, progress bars, JSON;
+//	            {n} in it is the number of the time (1, 2, …)
 //	TICK=1s     otherwise print "tick N" every TICK (every 5th also to stderr)
 //	EXIT_AFTER  exit after this long, with EXIT_CODE (default 1): a crash
 //	LISTEN      serve HTTP here: /health, /version
@@ -21,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -59,8 +61,8 @@ func main() {
 			os.Exit(2)
 		}
 		times, _ := strconv.Atoi(env("SAY_TIMES", "1"))
-		for range times {
-			fmt.Print(text)
+		for n := 1; n <= times; n++ {
+			fmt.Print(strings.ReplaceAll(text, "{n}", strconv.Itoa(n)))
 		}
 	}
 
