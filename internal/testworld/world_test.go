@@ -50,11 +50,13 @@ func TestSSHDAcceptsThePinnedKeyOnly(t *testing.T) {
 		_, port, _ := strings.Cut(s.Addr, ":")
 		out, err := exec.Command("ssh", "-i", s.IdentityFile, "-p", port,
 			"-o", "UserKnownHostsFile="+knownHosts, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-			s.User+"@127.0.0.1", "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
+			s.User+"@127.0.0.1", "sudo", "-n", "-iu", Owner, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
 		return string(out), err
 	}
-	if out, err := ssh(s.KnownHosts); err != nil {
-		t.Errorf("ssh with the pinned key: %v\n%s", err, out)
+	for _, pinned := range []string{s.KnownHosts, s.HashedKnownHosts} {
+		if out, err := ssh(pinned); err != nil {
+			t.Errorf("ssh with the key pinned in %s: %v\n%s", pinned, err, out)
+		}
 	}
 	if out, err := ssh(s.WrongKnownHosts(t)); err == nil || !strings.Contains(out, "HOST IDENTIFICATION HAS CHANGED") {
 		t.Errorf("ssh with a wrong pinned key was not refused as a changed host key: %v\n%s", err, out)
