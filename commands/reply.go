@@ -70,15 +70,28 @@ func postOutputThread(ce *Event, root id.EventID, title, out string) error {
 	return nil
 }
 
-// relate makes content the answer to the command: a reply to its message, or
-// to the message reacted to when a reaction made the command.
+// relate makes content the answer to the command: a reply to its message (in
+// its thread, when it was typed in one), or to the message reacted to when a
+// reaction made the command.
 func relate(ce *Event, content *event.MessageEventContent) {
+	if threadParent(ce) != "" {
+		content.SetThread(ce.Event)
+		return
+	}
 	if ce.Event.Type == event.EventReaction {
 		reaction := ce.Event.Content.AsReaction()
 		content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(reaction.RelatesTo.EventID)
 		return
 	}
 	content.SetReply(ce.Event)
+}
+
+// threadParent is the root of the thread the command was typed in, or "".
+func threadParent(ce *Event) id.EventID {
+	if ce.Event.Type != event.EventMessage {
+		return ""
+	}
+	return ce.Event.Content.AsMessage().RelatesTo.GetThreadParent()
 }
 
 // commandLine is the command as typed: "!logs bridge 500".

@@ -9,8 +9,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"maunium.net/go/mautrix/commands"
-	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/opsroom/opsroom/ops"
@@ -105,9 +103,12 @@ func deploy(ce *Event, svc *ops.ServiceConfig, kind store.RunKind, commit string
 	if kind == store.RunRollback {
 		p.verb = "Rolling back"
 	}
-	msgID := ce.Respond(p.render(time.Now()), commands.ReplyOpts{AllowMarkdown: true, Reply: true})
-	if msgID == "" {
-		run.Result, run.Error = store.UpdateFailed, "could not post the progress message"
+	first := Render(p.render(time.Now()))
+	relate(ce, &first)
+	msgID, err := sendReliably(ce.Ctx, ce.Proc.Client, ce.RoomID, &first)
+	if err != nil {
+		log.Err(err).Msg("Failed to post the progress message")
+		run.Result, run.Error = store.UpdateFailed, "could not post the progress message: "+refusal(err)
 		_ = ce.Meta.Store.Updates().Finish(ce.Ctx, run)
 		return outcome{Service: svc.Name, Result: store.ResultFailed, Detail: run.Error}
 	}
@@ -118,7 +119,6 @@ func deploy(ce *Event, svc *ops.ServiceConfig, kind store.RunKind, commit string
 
 	stopEdits := keepEditing(ce, msgID, p, run, ce.Meta.editInterval())
 	var res *ops.UpdateResult
-	var err error
 	if kind == store.RunUpdate {
 		res, err = ce.Meta.Fleet.Update(ctx, svc.Name, p)
 	} else {
@@ -150,7 +150,10 @@ func deploy(ce *Event, svc *ops.ServiceConfig, kind store.RunKind, commit string
 		now := ce.Meta.Fleet.Status(context.WithoutCancel(ce.Ctx), svc.Name)
 		final = p.renderFailure(err, now, time.Now())
 	}
-	ce.Respond(final, commands.ReplyOpts{AllowMarkdown: true, Edit: msgID})
+	if err := sendEdit(ce, msgID, final); err != nil {
+		log.Err(err).Msg("Failed to show the update's result")
+		o.Result, o.Detail = store.ResultFailed, strings.TrimPrefix(o.Detail+"; the result could not be shown: "+refusal(err), "; ")
+	}
 	postFullOutput(ce, msgID, p)
 	if err := ce.Meta.Store.Updates().Finish(context.WithoutCancel(ce.Ctx), run); err != nil {
 		log.Err(err).Msg("Failed to record the end of the update")
@@ -180,7 +183,9 @@ func keepEditing(ce *Event, msgID id.EventID, p *progress, run *store.UpdateRun,
 				continue
 			}
 			lastEdit = time.Now()
-			ce.Respond(p.render(lastEdit), commands.ReplyOpts{AllowMarkdown: true, Edit: msgID})
+			if err := sendEdit(ce, msgID, p.render(lastEdit)); err != nil {
+				zerolog.Ctx(ce.Ctx).Warn().Err(err).Msg("Failed to edit the progress message")
+			}
 			run.OldCommit, run.NewCommit = p.commits()
 			p.mu.Lock()
 			stage := string(p.current)
@@ -303,20 +308,23 @@ func runNoun(rollback bool) string {
 	return "Update"
 }
 
-// postFullOutput puts everything the run printed in a thread under the progress
-// message, so the room stays readable and nothing is lost.
+// postFullOutput puts everything the run printed in the thread under the
+// progress message (or, when the command was typed in a thread, in that
+// thread: threads do not nest), split over as many messages as it takes.
 func postFullOutput(ce *Event, msgID id.EventID, p *progress) {
 	out, cut := p.fullOutput()
 	if strings.TrimSpace(out) == "" {
 		return
 	}
-	md := "Full output:\n\n" + codeBlock(out, 0)
+	title := "Full output:"
 	if cut > 0 {
-		md = fmt.Sprintf("Full output (the first %d bytes are not kept):\n\n", cut) + codeBlock(out, 0)
+		title = fmt.Sprintf("Full output (the first %d bytes are not kept):", cut)
 	}
-	content := Render(md)
-	content.RelatesTo = (&event.RelatesTo{}).SetThread(msgID, msgID)
-	if _, err := ce.Proc.Client.SendMessageEvent(ce.Ctx, ce.RoomID, event.EventMessage, &content); err != nil {
+	root := msgID
+	if parent := threadParent(ce); parent != "" {
+		root = parent
+	}
+	if err := postOutputThread(ce, root, title, out); err != nil {
 		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to post the full output")
 	}
 }

@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/opsroom/opsroom/internal/testworld"
 )
@@ -32,4 +36,53 @@ func TestColoursAndProgressBarsShowClean(t *testing.T) {
 	testworld.Docker(t, "kill", c.Name)
 	eventually(t, "the exit alert", func() bool { return len(w.alertsMatching(t, "**web**", "exited with code 137")) > 0 })
 	clean("the exit alert", w.alertsMatching(t, "**web**", "exited with code 137")[0])
+}
+
+// TestACommandInAThreadIsAnsweredInIt: replies, and an update's progress
+// message and its full output, stay in the thread the command was typed in.
+func TestACommandInAThreadIsAnsweredInIt(t *testing.T) {
+	w, p := composeWorld(t)
+	root := w.say(t, w.alice, "deploy of the day")
+	inThread := func(text string) id.EventID {
+		t.Helper()
+		content := event.MessageEventContent{MsgType: event.MsgText, Body: text}
+		content.RelatesTo = (&event.RelatesTo{}).SetThread(root, root)
+		resp, err := w.alice.SendMessageEvent(context.Background(), w.room, event.EventMessage, &content)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.EventID
+	}
+	threadOf := func(evt *event.Event) id.EventID {
+		return evt.Content.AsMessage().RelatesTo.GetThreadParent()
+	}
+
+	sent := inThread("!status app")
+	got := w.waitReply(t, sent, "!status app")
+	mustContain(t, "status in a thread", got, "**running**")
+	if r := w.replies(t, sent); threadOf(r[0]) != root {
+		t.Errorf("the answer to a command in a thread is not in the thread: %+v", r[0].Content.AsMessage().RelatesTo)
+	}
+
+	p.PushVersion(t, "v2")
+	sent = inThread("!update app")
+	eventually(t, "the update's result", func() bool {
+		r := w.replies(t, sent)
+		if len(r) == 0 {
+			return false
+		}
+		edits := w.edits(t, r[0].ID)
+		return len(edits) > 0 && strings.HasPrefix(edits[len(edits)-1], "✅")
+	})
+	if r := w.replies(t, sent); threadOf(r[0]) != root {
+		t.Errorf("the progress message of an update typed in a thread is not in the thread")
+	}
+	eventually(t, "the full output in the thread", func() bool {
+		for _, evt := range w.botMessages(t) {
+			if threadOf(evt) == root && strings.HasPrefix(evt.Content.AsMessage().Body, "Full output") {
+				return true
+			}
+		}
+		return false
+	})
 }
