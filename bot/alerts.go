@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -18,11 +22,6 @@ import (
 	opscommands "github.com/opsroom/opsroom/commands"
 	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
-)
-
-const (
-	retryMin = time.Second
-	retryMax = time.Minute
 )
 
 var _ ops.Reporter = (*Bot)(nil)
@@ -81,133 +80,469 @@ func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, al
 	return nil
 }
 
-// deliverAlerts sends pending alerts until ctx ends: on a wake-up, and again
-// with backoff while the homeserver refuses or is away. Each alert goes out
-// with a transaction ID of its own, so a retry of a send that did arrive is not
-// a second message.
+// deliverAlerts sends the stored alerts until ctx ends. Each room has a sender
+// of its own, woken by new alerts: a room that refuses, rate-limits or is
+// away waits on its own backoff and holds up no other. Each alert goes out
+// with a transaction ID of its own, so a retry of a send that did arrive is
+// not a second message.
 func (b *Bot) deliverAlerts(ctx context.Context) {
+	b.runDelivery(ctx, backoff{min: retryMin, max: retryMax})
+}
+
+// backoff bounds how long a room waits between two tries.
+type backoff struct{ min, max time.Duration }
+
+func (b *Bot) runDelivery(ctx context.Context, bounds backoff) {
 	log := zerolog.Ctx(ctx).With().Str("component", "alerts").Logger()
-	wait := time.Duration(0)
-	for {
-		if wait > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
+	ctx = log.WithContext(ctx)
+	rooms := b.cfg.talkRooms()
+	dropped, err := b.store.DropDeliveries(ctx, rooms, "the room is no longer in matrix.alert_rooms or matrix.rooms")
+	if err != nil {
+		log.Err(err).Msg("Failed to drop the alerts for rooms no longer configured")
+	}
+	for room, n := range dropped {
+		log.Warn().Stringer("room_id", room).Int("alerts", n).
+			Msg("Dropped the alerts waiting for a room no longer in the config (matrix.alert_rooms, matrix.rooms)")
+	}
+	problems, err := b.store.RoomProblems(ctx)
+	if err != nil {
+		log.Err(err).Msg("Failed to read the alert rooms' problems; taking every room as fine")
+	}
+	d := &delivery{bot: b, bounds: bounds, senders: map[id.RoomID]*roomSender{}, broken: map[id.RoomID]bool{}}
+	for _, room := range rooms {
+		s := &roomSender{delivery: d, room: room, wake: make(chan struct{}, 1),
+			log: log.With().Stringer("room_id", room).Logger()}
+		for _, p := range problems {
+			if p.RoomID == room {
+				s.problem = &p
+				d.broken[room] = true
 			}
 		}
-		retry, err := b.deliverPending(ctx)
+		d.senders[room] = s
+	}
+	var wg sync.WaitGroup
+	for _, s := range d.senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.run(ctx)
+		}()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-b.wakeDelivery:
+			d.wakeAll()
+		}
+	}
+}
+
+const (
+	retryMin = time.Second
+	// retryMax is the longest a room waits between two tries: also how soon a
+	// room that refused opsroom (kicked, not invited) takes its alerts once it is fixed.
+	retryMax = 30 * time.Second
+	// maxShortHead is the most of an alert's first paragraph a shortened alert keeps.
+	maxShortHead = 2000
+)
+
+// delivery is every room's sender, and which rooms refuse opsroom's alerts.
+type delivery struct {
+	bot     *Bot
+	bounds  backoff
+	senders map[id.RoomID]*roomSender
+	mu      sync.Mutex
+	broken  map[id.RoomID]bool
+}
+
+func (d *delivery) wakeAll() {
+	for _, s := range d.senders {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// setBroken records whether room refuses alerts, and returns the rooms that
+// hear of it: the other alert rooms that take alerts, or else the other ops rooms.
+func (d *delivery) setBroken(room id.RoomID, broken bool) []id.RoomID {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.broken[room] = broken
+	var out []id.RoomID
+	for _, candidates := range [][]id.RoomID{d.bot.cfg.alertRooms(), d.bot.cfg.Rooms} {
+		for _, r := range candidates {
+			if r != room && !d.broken[r] && !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+		if len(out) > 0 {
+			break
+		}
+	}
+	return out
+}
+
+// roomSender delivers one room's alerts, oldest first.
+type roomSender struct {
+	*delivery
+	room id.RoomID
+	wake chan struct{}
+	log  zerolog.Logger
+
+	backoff time.Duration
+	// shortened is the alert whose full text the room refused: its short
+	// form is sent, saying why (tooLong).
+	shortened int64
+	tooLong   bool
+	// problem is set while the room refuses opsroom's messages; logged says
+	// this process logged it at error level already.
+	problem *store.RoomProblem
+	logged  bool
+}
+
+func (s *roomSender) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		d, err := s.bot.store.NextDelivery(ctx, s.room)
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
-			wait = min(max(2*wait, retryMin), retryMax)
-			if retry > wait {
-				wait = retry
+			s.log.Err(err).Msg("Failed to read the alerts waiting for the room; will retry")
+			s.pause(ctx, 0)
+		case d == nil:
+			select {
+			case <-ctx.Done():
+			case <-s.wake:
 			}
-			log.Warn().Err(err).Dur("retry_in", wait).Msg("Alert delivery failed; will retry")
-			continue
-		}
-		wait = 0
-		select {
-		case <-ctx.Done():
-			return
-		case <-b.wakeDelivery:
+		default:
+			s.deliver(ctx, *d)
 		}
 	}
 }
 
-// deliverPending sends every pending alert, oldest first. A room that refuses
-// one is passed over for the rest of the pass (its alerts stay in order, and
-// the other rooms' go on); a rate limit ends the pass, saying how long the
-// homeserver asked to wait.
-func (b *Bot) deliverPending(ctx context.Context) (time.Duration, error) {
-	pending, err := b.store.PendingDeliveries(ctx)
-	if err != nil {
-		return 0, err
+// retryIn steps the room's backoff and says how long to wait before the next
+// try: the backoff, or longer if the homeserver asked.
+func (s *roomSender) retryIn(asked time.Duration) time.Duration {
+	s.backoff = min(max(2*s.backoff, s.bounds.min), s.bounds.max)
+	return max(s.backoff, asked)
+}
+
+// pause waits the room's next backoff (see retryIn). Alerts that come
+// meanwhile wait for it: the room's own, not the other rooms'.
+func (s *roomSender) pause(ctx context.Context, asked time.Duration) {
+	sleep(ctx, s.retryIn(asked))
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
-	var firstErr error
-	failedRooms := map[id.RoomID]bool{}
-	for _, d := range pending {
-		if failedRooms[d.RoomID] {
-			continue
-		}
-		md := d.Alert.Message
-		if len(d.Alert.Mentions) > 0 {
-			pills := make([]string, len(d.Alert.Mentions))
-			for i, u := range d.Alert.Mentions {
-				pills[i] = format.MarkdownMention(u)
-			}
-			md = strings.Join(pills, " ") + ": " + md
-		}
-		content := opscommands.Render(md)
-		// Proper m.mentions, so that the people named are notified and no one else.
-		content.Mentions = &event.Mentions{UserIDs: d.Alert.Mentions}
-		resp, err := b.client.SendMessageEvent(ctx, d.RoomID, event.EventMessage, &content,
-			mautrix.ReqSendEvent{TransactionID: alertTxnID(d)})
-		if err != nil {
-			if wait, ok := rateLimited(err); ok {
-				return wait, err
-			}
-			failedRooms[d.RoomID] = true
-			if firstErr == nil {
-				firstErr = fmt.Errorf("sending alert %d to %s: %w", d.Alert.ID, d.RoomID, err)
-			}
-			continue
-		}
-		if err := b.store.MarkDelivered(ctx, d, resp.EventID); err != nil {
-			return 0, err
-		}
-		if d.Alert.Kind == string(ops.AlertRecovered) {
-			b.markResolved(ctx, d)
-		}
-		zerolog.Ctx(ctx).Debug().Int64("alert_id", d.Alert.ID).Stringer("event_id", resp.EventID).Msg("Alert delivered")
+}
+
+// deliver makes one try at the delivery: sent, shortened after a refusal,
+// failed for good, or left for a retry after the room's backoff.
+func (s *roomSender) deliver(ctx context.Context, d store.Delivery) {
+	log := s.log.With().Int64("alert_id", d.Alert.ID).Logger()
+	short := s.shortened == d.Alert.ID
+	md := d.Alert.Message
+	if short {
+		md, _ = shortenAlert(d.Alert, s.tooLong)
 	}
-	return 0, firstErr
+	txnID := alertTxnID(d)
+	if short {
+		txnID += "-short"
+	}
+	resp, err := s.bot.client.SendMessageEvent(ctx, s.room, event.EventMessage, alertContent(d.Alert, md),
+		mautrix.ReqSendEvent{TransactionID: txnID})
+	if err == nil {
+		s.delivered(ctx, d, resp.EventID, short)
+		return
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	refusal, wait := classify(err)
+	switch {
+	case refusal == refusedNot:
+		wait = s.retryIn(wait)
+		log.Warn().Err(err).Stringer("retry_in", wait).Msg("Alert delivery failed; will retry")
+		sleep(ctx, wait)
+	case refusal == refusedByRoom && s.problem != nil:
+		s.cannotPost(ctx, err) // known since before a restart: logged once more
+		wait = s.retryIn(0)
+		log.Debug().Err(err).Stringer("retry_in", wait).Msg("The room still refuses alerts; will retry")
+		sleep(ctx, wait)
+	case !short && shortens(d.Alert):
+		log.Warn().Err(err).Msg("The homeserver refused the alert; sending it shortened")
+		s.shortened, s.tooLong = d.Alert.ID, tooLarge(err)
+	case refusal == refusedByRoom:
+		s.cannotPost(ctx, err)
+		s.shortened = 0 // once the room takes alerts again, the full one goes
+		s.pause(ctx, 0)
+	default:
+		reason := shortReason(err)
+		if err := s.bot.store.MarkFailed(ctx, d, reason); err != nil {
+			log.Err(err).Msg("Failed to record an alert the homeserver refused; will retry")
+			s.pause(ctx, 0)
+			return
+		}
+		log.Error().Err(err).Bool("shortened", short).Msg("The homeserver refused the alert for good; it is marked failed (see !alerts)")
+		s.backoff = 0
+	}
+}
+
+func (s *roomSender) delivered(ctx context.Context, d store.Delivery, eventID id.EventID, short bool) {
+	if err := s.bot.store.MarkDelivered(ctx, d, eventID); err != nil {
+		// Sent again after the pause under the same transaction ID: no second message.
+		s.log.Err(err).Int64("alert_id", d.Alert.ID).Msg("Failed to record a delivered alert; will retry")
+		s.pause(ctx, 0)
+		return
+	}
+	s.backoff, s.shortened = 0, 0
+	s.log.Debug().Int64("alert_id", d.Alert.ID).Stringer("event_id", eventID).Bool("shortened", short).Msg("Alert delivered")
+	if s.problem != nil {
+		s.canPostAgain(ctx)
+	}
+	if d.Alert.Kind == string(ops.AlertRecovered) {
+		s.markResolved(ctx, d)
+	}
+}
+
+// cannotPost reports a room that refuses opsroom's messages: in the store
+// (for !watch), once in the other rooms, and once in this process's log.
+func (s *roomSender) cannotPost(ctx context.Context, err error) {
+	if s.problem == nil {
+		p := store.RoomProblem{RoomID: s.room, Problem: shortReason(err), Since: time.Now()}
+		if tombstone := s.upgradedTo(ctx); tombstone != "" {
+			p.Problem += fmt.Sprintf("; the room was upgraded to %s, which matrix.alert_rooms should name instead", tombstone)
+		}
+		others := s.setBroken(s.room, true)
+		var notice *store.Alert
+		if len(others) > 0 {
+			notice = s.notice("cannot-post", fmt.Sprintf("⚠️ opsroom cannot post alerts to %s: %s\n\n"+
+				"Its alerts wait until it can: invite opsroom back or let it post there, or take the room out of `matrix.alert_rooms`.",
+				format.SafeMarkdownCode(s.room), format.EscapeMarkdown(p.Problem)))
+		}
+		if _, err := s.bot.store.SetRoomProblem(ctx, p, notice, others); err != nil {
+			s.log.Err(err).Msg("Failed to record that the room refuses alerts")
+		}
+		s.problem = &p
+		s.wakeAll()
+	}
+	if !s.logged {
+		s.logged = true
+		s.log.Error().Err(err).Time("since", s.problem.Since).
+			Msg("Cannot post alerts to this room; its alerts wait until it can (invite opsroom or let it post there, or take the room out of matrix.alert_rooms)")
+	}
+}
+
+// canPostAgain ends a room's problem: the other rooms hear of it, once.
+func (s *roomSender) canPostAgain(ctx context.Context) {
+	others := s.setBroken(s.room, false)
+	var notice *store.Alert
+	if len(others) > 0 {
+		notice = s.notice(string(ops.AlertRecovered), fmt.Sprintf("✅ opsroom can post alerts to %s again (it could not since %s); the alerts it held back follow there",
+			format.SafeMarkdownCode(s.room), s.problem.Since.Format("Jan 2 15:04")))
+	}
+	if _, err := s.bot.store.ClearRoomProblem(ctx, s.room, notice, others); err != nil {
+		s.log.Err(err).Msg("Failed to record that the room takes alerts again")
+	}
+	s.problem, s.logged = nil, false
+	s.log.Info().Msg("The room takes alerts again")
+	s.wakeAll()
+}
+
+// notice is an alert about a room, from opsroom itself.
+func (s *roomSender) notice(kind, md string) *store.Alert {
+	return &store.Alert{Subject: string(s.room), Kind: kind, Message: md, Mentions: slices.Clone(s.bot.cfg.AlertMention)}
+}
+
+// upgradedTo is the room that replaced this one, if it was upgraded ("" if
+// not, or if its state cannot be read).
+func (s *roomSender) upgradedTo(ctx context.Context) id.RoomID {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var tombstone event.TombstoneEventContent
+	if err := s.bot.client.StateEvent(ctx, s.room, event.StateTombstone, "", &tombstone); err != nil {
+		return ""
+	}
+	return tombstone.ReplacementRoom
 }
 
 // markResolved edits the problem alert a recovery ends, so that scrolling back
-// shows it resolved. Best effort: the recovery itself was posted.
-func (b *Bot) markResolved(ctx context.Context, recovery store.Delivery) {
-	log := zerolog.Ctx(ctx).With().Int64("alert_id", recovery.Alert.ID).Logger()
-	message, eventID, err := b.store.AlertResolvedBy(ctx, recovery)
-	if err != nil || eventID == "" {
+// shows it resolved. Best effort: the recovery itself was posted. It runs in
+// the room's sender, so a rate limit here holds up this room only.
+func (s *roomSender) markResolved(ctx context.Context, recovery store.Delivery) {
+	log := s.log.With().Int64("alert_id", recovery.Alert.ID).Logger()
+	problem, eventID, err := s.bot.store.AlertResolvedBy(ctx, recovery)
+	if err != nil || problem == nil {
 		if err != nil {
 			log.Err(err).Msg("Failed to find the alert a recovery resolves")
 		}
 		return
 	}
 	first, _, _ := strings.Cut(recovery.Alert.Message, "\n")
-	content := opscommands.Render(message + "\n\n**Resolved** " + recovery.Alert.Time.Format("15:04:05") + ": " + first)
-	content.SetEdit(eventID)
-	// The recovery was just sent, so a rate limit is likely here: wait as asked, a few times.
+	resolved := "\n\n**Resolved** " + recovery.Alert.Time.Format("15:04:05") + ": " + first
+	txnID := fmt.Sprintf("opsroom-resolved-%d-%s", recovery.Alert.ID, recovery.RoomID)
+	short, tooLong := false, false
 	for try := 1; ; try++ {
-		_, err := b.client.SendMessageEvent(ctx, recovery.RoomID, event.EventMessage, &content)
-		if err == nil {
+		md := problem.Message
+		if short {
+			md, _ = shortenAlert(problem, tooLong)
+		}
+		content := opscommands.RenderEdit(md+resolved, eventID)
+		_, err := s.bot.client.SendMessageEvent(ctx, recovery.RoomID, event.EventMessage, &content,
+			mautrix.ReqSendEvent{TransactionID: txnID})
+		if err == nil || ctx.Err() != nil {
 			return
 		}
-		wait, limited := rateLimited(err)
-		if !limited || try == 3 {
+		refusal, wait := classify(err)
+		switch {
+		case refusal != refusedNot && !short && shortens(problem):
+			short, tooLong, txnID = true, tooLarge(err), txnID+"-short"
+			continue
+		case refusal != refusedNot || try >= 5:
 			log.Err(err).Msg("Failed to mark the resolved alert")
 			return
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(max(wait, time.Second)):
+		sleep(ctx, max(wait, time.Duration(try)*s.bounds.min))
+	}
+}
+
+// alertContent is an alert as posted: the people it mentions named first, with
+// proper m.mentions, so that they are notified and no one else.
+func alertContent(a *store.Alert, md string) *event.MessageEventContent {
+	if len(a.Mentions) > 0 {
+		pills := make([]string, len(a.Mentions))
+		for i, u := range a.Mentions {
+			pills[i] = format.MarkdownMention(u)
 		}
+		md = strings.Join(pills, " ") + ": " + md
+	}
+	content := opscommands.Render(md)
+	content.Mentions = &event.Mentions{UserIDs: a.Mentions}
+	return &content
+}
+
+// shortenAlert is the alert without what makes it long: its first paragraph
+// (cut if need be) and a note in place of the rest, the last lines of logs or
+// a command's output, saying why they are missing: too long for the
+// homeserver, or refused by it. It says whether that is shorter than the alert.
+func shortenAlert(a *store.Alert, tooLong bool) (string, bool) {
+	head, rest, cut := strings.Cut(a.Message, "\n\n")
+	if len(head) > maxShortHead {
+		end := maxShortHead
+		for end > 0 && !utf8.RuneStart(head[end]) {
+			end--
+		}
+		head, cut = head[:end]+"…", true
+	}
+	if !cut {
+		return a.Message, false
+	}
+	why := "too long to send"
+	if !tooLong {
+		why = "refused by the homeserver"
+	}
+	note := "_(the rest of this alert was " + why + ")_"
+	if strings.Contains(rest, "```") && !hostAlert(a.Kind) {
+		note = fmt.Sprintf("_(the last lines were %s; see %s)_", why, format.SafeMarkdownCode("!logs "+a.Subject))
+	}
+	return head + "\n\n" + note, true
+}
+
+func shortens(a *store.Alert) bool {
+	_, ok := shortenAlert(a, true)
+	return ok
+}
+
+// tooLarge says whether the homeserver refused an event as too large.
+func tooLarge(err error) bool {
+	var httpErr mautrix.HTTPError
+	return errors.As(err, &httpErr) && (httpErr.IsStatus(http.StatusRequestEntityTooLarge) ||
+		(httpErr.RespError != nil && httpErr.RespError.ErrCode == mautrix.MTooLarge.ErrCode))
+}
+
+// hostAlert says whether an alert of this kind is about a host, not a service.
+func hostAlert(kind string) bool {
+	return kind == string(ops.AlertUnreachable) || kind == string(ops.AlertEngineDown)
+}
+
+// refusal is how the homeserver refused a send.
+type refusal int
+
+const (
+	refusedNot     refusal = iota // not refused for good: rate limited, away, failing; retry
+	refusedContent                // this event: too large, malformed
+	refusedByRoom                 // the room: opsroom is not in it, or may not post there
+)
+
+// classify says how a send failed and, for a rate limit, how long the
+// homeserver asked to wait (0 if it did not say). Rate limits (429), server
+// errors (5xx), a lost session (401, which ends the process) and network
+// errors are worth a retry; 403 and 404 are the room's; any other 4xx the event's.
+func classify(err error) (refusal, time.Duration) {
+	var httpErr mautrix.HTTPError
+	if !errors.As(err, &httpErr) || httpErr.Response == nil {
+		return refusedNot, 0
+	}
+	if httpErr.Request != nil && !strings.Contains(httpErr.Request.URL.Path, "/rooms/") {
+		// Not the send itself: a request encryption made (keys, to-device).
+		return refusedNot, 0
+	}
+	status := httpErr.Response.StatusCode
+	if wait, ok := rateLimited(httpErr); ok {
+		return refusedNot, wait
+	}
+	switch {
+	case status == http.StatusForbidden || status == http.StatusNotFound:
+		return refusedByRoom, 0
+	case status >= 400 && status < 500 && status != http.StatusUnauthorized && status != http.StatusRequestTimeout:
+		return refusedContent, 0
+	default:
+		return refusedNot, 0
 	}
 }
 
 // rateLimited says whether the homeserver refused a request as too many
-// (M_LIMIT_EXCEEDED), and how long it asked to wait (0 if it did not say).
-func rateLimited(err error) (time.Duration, bool) {
-	var httpErr mautrix.HTTPError
-	if !errors.As(err, &httpErr) || httpErr.RespError == nil || httpErr.RespError.ErrCode != mautrix.MLimitExceeded.ErrCode {
+// (429 or M_LIMIT_EXCEEDED), and how long it asked to wait (0 if it did not say).
+func rateLimited(httpErr mautrix.HTTPError) (time.Duration, bool) {
+	limited := httpErr.IsStatus(http.StatusTooManyRequests) ||
+		(httpErr.RespError != nil && httpErr.RespError.ErrCode == mautrix.MLimitExceeded.ErrCode)
+	if !limited {
 		return 0, false
 	}
-	ms, _ := httpErr.RespError.ExtraData["retry_after_ms"].(float64)
-	return time.Duration(ms) * time.Millisecond, true
+	if httpErr.RespError != nil {
+		if ms, ok := httpErr.RespError.ExtraData["retry_after_ms"].(float64); ok {
+			return time.Duration(ms) * time.Millisecond, true
+		}
+	}
+	if httpErr.Response != nil {
+		if secs, err := strconv.Atoi(httpErr.Response.Header.Get("Retry-After")); err == nil {
+			return time.Duration(secs) * time.Second, true
+		}
+	}
+	return 0, true
+}
+
+// shortReason is a refusal as kept with a failed delivery: one line, bounded.
+func shortReason(err error) string {
+	reason := strings.Join(strings.Fields(err.Error()), " ")
+	if len(reason) > 300 {
+		end := 300
+		for end > 0 && !utf8.RuneStart(reason[end]) {
+			end--
+		}
+		reason = reason[:end] + "…"
+	}
+	return reason
 }
 
 func alertTxnID(d store.Delivery) string {

@@ -38,7 +38,7 @@ var cmdAlerts = &command{
 		var b strings.Builder
 		b.WriteString("| time | service or host | alert | |\n|---|---|---|---|\n")
 		for _, a := range alerts {
-			note := ""
+			note := undeliveredNote(a)
 			if !a.Posted {
 				note = "muted"
 			}
@@ -122,8 +122,35 @@ var cmdWatch = &command{
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", escape(h.Host), last, answers, stream)
 		}
+		problems, err := ce.Meta.Store.RoomProblems(ce.Ctx)
+		if err != nil {
+			return failed("", err)
+		}
+		if len(problems) > 0 {
+			b.WriteString("\n")
+		}
+		for _, p := range problems {
+			fmt.Fprintf(&b, "- ⚠️ alert room %s: cannot post (%s) since %s; its alerts wait\n",
+				code(string(p.RoomID)), escape(p.Problem), p.Since.Format("Jan 2 15:04"))
+		}
 		return outcome{Reply: b.String(), Result: store.ResultOK}
 	},
+}
+
+// undeliveredNote says which rooms an alert did not reach: failed for good
+// (with the reason), or still waiting.
+func undeliveredNote(a *store.Alert) string {
+	var notes []string
+	for _, u := range a.Undelivered {
+		if u.Failure == "" {
+			notes = append(notes, "waiting for "+code(string(u.RoomID)))
+			continue
+		}
+		// In a table cell: a pipe would end it.
+		reason := strings.ReplaceAll(escape(clip(u.Failure, 80)), "|", `\|`)
+		notes = append(notes, fmt.Sprintf("⚠️ not delivered to %s: %s", code(string(u.RoomID)), reason))
+	}
+	return strings.Join(notes, "; ")
 }
 
 // parseMuteDuration reads 30m, 2h, 1d (and anything time.ParseDuration takes).

@@ -342,3 +342,98 @@ func TestAlertsAreAuditedWithTheirService(t *testing.T) {
 		t.Errorf("the muted alert's row: %+v", e)
 	}
 }
+
+// Each room's queue is its own, oldest first; a delivery that failed for good
+// leaves it, and says why in RecentAlerts and the audit log.
+func TestDeliveriesQueuePerRoomAndAFailedOneLeavesTheQueue(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	a, b := id.RoomID("!a:example.org"), id.RoomID("!b:example.org")
+	first := &Alert{Subject: "web", Kind: "exited", Message: "web exited"}
+	second := &Alert{Subject: "db", Kind: "exited", Message: "db exited"}
+	for _, al := range []*Alert{first, second} {
+		if err := s.RecordTransition(ctx, WatchState{Key: "service:" + al.Subject}, al, []id.RoomID{a, b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := func(room id.RoomID) int64 {
+		t.Helper()
+		d, err := s.NextDelivery(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d == nil {
+			return 0
+		}
+		return d.Alert.ID
+	}
+	if next(a) != first.ID || next(b) != first.ID {
+		t.Fatalf("next in a, b = %d, %d; want the first alert %d in both", next(a), next(b), first.ID)
+	}
+	if err := s.MarkFailed(ctx, Delivery{Alert: first, RoomID: a}, "M_TOO_LARGE (HTTP 413): too big"); err != nil {
+		t.Fatal(err)
+	}
+	if next(a) != second.ID || next(b) != first.ID {
+		t.Errorf("after the first failed in a: next in a, b = %d, %d; want %d, %d", next(a), next(b), second.ID, first.ID)
+	}
+	if err := s.MarkDelivered(ctx, Delivery{Alert: second, RoomID: a}, "$x"); err != nil {
+		t.Fatal(err)
+	}
+	if next(a) != 0 {
+		t.Errorf("a's queue holds %d, want it empty", next(a))
+	}
+	got, err := s.RecentAlerts(ctx, "web", 1)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("RecentAlerts(web) = %v, %v", got, err)
+	}
+	want := []Undelivered{{RoomID: a, Failure: "M_TOO_LARGE (HTTP 413): too big"}, {RoomID: b}}
+	if u := got[0].Undelivered; len(u) != 2 || u[0] != want[0] || u[1] != want[1] {
+		t.Errorf("undelivered = %+v, want %+v", u, want)
+	}
+	audit, err := s.Audit().Recent(ctx, "web", 1)
+	if err != nil || len(audit) != 1 || audit[0].Result != ResultFailed || audit[0].RoomID != a || audit[0].Detail != "not delivered: M_TOO_LARGE (HTTP 413): too big" {
+		t.Errorf("the failure's audit row: %+v, %v", audit, err)
+	}
+
+	dropped, err := s.DropDeliveries(ctx, []id.RoomID{a}, "no longer configured")
+	if err != nil || len(dropped) != 1 || dropped[b] != 2 {
+		t.Errorf("DropDeliveries keeping a = %v, %v; want b's 2 dropped", dropped, err)
+	}
+	if next(b) != 0 {
+		t.Errorf("b's queue holds %d after it was dropped", next(b))
+	}
+}
+
+// A room that refuses alerts is recorded once, with its notice for the other
+// rooms written with it; clearing it writes the all-clear once.
+func TestARoomProblemIsRecordedOnceWithItsNotice(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	bad, good := id.RoomID("!bad:example.org"), id.RoomID("!good:example.org")
+	since := time.UnixMilli(time.Now().UnixMilli())
+	for i, want := range []bool{true, false} {
+		notice := &Alert{Subject: string(bad), Kind: "cannot-post", Message: "cannot post"}
+		added, err := s.SetRoomProblem(ctx, RoomProblem{RoomID: bad, Problem: "M_FORBIDDEN", Since: since.Add(time.Duration(i) * time.Minute)}, notice, []id.RoomID{good})
+		if err != nil || added != want {
+			t.Fatalf("SetRoomProblem #%d = %v, %v; want %v", i+1, added, err, want)
+		}
+	}
+	problems, err := s.RoomProblems(ctx)
+	if err != nil || len(problems) != 1 || problems[0] != (RoomProblem{RoomID: bad, Problem: "M_FORBIDDEN", Since: since}) {
+		t.Errorf("RoomProblems = %+v, %v; want the first one recorded", problems, err)
+	}
+	for i, want := range []bool{true, false} {
+		notice := &Alert{Subject: string(bad), Kind: "recovered", Message: "can post again"}
+		had, err := s.ClearRoomProblem(ctx, bad, notice, []id.RoomID{good})
+		if err != nil || had != want {
+			t.Fatalf("ClearRoomProblem #%d = %v, %v; want %v", i+1, had, err, want)
+		}
+	}
+	alerts, err := s.RecentAlerts(ctx, string(bad), 10)
+	if err != nil || len(alerts) != 2 || alerts[0].Kind != "recovered" || alerts[1].Kind != "cannot-post" {
+		t.Errorf("notices about the room: %+v, %v; want one that it cannot post, one that it can again", alerts, err)
+	}
+	if problems, _ := s.RoomProblems(ctx); len(problems) != 0 {
+		t.Errorf("RoomProblems after clearing = %+v", problems)
+	}
+}

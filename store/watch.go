@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,24 @@ type Alert struct {
 	Message  string // Markdown
 	Mentions []id.UserID
 	Posted   bool // read by RecentAlerts: it had rooms to go to (false: muted)
+	// Undelivered, read by RecentAlerts, are its deliveries that did not
+	// arrive: failed for good, or waiting.
+	Undelivered []Undelivered
+}
+
+// Undelivered is an alert's delivery to a room that has not arrived: Failure
+// says why it never will, or is empty while it waits.
+type Undelivered struct {
+	RoomID  id.RoomID
+	Failure string
+}
+
+// RoomProblem is an alert room that refuses opsroom's messages, since when
+// and why; its alerts wait until it takes them again.
+type RoomProblem struct {
+	RoomID  id.RoomID
+	Problem string
+	Since   time.Time
 }
 
 // Delivery is an alert on its way to one room.
@@ -53,12 +72,21 @@ const (
 			flap_last_ms=excluded.flap_last_ms, flap_suppressed=excluded.flap_suppressed`
 	insertAlertQuery    = `INSERT INTO alerts (time_ms, subject, kind, message, mentions) VALUES ($1, $2, $3, $4, $5) RETURNING id`
 	insertDeliveryQuery = `INSERT INTO alert_deliveries (alert_id, room_id) VALUES ($1, $2)`
-	pendingQuery        = `
+	nextDeliveryQuery   = `
 		SELECT a.id, a.time_ms, a.subject, a.kind, a.message, a.mentions, d.room_id
 		FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
-		WHERE d.event_id = '' ORDER BY a.id, d.room_id`
-	resolvedQuery = `
-		SELECT a.message, d.event_id FROM alerts a JOIN alert_deliveries d ON d.alert_id = a.id
+		WHERE d.room_id = $1 AND d.event_id = '' AND d.failure = '' ORDER BY d.alert_id LIMIT 1`
+	pendingRoomsQuery = `SELECT room_id, COUNT(*) FROM alert_deliveries WHERE event_id = '' AND failure = '' GROUP BY room_id`
+	failQuery         = `UPDATE alert_deliveries SET failure=$3, failed_ms=$4 WHERE alert_id=$1 AND room_id=$2 AND event_id = '' AND failure = ''`
+	failRoomQuery     = `UPDATE alert_deliveries SET failure=$2, failed_ms=$3 WHERE room_id=$1 AND event_id = '' AND failure = ''`
+	undeliveredQuery  = `
+		SELECT alert_id, room_id, failure FROM alert_deliveries
+		WHERE event_id = '' AND alert_id BETWEEN $1 AND $2 ORDER BY alert_id, room_id`
+	roomProblemsQuery      = `SELECT room_id, problem, since_ms FROM alert_room_problems ORDER BY room_id`
+	insertRoomProblemQuery = `INSERT INTO alert_room_problems (room_id, problem, since_ms) VALUES ($1, $2, $3) ON CONFLICT (room_id) DO NOTHING`
+	deleteRoomProblemQuery = `DELETE FROM alert_room_problems WHERE room_id=$1`
+	resolvedQuery          = `
+		SELECT a.id, a.kind, a.message, d.event_id FROM alerts a JOIN alert_deliveries d ON d.alert_id = a.id
 		WHERE a.subject = $1 AND a.id < $2 AND a.kind NOT IN ('recovered', 'flap-ended') AND d.room_id = $3 AND d.event_id != ''
 		ORDER BY a.id DESC LIMIT 1`
 	deliveredQuery    = `UPDATE alert_deliveries SET event_id=$3, delivered_ms=$4 WHERE alert_id=$1 AND room_id=$2`
@@ -100,47 +128,175 @@ func (s *Store) RecordTransition(ctx context.Context, ws WatchState, alert *Aler
 		if alert == nil {
 			return nil
 		}
-		if alert.Time.IsZero() {
-			alert.Time = time.Now()
-		}
-		err := s.DB.QueryRow(ctx, insertAlertQuery, alert.Time.UnixMilli(), alert.Subject, alert.Kind, alert.Message,
-			joinUserIDs(alert.Mentions)).Scan(&alert.ID)
-		if err != nil {
-			return fmt.Errorf("saving alert for %s: %w", alert.Subject, err)
-		}
-		for _, room := range rooms {
-			if _, err := s.DB.Exec(ctx, insertDeliveryQuery, alert.ID, room); err != nil {
-				return fmt.Errorf("saving alert delivery: %w", err)
-			}
-		}
-		entry := &AuditEntry{Time: alert.Time, Command: AuditAlert, Args: alert.Kind, Service: alert.Subject, Result: ResultOK}
-		if len(rooms) == 0 {
-			entry.Detail = "muted: recorded, not posted"
-		}
-		return s.Audit().Record(ctx, entry)
+		return s.insertAlert(ctx, alert, rooms)
 	})
 }
 
-// PendingDeliveries returns the alerts not yet accepted by the homeserver, oldest first.
-func (s *Store) PendingDeliveries(ctx context.Context) ([]Delivery, error) {
-	rows, err := s.DB.Query(ctx, pendingQuery)
+// insertAlert writes an alert, a pending delivery to each room and its audit
+// row; within a transaction.
+func (s *Store) insertAlert(ctx context.Context, alert *Alert, rooms []id.RoomID) error {
+	if alert.Time.IsZero() {
+		alert.Time = time.Now()
+	}
+	err := s.DB.QueryRow(ctx, insertAlertQuery, alert.Time.UnixMilli(), alert.Subject, alert.Kind, alert.Message,
+		joinUserIDs(alert.Mentions)).Scan(&alert.ID)
 	if err != nil {
-		return nil, fmt.Errorf("reading pending alerts: %w", err)
+		return fmt.Errorf("saving alert for %s: %w", alert.Subject, err)
+	}
+	for _, room := range rooms {
+		if _, err := s.DB.Exec(ctx, insertDeliveryQuery, alert.ID, room); err != nil {
+			return fmt.Errorf("saving alert delivery: %w", err)
+		}
+	}
+	entry := &AuditEntry{Time: alert.Time, Command: AuditAlert, Args: alert.Kind, Service: alert.Subject, Result: ResultOK}
+	if len(rooms) == 0 {
+		entry.Detail = "muted: recorded, not posted"
+	}
+	return s.Audit().Record(ctx, entry)
+}
+
+// NextDelivery returns the oldest alert waiting for the room (neither
+// delivered nor failed), or nil when none waits.
+func (s *Store) NextDelivery(ctx context.Context, room id.RoomID) (*Delivery, error) {
+	a := &Alert{}
+	var t int64
+	var mentions string
+	d := &Delivery{Alert: a}
+	err := s.DB.QueryRow(ctx, nextDeliveryQuery, room).Scan(&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &mentions, &d.RoomID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("reading the alerts waiting for %s: %w", room, err)
+	}
+	a.Time, a.Mentions = time.UnixMilli(t), splitUserIDs(mentions)
+	return d, nil
+}
+
+// MarkFailed records that the alert will never reach the room, and why, in
+// the delivery and as a failed row of the audit log.
+func (s *Store) MarkFailed(ctx context.Context, d Delivery, reason string) error {
+	return s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+		now := time.Now()
+		if _, err := s.DB.Exec(ctx, failQuery, d.Alert.ID, d.RoomID, reason, now.UnixMilli()); err != nil {
+			return fmt.Errorf("marking alert %d failed in %s: %w", d.Alert.ID, d.RoomID, err)
+		}
+		return s.Audit().Record(ctx, &AuditEntry{Time: now, RoomID: d.RoomID, Command: AuditAlert, Args: d.Alert.Kind,
+			Service: d.Alert.Subject, Result: ResultFailed, Detail: "not delivered: " + reason})
+	})
+}
+
+// DropDeliveries fails, with reason, every delivery still waiting for a room
+// not in keep (a room taken out of the config), and forgets such rooms'
+// problems. It returns how many deliveries it dropped, by room.
+func (s *Store) DropDeliveries(ctx context.Context, keep []id.RoomID, reason string) (map[id.RoomID]int, error) {
+	dropped := map[id.RoomID]int{}
+	err := s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+		rows, err := s.DB.Query(ctx, pendingRoomsQuery)
+		if err != nil {
+			return err
+		}
+		pending := map[id.RoomID]int{}
+		for rows.Next() {
+			var room id.RoomID
+			var n int
+			if err := rows.Scan(&room, &n); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			pending[room] = n
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		problems, err := s.RoomProblems(ctx)
+		if err != nil {
+			return err
+		}
+		now := time.Now().UnixMilli()
+		for room, n := range pending {
+			if !slices.Contains(keep, room) {
+				if _, err := s.DB.Exec(ctx, failRoomQuery, room, reason, now); err != nil {
+					return err
+				}
+				dropped[room] = n
+			}
+		}
+		for _, p := range problems {
+			if !slices.Contains(keep, p.RoomID) {
+				if _, err := s.DB.Exec(ctx, deleteRoomProblemQuery, p.RoomID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dropping the alerts for rooms no longer configured: %w", err)
+	}
+	return dropped, nil
+}
+
+// RoomProblems returns the alert rooms that refuse opsroom's messages.
+func (s *Store) RoomProblems(ctx context.Context) ([]RoomProblem, error) {
+	rows, err := s.DB.Query(ctx, roomProblemsQuery)
+	if err != nil {
+		return nil, fmt.Errorf("reading the alert rooms' problems: %w", err)
 	}
 	defer rows.Close()
-	var out []Delivery
+	var out []RoomProblem
 	for rows.Next() {
-		a := &Alert{}
-		var t int64
-		var mentions string
-		var d Delivery
-		if err := rows.Scan(&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &mentions, &d.RoomID); err != nil {
+		var p RoomProblem
+		var since int64
+		if err := rows.Scan(&p.RoomID, &p.Problem, &since); err != nil {
 			return nil, err
 		}
-		a.Time, a.Mentions, d.Alert = time.UnixMilli(t), splitUserIDs(mentions), a
-		out = append(out, d)
+		p.Since = time.UnixMilli(since)
+		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// SetRoomProblem records that a room refuses opsroom's messages and, the
+// first time only, the notice saying so for the given rooms. It says whether
+// the problem is new.
+func (s *Store) SetRoomProblem(ctx context.Context, p RoomProblem, notice *Alert, rooms []id.RoomID) (bool, error) {
+	added, err := s.changeRoomProblem(ctx, notice, rooms, insertRoomProblemQuery, p.RoomID, p.Problem, p.Since.UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("recording that %s refuses alerts: %w", p.RoomID, err)
+	}
+	return added, nil
+}
+
+// ClearRoomProblem forgets a room's problem and, if there was one, records
+// the notice that it is over for the given rooms. It says whether there was one.
+func (s *Store) ClearRoomProblem(ctx context.Context, room id.RoomID, notice *Alert, rooms []id.RoomID) (bool, error) {
+	had, err := s.changeRoomProblem(ctx, notice, rooms, deleteRoomProblemQuery, room)
+	if err != nil {
+		return false, fmt.Errorf("recording that %s takes alerts again: %w", room, err)
+	}
+	return had, nil
+}
+
+// changeRoomProblem runs query on alert_room_problems and, if it changed a
+// row, records the notice (if any) in the same transaction. It says whether
+// the row changed.
+func (s *Store) changeRoomProblem(ctx context.Context, notice *Alert, rooms []id.RoomID, query string, args ...any) (bool, error) {
+	var changed bool
+	err := s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+		res, err := s.DB.Exec(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		changed = true
+		if notice == nil {
+			return nil
+		}
+		return s.insertAlert(ctx, notice, rooms)
+	})
+	return changed, err
 }
 
 // MarkDelivered records that the homeserver accepted the alert in the room.
@@ -166,7 +322,36 @@ func (s *Store) RecentAlerts(ctx context.Context, subject string, n int) ([]*Ale
 		a.Time = time.UnixMilli(t)
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
+	}
+	return out, s.readUndelivered(ctx, out)
+}
+
+// readUndelivered fills in the alerts' deliveries that did not arrive.
+func (s *Store) readUndelivered(ctx context.Context, alerts []*Alert) error {
+	byID := make(map[int64]*Alert, len(alerts))
+	lo, hi := alerts[0].ID, alerts[0].ID
+	for _, a := range alerts {
+		byID[a.ID] = a
+		lo, hi = min(lo, a.ID), max(hi, a.ID)
+	}
+	rows, err := s.DB.Query(ctx, undeliveredQuery, lo, hi)
+	if err != nil {
+		return fmt.Errorf("reading alert deliveries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var alertID int64
+		var u Undelivered
+		if err := rows.Scan(&alertID, &u.RoomID, &u.Failure); err != nil {
+			return err
+		}
+		if a := byID[alertID]; a != nil {
+			a.Undelivered = append(a.Undelivered, u)
+		}
+	}
+	return rows.Err()
 }
 
 // toMilli and fromMilli keep a time as Unix milliseconds, the zero time as 0.
@@ -201,14 +386,16 @@ func splitUserIDs(s string) []id.UserID {
 }
 
 // AlertResolvedBy returns the alert a recovery resolves in a room: the last
-// problem alert of the same subject posted there before it (message and event),
-// or "" when there is none.
-func (s *Store) AlertResolvedBy(ctx context.Context, recovery Delivery) (string, id.EventID, error) {
-	var message string
+// problem alert of the same subject posted there before it, and its event; nil
+// when there is none.
+func (s *Store) AlertResolvedBy(ctx context.Context, recovery Delivery) (*Alert, id.EventID, error) {
+	a := &Alert{Subject: recovery.Alert.Subject}
 	var eventID id.EventID
-	err := s.DB.QueryRow(ctx, resolvedQuery, recovery.Alert.Subject, recovery.Alert.ID, recovery.RoomID).Scan(&message, &eventID)
+	err := s.DB.QueryRow(ctx, resolvedQuery, recovery.Alert.Subject, recovery.Alert.ID, recovery.RoomID).Scan(&a.ID, &a.Kind, &a.Message, &eventID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", nil
+		return nil, "", nil
+	} else if err != nil {
+		return nil, "", fmt.Errorf("reading the alert %d resolves: %w", recovery.Alert.ID, err)
 	}
-	return message, eventID, err
+	return a, eventID, nil
 }
