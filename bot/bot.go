@@ -5,7 +5,6 @@ package bot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/commands"
@@ -36,12 +36,12 @@ type Bot struct {
 	proc    *commands.Processor[*opscommands.Deps]
 	started time.Time
 
-	jobs         chan struct{} // a slot per command allowed to run at once
 	wakeDelivery chan struct{} // an alert is waiting to be sent
 	running      sync.WaitGroup
 	jobCtx       context.Context
 
 	undecryptable undecryptable
+	notRun        notRun
 }
 
 // Deps is what the bot is built from.
@@ -49,6 +49,9 @@ type Deps struct {
 	Config   *Config
 	Store    *store.Store
 	Commands *opscommands.Deps
+	// Started is when opsroom started: commands sent from then on are run,
+	// those sent before are answered "not run" (see notRunLookBack). Zero is now.
+	Started time.Time
 }
 
 // New logs in (reusing the device of an earlier run) and prepares the sync handlers.
@@ -60,19 +63,23 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 	}
 	client.Log = zerolog.Ctx(ctx).With().Str("component", "matrix").Logger()
 	client.Store = deps.Store.SyncStore()
+	started := deps.Started
+	if started.IsZero() {
+		started = time.Now()
+	}
 	b := &Bot{
 		cfg:     cfg,
 		client:  client,
 		store:   deps.Store,
 		access:  &deps.Commands.Access,
 		proc:    opscommands.NewProcessor(client, deps.Commands),
-		started: time.Now(),
-		jobs:    make(chan struct{}, cfg.MaxJobs),
+		started: started,
 
 		wakeDelivery: make(chan struct{}, 1),
 		jobCtx:       ctx,
 
 		undecryptable: undecryptable{answered: map[id.UserID]time.Time{}},
+		notRun:        notRun{answered: map[id.RoomID]int{}},
 	}
 	if cfg.Encryption.Enabled() {
 		helper, err := setupCrypto(ctx, client, &cfg.Encryption, deps.Store)
@@ -147,8 +154,10 @@ func login(ctx context.Context, cfg *Config, st *store.Store) (*mautrix.Client, 
 	return client, nil
 }
 
-// Run joins the ops rooms and syncs until ctx ends, then lets running commands
-// finish (for a short grace period) before it returns.
+// Run joins the ops rooms, then syncs and delivers alerts until ctx ends or
+// sync stops for good (the access token revoked, a store error, a filter the
+// homeserver will not create), which it returns. Either way it lets running
+// commands finish (for a short grace period) before it returns.
 func (b *Bot) Run(ctx context.Context) error {
 	log := zerolog.Ctx(ctx)
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
@@ -169,17 +178,18 @@ func (b *Bot) Run(ctx context.Context) error {
 		log.Err(err).Msg("Failed to close the confirmations a restart dropped")
 	}
 
-	deliveryDone := make(chan struct{})
-	go func() {
-		defer close(deliveryDone)
-		b.deliverAlerts(ctx)
-	}()
-	err := b.client.SyncWithContext(ctx)
-	<-deliveryDone
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("syncing with %s: %w", b.cfg.Homeserver, err)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		b.deliverAlerts(gctx)
+		return nil
+	})
+	g.Go(func() error { return b.sync(gctx) })
+	err := g.Wait()
+	if err != nil {
+		log.Err(err).Msg("Sync stopped for good; waiting for running commands")
+	} else {
+		log.Info().Msg("Sync stopped; waiting for running commands")
 	}
-	log.Info().Msg("Sync stopped; waiting for running commands")
 	done := make(chan struct{})
 	go func() { b.running.Wait(); close(done) }()
 	select {
@@ -189,7 +199,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		cancelJobs()
 		<-done
 	}
-	return nil
+	return err
 }
 
 func (b *Bot) onMember(ctx context.Context, evt *event.Event) {
@@ -228,19 +238,22 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 		Stringer("sender", evt.Sender).
 		Stringer("event_id", evt.ID).
 		Logger()
-	if time.UnixMilli(evt.Timestamp).Before(b.started) {
-		log.Debug().Msg("Ignoring command sent before start-up")
-		return
-	}
 	if !b.cfg.roomAllowed(evt.RoomID) {
 		log.Warn().Msg("Ignoring command from a room that is not an ops room (matrix.rooms)")
 		return
+	}
+	jobCtx := log.WithContext(b.jobCtx)
+	if sent := time.UnixMilli(evt.Timestamp); sent.Before(b.started) {
+		if !b.answersNotRun(&log, evt.RoomID, sent) {
+			return
+		}
+		jobCtx = opscommands.NotRun(jobCtx, sent)
 	}
 	// The command is the plain body: the text checked above, audited and
 	// repeated in replies. mautrix would parse the formatted body (or a
 	// structured command) instead, which a client can make say something else.
 	msg.Format, msg.FormattedBody, msg.MSC4391BotCommand = "", "", nil
-	b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.proc.Process(ctx, evt) })
+	b.spawn(jobCtx, func(ctx context.Context) { b.proc.Process(ctx, evt) })
 }
 
 // onReaction hands reactions in ops rooms to the processor, which runs the
@@ -257,20 +270,13 @@ func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
 	b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.proc.Process(ctx, evt) })
 }
 
-// spawn runs fn off the sync loop (mautrix dispatches events one after another,
-// so a slow command must not hold up the next), within the bound on concurrent jobs.
+// spawn runs fn off the sync loop: mautrix dispatches events one after
+// another, so a slow command must not hold up the next. The bound on
+// concurrent jobs (matrix.max_concurrent_jobs) is the command processor's: it
+// holds back the commands that do remote work, never control (!cancel,
+// !confirm, reactions) or quick reads (!status, !help).
 func (b *Bot) spawn(ctx context.Context, fn func(context.Context)) {
-	b.running.Add(1)
-	go func() {
-		defer b.running.Done()
-		select {
-		case b.jobs <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		defer func() { <-b.jobs }()
-		fn(ctx)
-	}()
+	b.running.Go(func() { fn(ctx) })
 }
 
 // hasRole says whether user is named in the access section (a viewer at least).

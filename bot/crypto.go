@@ -32,8 +32,23 @@ func setupCrypto(ctx context.Context, client *mautrix.Client, enc *Encryption, s
 		return nil, fmt.Errorf("setting up encryption: %w", err)
 	}
 	if err := helper.Init(ctx); err != nil {
-		return nil, fmt.Errorf("setting up encryption for device %s: %w (the database holds the keys of one device: "+
-			"log in as that device, or start with a new database file)", client.DeviceID, err)
+		if !keysGone(ctx, client, helper) {
+			return nil, fmt.Errorf("setting up encryption for device %s: %w (the database holds the keys of one device: "+
+				"log in as that device, or start with a new database file)", client.DeviceID, err)
+		}
+		// The device was logged out (its token revoked) and logged in again
+		// under the same ID: the homeserver dropped its keys, the database
+		// still has them. Upload them again, as for a new device.
+		zerolog.Ctx(ctx).Warn().Stringer("device_id", client.DeviceID).
+			Msg("The homeserver lost this device's keys (it was logged out); uploading them again")
+		account := helper.Machine().GetAccount()
+		account.Shared = false
+		if err := helper.Machine().CryptoStore.PutAccount(ctx, account); err != nil {
+			return nil, fmt.Errorf("setting up encryption for device %s: %w", client.DeviceID, err)
+		}
+		if err := helper.Init(ctx); err != nil {
+			return nil, fmt.Errorf("setting up encryption for device %s: uploading its keys again: %w", client.DeviceID, err)
+		}
 	}
 	client.Crypto = helper
 	if enc.RecoveryKey.IsSet() {
@@ -47,6 +62,21 @@ func setupCrypto(ctx context.Context, client *mautrix.Client, enc *Encryption, s
 		zerolog.Ctx(ctx).Info().Stringer("device_id", client.DeviceID).Msg("Cross-signed own device with the recovery key")
 	}
 	return helper, nil
+}
+
+// keysGone says whether helper failed to start because the homeserver has no
+// keys for a device the database says were uploaded.
+func keysGone(ctx context.Context, client *mautrix.Client, helper *cryptohelper.CryptoHelper) bool {
+	mach := helper.Machine()
+	if mach == nil || mach.GetAccount() == nil || !mach.GetAccount().Shared {
+		return false
+	}
+	resp, err := client.QueryKeys(ctx, &mautrix.ReqQueryKeys{DeviceKeys: map[id.UserID]mautrix.DeviceIDList{client.UserID: {client.DeviceID}}})
+	if err != nil {
+		return false
+	}
+	device, ok := resp.DeviceKeys[client.UserID][client.DeviceID]
+	return !ok || len(device.Keys) == 0
 }
 
 // loadRoomState fetches the state of the rooms opsroom talks in, so that it

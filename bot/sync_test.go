@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -61,5 +62,46 @@ func TestAfterOwnJoinKeepsWhatCameAfterTheJoin(t *testing.T) {
 				t.Errorf("kept %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// The first sync of a new database holds the room's history: what was sent
+// before start-up is dropped, a command sent while opsroom was starting is not.
+func TestSentSinceKeepsWhatCameAfterStartAndTheState(t *testing.T) {
+	started := time.UnixMilli(1_000_000)
+	at := func(evtID string, ms int64, state bool) *event.Event {
+		evt := &event.Event{ID: id.EventID(evtID), Timestamp: ms, Type: event.EventMessage}
+		if state {
+			evt.Type, evt.StateKey = event.StateMember, new("@eve:example.org")
+		}
+		return evt
+	}
+	timeline := []*event.Event{
+		at("$history", 999_000, false),
+		at("$member", 999_500, true),
+		at("$at-start", 1_000_000, false),
+		at("$while-starting", 1_000_100, false),
+	}
+	var got []string
+	for _, evt := range sentSince(started, timeline) {
+		got = append(got, evt.ID.String())
+	}
+	if want := []string{"$member", "$at-start", "$while-starting"}; !slices.Equal(got, want) {
+		t.Errorf("kept %v, want %v", got, want)
+	}
+}
+
+func TestNotRunRepliesAreBoundedPerRoom(t *testing.T) {
+	b := &Bot{notRun: notRun{answered: map[id.RoomID]int{}}}
+	for i := range notRunPerRoom {
+		if !b.countNotRun("!a:example.org") {
+			t.Fatalf("reply %d of room a refused, want %d allowed", i+1, notRunPerRoom)
+		}
+	}
+	if b.countNotRun("!a:example.org") {
+		t.Errorf("reply %d of room a allowed, want at most %d", notRunPerRoom+1, notRunPerRoom)
+	}
+	if !b.countNotRun("!b:example.org") {
+		t.Errorf("room b refused because room a had its share")
 	}
 }

@@ -41,7 +41,8 @@ type waiting struct {
 	ce     *Event // the command as it was sent
 	cmd    *command
 	svc    *ops.ServiceConfig
-	prompt id.EventID
+	prompt id.EventID    // set before sent is closed; empty if the prompt could not be sent
+	sent   chan struct{} // closed once the prompt was sent (or failed to be)
 	timer  *time.Timer
 }
 
@@ -62,6 +63,8 @@ func needsConfirmation(ce *Event, c *command, args []string) (*ops.ServiceConfig
 }
 
 // askConfirmation holds c back and posts the prompt; ✅ runs it, ❌ or the timeout drops it.
+// The wait is registered before the prompt is sent, so that a ✅ clicked the
+// instant the prompt shows finds it.
 func askConfirmation(ce *Event, c *command, svc *ops.ServiceConfig) outcome {
 	d := ce.Meta
 	timeout := d.Access.ConfirmTimeout.Duration
@@ -72,7 +75,15 @@ func askConfirmation(ce *Event, c *command, svc *ops.ServiceConfig) outcome {
 	if err := d.Store.AskConfirmation(ce.Ctx, rec); err != nil {
 		return failed(svc.Name, err)
 	}
-	w := &waiting{n: rec.ID, ce: ce, cmd: c, svc: svc}
+	w := &waiting{n: rec.ID, ce: ce, cmd: c, svc: svc, sent: make(chan struct{})}
+	w.timer = time.AfterFunc(timeout, func() {
+		if d.confirms.take(w.n) == nil {
+			return
+		}
+		w.drop(store.ConfirmExpired, fmt.Sprintf("⌛ Not confirmed within %s: the %s did not run.", ago(timeout), w.what()),
+			"not confirmed in time")
+	})
+	d.confirms.add(w)
 
 	who := "you"
 	if d.Access.FourEyes {
@@ -95,33 +106,45 @@ func askConfirmation(ce *Event, c *command, svc *ops.ServiceConfig) outcome {
 		Raw:    map[string]any{commands.ReactionCommandsKey: reactions, commands.ReactionMultiUseKey: true},
 	})
 	if err != nil {
-		w.end(store.ConfirmDropped)
+		close(w.sent)
+		if d.confirms.take(w.n) != nil {
+			w.timer.Stop()
+			w.end(store.ConfirmDropped)
+		}
 		return failed(svc.Name, fmt.Errorf("could not ask for confirmation: %w", err))
 	}
 	w.prompt, rec.PromptID = resp.EventID, resp.EventID
+	close(w.sent)
 	if err := d.Store.SetConfirmationPrompt(ce.Ctx, rec); err != nil {
 		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to record the confirmation prompt")
 	}
-	// Offer both reactions, so that a click is all it takes.
+	// Offer both reactions, so that a click is all it takes (unless one was quicker).
 	for _, key := range []string{confirmKeys[0], denyKeys[0]} {
+		if !d.confirms.waits(w.n) {
+			break
+		}
 		if _, err := cli.SendReaction(ce.Ctx, ce.RoomID, resp.EventID, key); err != nil {
 			zerolog.Ctx(ce.Ctx).Warn().Err(err).Msg("Failed to offer a confirmation reaction")
 		}
 	}
-	d.confirms.mu.Lock()
-	w.timer = time.AfterFunc(timeout, func() {
-		if d.confirms.take(w.n) == nil {
-			return
-		}
-		w.drop(store.ConfirmExpired, fmt.Sprintf("⌛ Not confirmed within %s: the %s did not run.", ago(timeout), w.what()),
-			"not confirmed in time")
-	})
-	if d.confirms.waiting == nil {
-		d.confirms.waiting = map[int64]*waiting{}
-	}
-	d.confirms.waiting[w.n] = w
-	d.confirms.mu.Unlock()
 	return outcome{Service: svc.Name, Result: store.ResultPending, Detail: fmt.Sprintf("waiting for confirmation %d", w.n)}
+}
+
+// add registers w as waiting.
+func (c *confirmations) add(w *waiting) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.waiting == nil {
+		c.waiting = map[int64]*waiting{}
+	}
+	c.waiting[w.n] = w
+}
+
+// waits says whether confirmation n still waits.
+func (c *confirmations) waits(n int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waiting[n] != nil
 }
 
 // take removes and returns confirmation n, if it still waits.
@@ -141,10 +164,13 @@ func (w *waiting) end(state store.ConfirmState) {
 	}
 }
 
-// answer ends the wait in state and edits the prompt to say how.
+// answer ends the wait in state and edits the prompt to say how, once it was sent.
 func (w *waiting) answer(state store.ConfirmState, md string) {
 	w.end(state)
-	editPrompt(context.WithoutCancel(w.ce.Ctx), w.ce.Proc.Client, w.ce.RoomID, w.prompt, md)
+	<-w.sent
+	if w.prompt != "" {
+		editPrompt(context.WithoutCancel(w.ce.Ctx), w.ce.Proc.Client, w.ce.RoomID, w.prompt, md)
+	}
 }
 
 func editPrompt(ctx context.Context, cli *mautrix.Client, room id.RoomID, prompt id.EventID, md string) {
@@ -212,7 +238,7 @@ func answerCommand(name, summary string, confirming bool) *command {
 			}
 			w.answer(store.ConfirmConfirmed, fmt.Sprintf("✅ Confirmed by %s: running the %s.", ce.Sender, w.what()))
 			start := time.Now()
-			finish(w.ce, start, w.cmd.Run(w.ce, w.ce.Args))
+			finish(w.ce, start, w.cmd.run(w.ce, w.ce.Args))
 			return done
 		},
 	}

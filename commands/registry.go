@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,10 +37,13 @@ type Deps struct {
 	Access Access
 	// RequireEncryption refuses commands typed in plain text (matrix.encryption.require).
 	RequireEncryption bool
+	// MaxJobs bounds the commands doing remote work at once (matrix.max_concurrent_jobs, default 4).
+	MaxJobs int
 
 	registry []*command // for !help
 	jobs     jobs
 	confirms confirmations
+	slots    chan struct{} // one per command doing remote work
 }
 
 func (d *Deps) editInterval() time.Duration {
@@ -102,6 +106,7 @@ func NewProcessor(cli *mautrix.Client, deps *Deps) *commands.Processor[*Deps] {
 	proc.Meta = deps
 	proc.LogArgs = true
 	deps.registry = registry()
+	deps.slots = make(chan struct{}, max(deps.MaxJobs, 1))
 	for _, c := range deps.registry {
 		proc.Register(c.handler())
 	}
@@ -133,18 +138,75 @@ func (c *command) handler() *commands.Handler[*Deps] {
 		Func: func(ce *Event) {
 			start := time.Now()
 			var o outcome
-			if refusal := authorize(ce, c, ce.Args); refusal != nil {
+			if sent, ok := ce.Ctx.Value(notRunKey{}).(time.Time); ok {
+				o = notRun(sent)
+			} else if refusal := authorize(ce, c, ce.Args); refusal != nil {
 				o = *refusal
 			} else if err := c.checkArgCount(ce.Args); err != nil {
 				o = invalid(err.Error())
 			} else if svc, ask := needsConfirmation(ce, c, ce.Args); ask {
 				o = askConfirmation(ce, c, svc)
 			} else {
-				o = c.Run(ce, ce.Args)
+				o = c.run(ce, ce.Args)
 			}
 			finish(ce, start, o)
 		},
 	}
+}
+
+// notRunKey marks the context of a command sent while opsroom was down.
+type notRunKey struct{}
+
+// NotRun marks ctx as that of a command sent at sent, while opsroom was down:
+// the command is answered "not run", and audited so, instead of being run.
+func NotRun(ctx context.Context, sent time.Time) context.Context {
+	return context.WithValue(ctx, notRunKey{}, sent)
+}
+
+func notRun(sent time.Time) outcome {
+	return outcome{
+		Reply:  fmt.Sprintf("⏸️ Not run: sent at %s while opsroom was down; send it again if still needed.", sent.Format("15:04 MST")),
+		Result: store.ResultCancelled,
+		Detail: "not run: sent while opsroom was down",
+	}
+}
+
+// work lists the commands that hold remote resources while they run (SSH
+// sessions, a deploy, minutes of a build): they wait for one of
+// max_concurrent_jobs slots. The others, control (!cancel, !confirm, !deny)
+// and quick reads (!status, !help), are answered at once, however many jobs run;
+// a confirmed command takes its slot when it runs.
+var work = []*command{cmdLogs, cmdRestart, cmdStop, cmdStart, cmdCheck, cmdUpdate, cmdRollback}
+
+// run runs c, in one of the job slots if it is work; while it waits for one,
+// the command carries a ⏳ reaction.
+func (c *command) run(ce *Event, args []string) outcome {
+	if !slices.Contains(work, c) {
+		return c.Run(ce, args)
+	}
+	slots := ce.Meta.slots
+	select {
+	case slots <- struct{}{}:
+	default:
+		log := zerolog.Ctx(ce.Ctx)
+		log.Info().Int("max_concurrent_jobs", cap(slots)).Msg("Waiting for a job slot")
+		waiting, err := ce.Proc.Client.SendReaction(ce.Ctx, ce.RoomID, ce.ID, "⏳")
+		if err != nil {
+			log.Warn().Err(err).Msg("Failed to mark the command as waiting")
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ce.Ctx.Done():
+			return outcome{Result: store.ResultCancelled, Detail: "opsroom stopped before a job slot came free"}
+		}
+		if waiting != nil {
+			if _, err := ce.Proc.Client.RedactEvent(ce.Ctx, ce.RoomID, waiting.EventID); err != nil {
+				log.Warn().Err(err).Msg("Failed to take back the waiting mark")
+			}
+		}
+	}
+	defer func() { <-slots }()
+	return c.Run(ce, args)
 }
 
 // usage is the command as help shows it: "!logs SERVICE [LINES]".

@@ -10,11 +10,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/metrics"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/opsroom/opsroom/bot"
 	"github.com/opsroom/opsroom/commands"
@@ -36,6 +36,8 @@ func main() {
 var errInvalidConfig = errors.New("the config has errors (listed above)")
 
 func run() error {
+	// Commands sent from now on are run; those sent before, while opsroom was down, are not.
+	started := processStart()
 	configPath := flag.String("config", "config.yaml", "path of the config file")
 	checkOnly := flag.Bool("check-config", false, "validate the config, print every error and warning, and exit")
 	showVersion := flag.Bool("version", false, "print the version and exit")
@@ -69,12 +71,20 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx = log.WithContext(ctx)
-	log.Info().Str("version", version).Str("config", *configPath).Msg("Starting opsroom")
-	return serve(ctx, cfg)
+	log.Info().Str("version", version).Str("config", *configPath).Time("process_start", started).Msg("Starting opsroom")
+	return serve(ctx, cfg, started)
 }
 
-// serve wires the parts together and runs until ctx ends.
-func serve(ctx context.Context, cfg *Config) error {
+// serve wires the parts together and runs until ctx ends or a part stops for
+// good: sync (a revoked token, a store error), alert delivery or the watcher.
+// Then it returns why, and main exits non-zero for the service manager to
+// restart opsroom, instead of running on deaf.
+func serve(ctx context.Context, cfg *Config, started time.Time) error {
+	lock, err := store.LockDatabase(cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	st, err := store.Open(ctx, cfg.Database)
 	if err != nil {
 		return err
@@ -88,32 +98,36 @@ func serve(ctx context.Context, cfg *Config) error {
 	defer fleet.Close()
 
 	deps := &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration,
-		Access: cfg.Access, RequireEncryption: cfg.Matrix.Encryption.Require}
-	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps})
+		Access: cfg.Access, RequireEncryption: cfg.Matrix.Encryption.Require, MaxJobs: cfg.Matrix.MaxJobs}
+	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps, Started: started})
 	if err != nil {
 		return err
 	}
 
-	var watching sync.WaitGroup
+	g, gctx := errgroup.WithContext(ctx)
 	if cfg.Audit.Retention.Duration > 0 {
-		watching.Go(func() { pruneAudit(ctx, st, cfg.Audit.Retention.Duration) })
+		g.Go(func() error { pruneAudit(gctx, st, cfg.Audit.Retention.Duration); return nil })
 	}
 	if !cfg.Fleet.Watch.Disabled {
 		watcher := ops.NewWatcher(fleet, b)
 		deps.Watcher = watcher
-		watching.Go(func() {
-			if err := watcher.Run(ctx); err != nil {
-				zerolog.Ctx(ctx).Err(err).Msg("The watcher stopped; no alerts until opsroom restarts")
+		g.Go(func() error {
+			if err := watcher.Run(gctx); err != nil {
+				return fmt.Errorf("the watcher stopped: %w", err)
 			}
+			return nil
 		})
 	}
 	if zerolog.Ctx(ctx).GetLevel() <= zerolog.DebugLevel {
-		watching.Go(func() { logRuntime(ctx, time.Minute) })
+		g.Go(func() error { logRuntime(gctx, time.Minute); return nil })
 	}
-	err = b.Run(ctx)
-	watching.Wait()
+	g.Go(func() error { return b.Run(gctx) })
+	if err := g.Wait(); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Stopped: a part of opsroom stopped for good; exiting for the service manager to restart opsroom")
+		return err
+	}
 	zerolog.Ctx(ctx).Info().Msg("Stopped")
-	return err
+	return nil
 }
 
 // pruneAudit deletes audit rows older than the retention period, at start and then daily.
