@@ -349,7 +349,7 @@ func (s *roomSender) canPostAgain(ctx context.Context) {
 	var notice *store.Alert
 	if len(others) > 0 {
 		notice = s.notice(string(ops.AlertRecovered), fmt.Sprintf("✅ opsroom can post alerts to %s again (it could not since %s); the alerts it held back follow there",
-			format.SafeMarkdownCode(s.room), s.problem.Since.Format("Jan 2 15:04")))
+			format.SafeMarkdownCode(s.room), s.problem.Since.Format("Jan 2 15:04 MST")))
 	}
 	if _, err := s.bot.store.ClearRoomProblem(ctx, s.room, notice, others); err != nil {
 		s.log.Err(err).Msg("Failed to record that the room takes alerts again")
@@ -389,7 +389,7 @@ func (s *roomSender) markResolved(ctx context.Context, recovery store.Delivery) 
 		return
 	}
 	first, _, _ := strings.Cut(recovery.Alert.Message, "\n")
-	resolved := "\n\n**Resolved** " + recovery.Alert.Time.Format("15:04:05") + ": " + first
+	resolved := "\n\n**Resolved** " + recovery.Alert.Time.Format("15:04:05 MST") + ": " + first
 	txnID := fmt.Sprintf("opsroom-resolved-%d-%s", recovery.Alert.ID, recovery.RoomID)
 	short, tooLong := false, false
 	for try := 1; ; try++ {

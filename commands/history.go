@@ -58,7 +58,7 @@ var cmdHistory = &command{
 			if r := []rune(detail); len(r) > 80 {
 				detail = string(r[:77]) + "…"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", e.Time.Format("Jan 2 15:04:05"), who,
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", e.Time.Format("Jan 2 15:04:05 MST"), who,
 				cmd, e.Result, escape(strings.ReplaceAll(detail, "\n", " ")))
 		}
 		return outcome{Reply: b.String(), Service: subject, Result: store.ResultOK}

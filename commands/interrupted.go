@@ -48,5 +48,5 @@ func interruptedNotice(run *store.UpdateRun) (md, stage string) {
 	}
 	return fmt.Sprintf("⚠️ %s of **%s** was interrupted by a restart of opsroom at stage %s (started by %s at %s). "+
 		"Check the service with `!status %s`.", runNoun(run.Kind == store.RunRollback), escape(run.Service), stage, run.Sender,
-		run.Started.Format("15:04"), run.Service), stage
+		run.Started.Format("15:04 MST"), run.Service), stage
 }

@@ -12,7 +12,7 @@ func TestAnInterruptedRunSaysWhetherItWasAnUpdateOrARollback(t *testing.T) {
 	run := &store.UpdateRun{Kind: store.RunRollback, Service: "app", Sender: "@alice:example.org", Stage: "fetch",
 		Started: time.Date(2026, 11, 24, 14, 2, 0, 0, time.Local)}
 	md, stage := interruptedNotice(run)
-	mustShow(t, shown(md), "⚠️ Rollback of **app** was interrupted by a restart of opsroom at stage fetch (started by @alice:example.org at 14:02).",
+	mustShow(t, shown(md), "⚠️ Rollback of **app** was interrupted by a restart of opsroom at stage fetch (started by @alice:example.org at 14:02 UTC).",
 		"`!status app`")
 	if stage != "fetch" {
 		t.Errorf("stage %q, want fetch", stage)

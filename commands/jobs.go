@@ -60,7 +60,7 @@ func (j *jobs) begin(svc *ops.ServiceConfig, verb string, who id.UserID, cancel 
 	defer j.mu.Unlock()
 	if cur := j.running[svc.Name]; cur != nil {
 		return nil, fmt.Errorf("%s of %s in progress since %s, started by %s; try again when it is done",
-			cur.verb, svc.Name, cur.since.Format("15:04"), cur.who)
+			cur.verb, svc.Name, cur.since.Format("15:04 MST"), cur.who)
 	}
 	var co checkout
 	if changesCheckout(verb) {
@@ -68,7 +68,7 @@ func (j *jobs) begin(svc *ops.ServiceConfig, verb string, who id.UserID, cancel 
 	}
 	if cur := j.checkouts[co]; co != (checkout{}) && cur != nil {
 		return nil, fmt.Errorf("%s of %s in progress since %s, started by %s (%s shares its checkout %s on %s); try again when it is done",
-			cur.verb, cur.service, cur.since.Format("15:04"), cur.who, svc.Name, code(co.dir), code(co.host))
+			cur.verb, cur.service, cur.since.Format("15:04 MST"), cur.who, svc.Name, code(co.dir), code(co.host))
 	}
 	if j.running == nil {
 		j.running, j.checkouts = map[string]*job{}, map[checkout]*job{}

@@ -42,7 +42,7 @@ var cmdAlerts = &command{
 			if !a.Posted {
 				note = "muted"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", a.Time.Format("Jan 2 15:04:05"), escape(a.Subject), a.Kind, note)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", a.Time.Format("Jan 2 15:04:05 MST"), escape(a.Subject), a.Kind, note)
 		}
 		return outcome{Reply: b.String(), Service: subject, Result: store.ResultOK}
 	},
@@ -67,7 +67,7 @@ var cmdMute = &command{
 			return failed(svc.Name, err)
 		}
 		return outcome{Reply: fmt.Sprintf("🔕 **%s** muted until %s: its alerts are recorded (see `!alerts %s`), not posted.",
-			escape(svc.Name), until.Format("Jan 2 15:04"), svc.Name), Service: svc.Name, Result: store.ResultOK}
+			escape(svc.Name), until.Format("Jan 2 15:04 MST"), svc.Name), Service: svc.Name, Result: store.ResultOK}
 	},
 }
 
@@ -131,10 +131,22 @@ var cmdWatch = &command{
 		}
 		for _, p := range problems {
 			fmt.Fprintf(&b, "- ⚠️ alert room %s: cannot post (%s) since %s; its alerts wait\n",
-				code(string(p.RoomID)), escape(p.Problem), p.Since.Format("Jan 2 15:04"))
+				code(string(p.RoomID)), escape(p.Problem), p.Since.Format("Jan 2 15:04 MST"))
 		}
+		fmt.Fprintf(&b, "\nDatabase: %s.\n", byteSize(ce.Meta.Store.Size()))
 		return outcome{Reply: b.String(), Result: store.ResultOK}
 	},
+}
+
+// byteSize is a size as people read it: 812 kB, 3.4 MB.
+func byteSize(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d bytes", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%d kB", n/1000)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
 
 // undeliveredNote says which rooms an alert did not reach: failed for good

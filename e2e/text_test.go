@@ -86,3 +86,15 @@ func TestACommandInAThreadIsAnsweredInIt(t *testing.T) {
 		return false
 	})
 }
+
+// TestTimesSayTheirZone: every time shown is in display_timezone and says
+// so; !watch shows the database's size.
+func TestTimesSayTheirZone(t *testing.T) {
+	w := newWorld(t)
+	w.top = map[string]any{"display_timezone": "Asia/Tokyo", "retention": map[string]any{"alerts": "30d"}}
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
+	mustContain(t, "mute", w.ask(t, w.alice, "!mute web 1h"), "muted until", "JST")
+	mustContain(t, "history", w.ask(t, w.alice, "!history web"), "JST", "`!mute web 1h`")
+	mustContain(t, "watch", w.ask(t, w.alice, "!watch"), "Database: ", " kB")
+}

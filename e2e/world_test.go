@@ -48,6 +48,8 @@ type world struct {
 	// matrix and access hold keys of those sections that replace the harness's own.
 	matrix map[string]any
 	access map[string]any
+	// top holds top-level keys of opsroom's config (display_timezone, retention).
+	top map[string]any
 	// encrypted says the ops room is end-to-end encrypted (alice and eve have crypto).
 	encrypted bool
 
@@ -187,6 +189,7 @@ func (w *world) startOpsroom(t testing.TB, hosts map[string]host, services map[s
 	if w.watch != nil {
 		cfg["watch"] = w.watch
 	}
+	maps.Copy(cfg, w.top)
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)

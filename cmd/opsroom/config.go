@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -21,8 +22,13 @@ type Config struct {
 	Access   commands.Access `yaml:"access"`
 	Database string          `yaml:"database"`
 	Audit    AuditConfig     `yaml:"audit"`
-	Log      LogConfig       `yaml:"log"`
-	Fleet    ops.Config      `yaml:",inline"`
+	// Retention is how long the other growing tables keep their rows.
+	Retention RetentionConfig `yaml:"retention"`
+	// DisplayTimezone is the zone of every time opsroom shows (an IANA name
+	// such as Europe/Berlin; default the host's local zone, UTC in the image).
+	DisplayTimezone string     `yaml:"display_timezone"`
+	Log             LogConfig  `yaml:"log"`
+	Fleet           ops.Config `yaml:",inline"`
 }
 
 // LogConfig is the `log:` section.
@@ -37,15 +43,30 @@ type AuditConfig struct {
 	Retention ops.Duration `yaml:"retention"`
 }
 
+// RetentionConfig is the `retention:` section: how long rows are kept (0: for ever).
+type RetentionConfig struct {
+	Alerts        ops.Duration `yaml:"alerts"`        // alerts and their deliveries (default 90d)
+	UpdateRuns    ops.Duration `yaml:"update_runs"`   // (default 365d)
+	Confirmations ops.Duration `yaml:"confirmations"` // closed ones (default 30d)
+}
+
+// defaultRetention applies where the retention: section says nothing.
+var defaultRetention = RetentionConfig{
+	Alerts:        ops.Duration{Duration: 90 * 24 * time.Hour},
+	UpdateRuns:    ops.Duration{Duration: 365 * 24 * time.Hour},
+	Confirmations: ops.Duration{Duration: 30 * 24 * time.Hour},
+}
+
 var typeSection = map[string]string{
-	"main.AuditConfig":  "audit",
-	"main.Config":       "the top level",
-	"main.LogConfig":    "log",
-	"bot.Config":        "matrix",
-	"bot.Encryption":    "matrix.encryption",
-	"commands.Access":   "access",
-	"ops.HostConfig":    "a host",
-	"ops.ServiceConfig": "a service",
+	"main.AuditConfig":     "audit",
+	"main.RetentionConfig": "retention",
+	"main.Config":          "the top level",
+	"main.LogConfig":       "log",
+	"bot.Config":           "matrix",
+	"bot.Encryption":       "matrix.encryption",
+	"commands.Access":      "access",
+	"ops.HostConfig":       "a host",
+	"ops.ServiceConfig":    "a service",
 }
 
 var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
@@ -112,6 +133,27 @@ func (c *Config) validate() (errs, warnings []error) {
 	}
 	if c.Audit.Retention.Duration < 0 {
 		errs = append(errs, fmt.Errorf("audit.retention: must be a positive duration like 365d, or 0 to keep every row"))
+	}
+	for key, d := range map[string]*ops.Duration{
+		"retention.alerts": &c.Retention.Alerts, "retention.update_runs": &c.Retention.UpdateRuns, "retention.confirmations": &c.Retention.Confirmations,
+	} {
+		if d.Duration < 0 {
+			errs = append(errs, fmt.Errorf("%s: must be a positive duration like 90d, or leave it out for the default", key))
+		}
+	}
+	if c.Retention.Alerts.Duration == 0 {
+		c.Retention.Alerts = defaultRetention.Alerts
+	}
+	if c.Retention.UpdateRuns.Duration == 0 {
+		c.Retention.UpdateRuns = defaultRetention.UpdateRuns
+	}
+	if c.Retention.Confirmations.Duration == 0 {
+		c.Retention.Confirmations = defaultRetention.Confirmations
+	}
+	if c.DisplayTimezone != "" {
+		if _, err := time.LoadLocation(c.DisplayTimezone); err != nil {
+			errs = append(errs, fmt.Errorf("display_timezone: %q is not a time zone; use an IANA name such as Europe/Berlin or UTC", c.DisplayTimezone))
+		}
 	}
 	e, w := c.Matrix.Validate()
 	errs, warnings = append(errs, e...), append(warnings, w...)

@@ -12,6 +12,7 @@ import (
 	"runtime/metrics"
 	"syscall"
 	"time"
+	_ "time/tzdata" // display_timezone in an image without zoneinfo
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -67,6 +68,10 @@ func run() error {
 		return nil
 	}
 
+	if cfg.DisplayTimezone != "" {
+		// Every time shown in the room, with its zone; validate checked the name.
+		time.Local, _ = time.LoadLocation(cfg.DisplayTimezone)
+	}
 	log := newLogger(cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -105,9 +110,9 @@ func serve(ctx context.Context, cfg *Config, started time.Time) error {
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	if cfg.Audit.Retention.Duration > 0 {
-		g.Go(func() error { pruneAudit(gctx, st, cfg.Audit.Retention.Duration); return nil })
-	}
+	retention := store.Retention{Audit: cfg.Audit.Retention.Duration, Alerts: cfg.Retention.Alerts.Duration,
+		UpdateRuns: cfg.Retention.UpdateRuns.Duration, Confirmations: cfg.Retention.Confirmations.Duration}
+	g.Go(func() error { maintain(gctx, st, retention); return nil })
 	if !cfg.Fleet.Watch.Disabled {
 		watcher := ops.NewWatcher(fleet, b)
 		deps.Watcher = watcher
@@ -130,16 +135,27 @@ func serve(ctx context.Context, cfg *Config, started time.Time) error {
 	return nil
 }
 
-// pruneAudit deletes audit rows older than the retention period, at start and then daily.
-func pruneAudit(ctx context.Context, st *store.Store, retention time.Duration) {
+// maintain keeps the database from growing without bound: at start and then
+// daily it deletes the rows older than their retention, checkpoints the
+// write-ahead log and vacuums the file.
+func maintain(ctx context.Context, st *store.Store, retention store.Retention) {
 	tick := time.NewTicker(24 * time.Hour)
 	defer tick.Stop()
 	for {
-		n, err := st.Audit().Prune(ctx, time.Now().Add(-retention))
+		log := zerolog.Ctx(ctx)
+		pruned, err := st.Prune(ctx, retention, time.Now())
 		if err != nil {
-			zerolog.Ctx(ctx).Err(err).Msg("Failed to prune the audit log")
-		} else if n > 0 {
-			zerolog.Ctx(ctx).Info().Int64("rows", n).Stringer("retention", retention).Msg("Pruned the audit log")
+			log.Err(err).Msg("Failed to prune the database")
+		}
+		for table, n := range pruned {
+			if n > 0 {
+				log.Info().Str("table", table).Int64("rows", n).Msg("Pruned rows past their retention")
+			}
+		}
+		if err := st.Compact(ctx); err != nil && ctx.Err() == nil {
+			log.Err(err).Msg("Failed to compact the database")
+		} else {
+			log.Debug().Int64("bytes", st.Size()).Msg("Database compacted")
 		}
 		select {
 		case <-ctx.Done():
