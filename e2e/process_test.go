@@ -7,8 +7,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,33 +24,6 @@ import (
 // The process tests are about opsroom as a process a service manager runs:
 // it ends when its Matrix session is dead, holds its database alone, and loses
 // no command around a restart; and about what never waits behind work.
-
-// launch starts another opsroom on the config startOpsroom last wrote, without
-// waiting for it to be ready; the test's cleanup stops it.
-func (w *world) launch(t *testing.T) *opsroom {
-	t.Helper()
-	o := &opsroom{
-		cmd:    exec.Command(testworld.GoBinary(t, "./cmd/opsroom"), "-config", filepath.Join(w.dir, "config.yaml")),
-		db:     filepath.Join(w.dir, "opsroom.db"),
-		ready:  make(chan struct{}),
-		exited: make(chan struct{}),
-	}
-	pipe, err := o.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := o.cmd.Start(); err != nil {
-		t.Fatalf("starting opsroom: %v", err)
-	}
-	go o.readLog(pipe)
-	t.Cleanup(func() {
-		o.stop(t)
-		if t.Failed() {
-			t.Logf("log of the opsroom started at %s:\n%s", o.cmd.Path, o.log())
-		}
-	})
-	return o
-}
 
 // exitsWithin waits for o to exit on its own and returns its exit code.
 func exitsWithin(t *testing.T, o *opsroom, d time.Duration, what string) int {
@@ -202,14 +173,7 @@ func TestControlIsAnsweredWhileTheJobSlotsAreTaken(t *testing.T) {
 		"app": {"host": "local", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container},
 	})
 
-	sent := w.say(t, w.alice, "!update app")
-	var progress id.EventID
-	eventually(t, "the slow fetch running on the host", func() bool {
-		if r := w.replies(t, sent); len(r) > 0 {
-			progress = r[0].ID
-		}
-		return progress != "" && len(liveProcesses(t, "sleep 43")) > 0
-	})
+	progress := w.startSlowUpdate(t, 43)
 
 	// The one job slot is the update's: work waits for it, marked ⏳ meanwhile;
 	// reads and control do not wait.

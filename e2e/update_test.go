@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"database/sql"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -192,6 +193,21 @@ func liveProcesses(t testing.TB, s string) []string {
 	return live
 }
 
+// startSlowUpdate sends !update app, whose fetch sleeps for sleep seconds
+// first (see ComposeProject.SlowFetch), and returns once the fetch runs on
+// the host, with its progress message.
+func (w *world) startSlowUpdate(t testing.TB, sleep int) (progress id.EventID) {
+	t.Helper()
+	sent := w.say(t, w.alice, "!update app")
+	eventually(t, "the slow fetch running on the host", func() bool {
+		if r := w.replies(t, sent); len(r) > 0 {
+			progress = r[0].ID
+		}
+		return progress != "" && len(liveProcesses(t, fmt.Sprintf("sleep %d", sleep))) > 0
+	})
+	return progress
+}
+
 func TestCancelEndsTheUpdateAndItsProcessesOnTheHost(t *testing.T) {
 	w := newWorld(t)
 	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
@@ -201,14 +217,7 @@ func TestCancelEndsTheUpdateAndItsProcessesOnTheHost(t *testing.T) {
 		"app": {"host": "local", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container},
 	})
 
-	sent := w.say(t, w.alice, "!update app")
-	var progress id.EventID
-	eventually(t, "the slow fetch running on the host", func() bool {
-		if r := w.replies(t, sent); len(r) > 0 {
-			progress = r[0].ID
-		}
-		return progress != "" && len(liveProcesses(t, "sleep 37")) > 0
-	})
+	progress := w.startSlowUpdate(t, 37)
 	mustContain(t, "cancel", w.ask(t, w.alice, "!cancel app"), "cancelling the update of **app**")
 	eventually(t, "the progress message saying it was cancelled", func() bool {
 		edits := w.edits(t, progress)

@@ -199,8 +199,24 @@ func (w *world) startOpsroom(t testing.TB, hosts map[string]host, services map[s
 		t.Fatal(err)
 	}
 
+	o := w.launch(t)
+	select {
+	case <-o.ready:
+	case <-o.exited:
+		t.Fatalf("opsroom exited before it was ready: %v\n%s", o.cmd.ProcessState, o.log())
+	case <-time.After(replyTimeout):
+		t.Fatalf("opsroom not ready after %s:\n%s", replyTimeout, o.log())
+	}
+	return o
+}
+
+// launch starts an opsroom on the config startOpsroom last wrote, without
+// waiting for it to be ready; the test's cleanup stops it, checks the race
+// detector's verdict and, if the test failed, prints its log.
+func (w *world) launch(t testing.TB) *opsroom {
+	t.Helper()
 	o := &opsroom{
-		cmd:    exec.Command(testworld.GoBinary(t, "./cmd/opsroom"), "-config", cfgPath),
+		cmd:    exec.Command(testworld.GoBinary(t, "./cmd/opsroom"), "-config", filepath.Join(w.dir, "config.yaml")),
 		db:     filepath.Join(w.dir, "opsroom.db"),
 		ready:  make(chan struct{}),
 		exited: make(chan struct{}),
@@ -222,13 +238,6 @@ func (w *world) startOpsroom(t testing.TB, hosts map[string]host, services map[s
 			t.Logf("opsroom log:\n%s", o.log())
 		}
 	})
-	select {
-	case <-o.ready:
-	case <-o.exited:
-		t.Fatalf("opsroom exited before it was ready: %v\n%s", o.cmd.ProcessState, o.log())
-	case <-time.After(replyTimeout):
-		t.Fatalf("opsroom not ready after %s:\n%s", replyTimeout, o.log())
-	}
 	return o
 }
 
