@@ -53,7 +53,8 @@ func LockDatabase(path string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("locking database %s (lock file %s): %w", path, lockPath, err)
 	}
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	if err != nil {
