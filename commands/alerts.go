@@ -33,7 +33,11 @@ func alertMarkdown(a *ops.Alert) string {
 	case ops.AlertNotDeployed:
 		fmt.Fprintf(&b, "🔴 **%s** on %s is not deployed: container %s %s", escape(a.Service), code(a.Host), code(st.Container), absence(st))
 	case ops.AlertUnhealthy:
-		fmt.Fprintf(&b, "🟠 **%s** on %s is unhealthy: it runs, but its health check fails", escape(a.Service), code(a.Host))
+		check := "health check"
+		if st.Probe != nil && !st.Probe.OK {
+			check = "health probe"
+		}
+		fmt.Fprintf(&b, "🟠 **%s** on %s is unhealthy: it runs, but its %s fails", escape(a.Service), code(a.Host), check)
 		if a.Health != "" {
 			fmt.Fprintf(&b, ": %s", code(a.Health))
 		}

@@ -262,7 +262,10 @@ func allUnreachable(g []ops.Status) bool {
 }
 
 func serviceRow(st ops.Status, muted map[string]store.Mute, now time.Time) statusRow {
-	health := st.Health
+	health := escape(st.Health)
+	if p := st.Probe; p != nil {
+		health = strings.TrimPrefix(health+"; ", "; ") + escape(probeAnswer(p))
+	}
 	if health == "" {
 		health = "—"
 	}
@@ -382,6 +385,9 @@ func statusDetail(st ops.Status, now time.Time) string {
 		if st.Health != "" {
 			item("health", st.Health)
 		}
+		if p := st.Probe; p != nil {
+			item("health probe", code(p.Target)+": "+escape(probeAnswer(p)))
+		}
 	}
 	if st.Commit != "" {
 		item("commit", code(shortCommit(st.Commit)))
@@ -395,6 +401,11 @@ func statusDetail(st ops.Status, now time.Time) string {
 		}
 	}
 	return b.String()
+}
+
+// probeAnswer is a health probe's answer and how long it took: "HTTP 401, 3ms".
+func probeAnswer(p *ops.ProbeResult) string {
+	return p.Answer + ", " + p.Took()
 }
 
 func errText(err error) string {

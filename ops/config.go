@@ -82,6 +82,9 @@ type ServiceConfig struct {
 	// (`confirm: true` is every verb that changes the service).
 	Confirm ConfirmVerbs      `yaml:"confirm"`
 	Actions map[string]string `yaml:"actions"`
+	// Health is a probe opsroom runs through the host's SSH connection; a
+	// running service whose probe fails is unhealthy.
+	Health *HealthConfig `yaml:"health"`
 }
 
 const (
@@ -244,6 +247,9 @@ func (c *Config) Validate() (errs, warnings []error) {
 			} else if strings.TrimSpace(s.Actions[action]) == "" {
 				bad(key+".actions."+action, "empty command")
 			}
+		}
+		if s.Health != nil {
+			errs = append(errs, s.Health.validate(key)...)
 		}
 	}
 	if !c.Watch.Disabled && !c.Watch.NoEvents {

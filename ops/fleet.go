@@ -175,7 +175,8 @@ func (f *Fleet) StatusAll(ctx context.Context) []Status {
 	return all
 }
 
-// probe inspects the containers of services, all on one host, in one command.
+// probe inspects the containers of services, all on one host, in one
+// command, then runs the health probes of those that run.
 func (f *Fleet) probe(ctx context.Context, host string, services []*ServiceConfig) []Status {
 	names := make([]string, len(services))
 	for i, s := range services {
@@ -202,6 +203,9 @@ func (f *Fleet) probe(ctx context.Context, host string, services []*ServiceConfi
 		}
 		st.Service, st.Host, st.Kind, st.Container = s.Name, s.Host, s.Kind, s.Container
 		out[i] = st
+	}
+	if err == nil {
+		f.runProbes(ctx, host, services, out)
 	}
 	return out
 }

@@ -330,6 +330,9 @@ type sessionServer struct {
 	peak    int // the most sessions open at once on one connection
 	refused int
 	got     int // connections
+
+	noForwarding bool // refuse direct-tcpip channels, as AllowTcpForwarding no does
+	forwards     int  // direct-tcpip channels opened
 }
 
 func startSessionServer(t *testing.T, limit int) *sessionServer {
@@ -394,6 +397,10 @@ func (s *sessionServer) serve(nc net.Conn, cfg *ssh.ServerConfig) {
 	go ssh.DiscardRequests(reqs)
 	onConn := 0 // sessions open on this connection: MaxSessions counts per connection
 	for nch := range chans {
+		if nch.ChannelType() == "direct-tcpip" {
+			go s.forward(nch) // not a session: MaxSessions does not count it
+			continue
+		}
 		s.mu.Lock()
 		full := onConn >= s.limit
 		if full {

@@ -32,9 +32,10 @@ type Status struct {
 	Health                   string // "", healthy, unhealthy, starting
 	ExitCode                 int
 	Image                    string
-	Commit                   string // compose: the deployed commit
-	Raw                      string // output that could not be parsed
-	Err                      error  // why unreachable or unknown
+	Commit                   string       // compose: the deployed commit
+	Probe                    *ProbeResult // the health probe's answer, when the service has one and runs
+	Raw                      string       // output that could not be parsed
+	Err                      error        // why unreachable or unknown
 }
 
 // inspectFormat is the one line per container that a status probe asks docker for.

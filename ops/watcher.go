@@ -20,7 +20,7 @@ type Alert struct {
 	Was      string   // the state before, for a recovery
 	Downtime time.Duration
 	Logs     string // the last lines of output, for exits, crash loops and failing health
-	Health   string // the health check's last output, for unhealthy
+	Health   string // the health check's last output, or the health probe's answer, for unhealthy
 	// Suppressed is, when a flap ends, how many alerts were held back.
 	Suppressed int
 	Window     time.Duration // the flap window
@@ -263,11 +263,15 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 			case AlertRecovered:
 				alert.Downtime = now.Sub(before.Since)
 			case AlertUnhealthy:
-				out, err := w.fleet.HealthOutput(ctx, st.Service)
-				if err != nil {
-					out = "(could not read the health check's output: " + err.Error() + ")"
+				if st.Probe != nil && !st.Probe.OK {
+					alert.Health = st.Probe.String()
+				} else {
+					out, err := w.fleet.HealthOutput(ctx, st.Service)
+					if err != nil {
+						out = "(could not read the health check's output: " + err.Error() + ")"
+					}
+					alert.Health = out
 				}
-				alert.Health = out
 				alert.Logs = w.logsOf(ctx, st.Service, nil)
 			case AlertExited, AlertCrashLoop:
 				alert.Logs = w.logsOf(ctx, st.Service, logs[st.Service])
