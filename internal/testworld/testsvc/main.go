@@ -9,6 +9,10 @@
 //	TICK=1s     otherwise print "tick N" every TICK (every 5th also to stderr)
 //	EXIT_AFTER  exit after this long, with EXIT_CODE (default 1): a crash
 //	LISTEN      serve HTTP here: /health, /version
+//	HEALTH_STATUS  the status code /health answers with (default 200)
+//	ANSWER_FILE /health answers as this file says while it exists: a status
+//	            code, or "hang" (no answer at all); "testsvc answer CODE|hang"
+//	            (with docker exec) writes it, "testsvc answer" removes it
 //	HEALTH_FILE "testsvc health" (a HEALTHCHECK) fails while this file exists;
 //	            "testsvc sick" and "testsvc well" (with docker exec) make and remove it
 //
@@ -42,6 +46,20 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "answer" {
+		// Run with docker exec: change what /health answers.
+		f := os.Getenv("ANSWER_FILE")
+		if f == "" {
+			fmt.Fprintln(os.Stderr, "ANSWER_FILE is not set")
+			os.Exit(2)
+		}
+		if len(os.Args) > 2 {
+			_ = os.WriteFile(f, []byte(os.Args[2]+"\n"), 0o644)
+		} else {
+			_ = os.Remove(f)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "health" {
 		if f := os.Getenv("HEALTH_FILE"); f != "" {
 			if _, err := os.Stat(f); err == nil {
@@ -70,7 +88,7 @@ func main() {
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 
 	if addr := os.Getenv("LISTEN"); addr != "" {
-		http.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+		http.HandleFunc("/health", health)
 		http.HandleFunc("/version", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, version) })
 		go func() {
 			if err := http.ListenAndServe(addr, nil); err != nil {
@@ -122,6 +140,26 @@ func main() {
 			}
 		}
 	}
+}
+
+// health answers /health: with HEALTH_STATUS, or as ANSWER_FILE says.
+func health(w http.ResponseWriter, r *http.Request) {
+	answer := env("HEALTH_STATUS", "200")
+	if f := os.Getenv("ANSWER_FILE"); f != "" {
+		if data, err := os.ReadFile(f); err == nil {
+			answer = strings.TrimSpace(string(data))
+		}
+	}
+	if answer == "hang" {
+		<-r.Context().Done()
+		return
+	}
+	code, err := strconv.Atoi(answer)
+	if err != nil {
+		code = http.StatusInternalServerError
+	}
+	w.WriteHeader(code)
+	fmt.Fprintln(w, "ok")
 }
 
 func env(key, def string) string {
