@@ -173,6 +173,9 @@ type ProbeResult struct {
 
 // String is the probe's answer as an alert or !status shows it.
 func (p ProbeResult) String() string {
+	if strings.HasPrefix(p.Answer, "no answer within ") {
+		return p.Target + ": " + p.Answer // the wait is the timeout, said once
+	}
 	return fmt.Sprintf("%s: %s after %s", p.Target, p.Answer, p.Took())
 }
 
