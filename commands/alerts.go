@@ -74,7 +74,7 @@ func alertMarkdown(a *ops.Alert) string {
 			escape(a.Service), code(a.Host), ago(a.Window), stateText(st))
 	case ops.AlertFlapEnded:
 		fmt.Fprintf(&b, "〰️ **%s** on %s is stable again: %s, after %d more %s held back",
-			escape(a.Service), code(a.Host), stateText(st), a.Suppressed, plural(a.Suppressed, "change", "changes"))
+			escape(a.Service), code(a.Host), stateText(st), a.Suppressed, ops.Plural(a.Suppressed, "change", "changes"))
 	default:
 		fmt.Fprintf(&b, "⚪ %s: %s", escape(a.Service), a.Kind)
 	}

@@ -13,6 +13,8 @@ import (
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/opsroom/opsroom/ops"
 )
 
 // The homeserver refuses an event whose JSON is over 64 KiB, and it measures
@@ -185,7 +187,7 @@ func cutTail(md string, fits func(string) bool) string {
 			b.WriteString("\n" + fence)
 		}
 		cut := len(lines) - k
-		fmt.Fprintf(&b, "\n\n_… %d more %s cut_", cut, plural(cut, "line", "lines"))
+		fmt.Fprintf(&b, "\n\n_… %d more %s cut_", cut, ops.Plural(cut, "line", "lines"))
 		return b.String()
 	}
 	if k := largest(len(lines)-1, func(k int) bool { return fits(build(k)) }); k > 0 {
@@ -273,9 +275,9 @@ func (p mdPart) keepLastBytes(b int) mdPart {
 func cutNote(lines int, partial bool) string {
 	switch {
 	case lines > 0 && partial:
-		return fmt.Sprintf("_… %d earlier %s cut, and the start of the next_", lines, plural(lines, "line", "lines"))
+		return fmt.Sprintf("_… %d earlier %s cut, and the start of the next_", lines, ops.Plural(lines, "line", "lines"))
 	case lines > 0:
-		return fmt.Sprintf("_… %d earlier %s cut_", lines, plural(lines, "line", "lines"))
+		return fmt.Sprintf("_… %d earlier %s cut_", lines, ops.Plural(lines, "line", "lines"))
 	case partial:
 		return "_… the start of the line below cut_"
 	}

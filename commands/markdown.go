@@ -106,13 +106,6 @@ func longestRun(s string, c byte) int {
 	return longest
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
 // ago renders a duration the way people say it in chat: "3 s", "5 min", "2 h 10 min", "3 d 4 h".
 func ago(d time.Duration) string {
 	switch {

@@ -67,7 +67,7 @@ var cmdLogs = &command{
 		if err != nil {
 			return failed(svc.Name, err)
 		}
-		reply := fmt.Sprintf("Last %d %s of **%s** on %s:\n\n", lines, plural(lines, "line", "lines"), escape(svc.Name), code(svc.Host))
+		reply := fmt.Sprintf("Last %d %s of **%s** on %s:\n\n", lines, ops.Plural(lines, "line", "lines"), escape(svc.Name), code(svc.Host))
 		if strings.TrimSpace(out) == "" {
 			reply += "_(no output)_"
 		} else {
@@ -308,8 +308,8 @@ func statusSummary(counts map[ops.State]int, hostsDown, onDown int) string {
 		}
 	}
 	if hostsDown > 0 {
-		parts = append(parts, fmt.Sprintf("%d %s unreachable (%d %s)", hostsDown, plural(hostsDown, "host", "hosts"),
-			onDown, plural(onDown, "service", "services")))
+		parts = append(parts, fmt.Sprintf("%d %s unreachable (%d %s)", hostsDown, ops.Plural(hostsDown, "host", "hosts"),
+			onDown, ops.Plural(onDown, "service", "services")))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -390,7 +390,7 @@ func statusDetail(st ops.Status, now time.Time) string {
 		}
 	}
 	if st.Commit != "" {
-		item("commit", code(shortCommit(st.Commit)))
+		item("commit", code(ops.ShortCommit(st.Commit)))
 	}
 	if st.State == ops.StateUnknown {
 		if st.Err != nil {
@@ -413,11 +413,4 @@ func errText(err error) string {
 		return "unknown error"
 	}
 	return err.Error()
-}
-
-func shortCommit(c string) string {
-	if len(c) > 7 {
-		return c[:7]
-	}
-	return c
 }

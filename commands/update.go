@@ -214,7 +214,7 @@ func (p *progress) renderSuccess(res *ops.UpdateResult, now time.Time) string {
 		done = "Rolled back"
 	}
 	fmt.Fprintf(&b, "✅ %s **%s** on %s: %s → %s (started by %s, took %s)\n\n", done, escape(p.service), code(p.host),
-		code(shortCommit(res.OldCommit)), code(shortCommit(res.NewCommit)), p.who, clock(now.Sub(p.started)))
+		code(ops.ShortCommit(res.OldCommit)), code(ops.ShortCommit(res.NewCommit)), p.who, clock(now.Sub(p.started)))
 	if res.OldCommit == res.NewCommit {
 		// A second rollback in a row goes to the same commit as the first.
 		at := "the newest commit"

@@ -93,7 +93,7 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 				if len(fields) == 0 {
 					return Check{Detail: "git ls-remote succeeded but printed no commit"}
 				}
-				return Check{OK: true, Detail: fmt.Sprintf("%s/%s is at %s", s.GitRemote, s.GitBranch, short(fields[0]))}
+				return Check{OK: true, Detail: fmt.Sprintf("%s/%s is at %s", s.GitRemote, s.GitBranch, ShortCommit(fields[0]))}
 			})
 	}
 	if err == nil {
@@ -117,7 +117,7 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 			case changed != "":
 				files := strings.Split(changed, "\n")
 				return Check{Detail: fmt.Sprintf("%d tracked %s changed (an update would discard them): %s",
-					len(files), pluralize(fmt.Sprint(len(files)), "file", "files"), strings.Join(files, "; "))}
+					len(files), Plural(len(files), "file", "files"), strings.Join(files, "; "))}
 			}
 			return Check{OK: true, Detail: "clean"}
 		})

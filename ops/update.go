@@ -92,9 +92,10 @@ func (f *Fleet) deploy(ctx context.Context, service, commit string, obs UpdateOb
 	}
 	obs.Commits(old, newCommit)
 	count, _ := u.git(StageFetch, "git -C "+dir+" rev-list --count "+Quote(old+".."+newCommit))
-	obs.StageDone(StageFetch, fmt.Sprintf("%s %s -> %s (%s new %s)", ref, short(old), short(newCommit), count, pluralize(count, "commit", "commits")))
+	n, _ := strconv.Atoi(count)
+	obs.StageDone(StageFetch, fmt.Sprintf("%s %s -> %s (%s new %s)", ref, ShortCommit(old), ShortCommit(newCommit), count, Plural(n, "commit", "commits")))
 
-	obs.StageStarted(StageReset, "git reset --hard "+short(newCommit))
+	obs.StageStarted(StageReset, "git reset --hard "+ShortCommit(newCommit))
 	if _, err := u.stream(StageReset, "git -C "+dir+" reset --hard "+Quote(newCommit)+" 2>&1"); err != nil {
 		return nil, err
 	}
@@ -103,9 +104,9 @@ func (f *Fleet) deploy(ctx context.Context, service, commit string, obs UpdateOb
 	if now, err := u.git(StageReset, "git -C "+dir+" rev-parse HEAD"); err != nil {
 		return nil, err
 	} else if now != newCommit {
-		return nil, fmt.Errorf("%s: host %q: after the reset HEAD is %.80q, not %s; nothing was deployed", StageReset, s.Host, now, short(newCommit))
+		return nil, fmt.Errorf("%s: host %q: after the reset HEAD is %.80q, not %s; nothing was deployed", StageReset, s.Host, now, ShortCommit(newCommit))
 	}
-	obs.StageDone(StageReset, "HEAD is now "+short(newCommit))
+	obs.StageDone(StageReset, "HEAD is now "+ShortCommit(newCommit))
 
 	compose := "cd " + dir + " && " + h.ComposeCommand
 	obs.StageStarted(StageBuild, h.ComposeCommand+" build "+s.ComposeService)
@@ -171,15 +172,17 @@ func (w observerWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func short(commit string) string {
+// ShortCommit is a commit ID as people write it: its first 7 characters.
+func ShortCommit(commit string) string {
 	if len(commit) > 7 {
 		return commit[:7]
 	}
 	return commit
 }
 
-func pluralize(count, one, many string) string {
-	if n, err := strconv.Atoi(count); err == nil && n == 1 {
+// Plural is one when n is 1, and many otherwise.
+func Plural(n int, one, many string) string {
+	if n == 1 {
 		return one
 	}
 	return many
