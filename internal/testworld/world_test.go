@@ -78,3 +78,20 @@ func TestServiceContainerRunsAndLogs(t *testing.T) {
 		t.Errorf("container is %s, want running", got)
 	}
 }
+
+// TestSSHDKeepsOpenSSHsDefaultLimits: the test hosts' sshd must limit sessions
+// and new connections as users' hosts do; a raised limit would hide what
+// max_sessions and the session queue are for.
+func TestSSHDKeepsOpenSSHsDefaultLimits(t *testing.T) {
+	Short(t)
+	s := StartSSHD(t)
+	out, err := exec.Command(sshdBinary, "-T", "-f", s.config, "-C", "user="+s.User+",host=localhost,addr=127.0.0.1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sshd -T: %v\n%s", err, out)
+	}
+	for _, want := range []string{"\nmaxsessions 10\n", "\nmaxstartups 10:30:100\n"} {
+		if !strings.Contains("\n"+string(out), want) {
+			t.Errorf("the test sshd's effective config lacks %q", strings.TrimSpace(want))
+		}
+	}
+}
