@@ -27,11 +27,11 @@ func alertMarkdown(a *ops.Alert) string {
 	switch a.Kind {
 	case ops.AlertExited:
 		fmt.Fprintf(&b, "🔴 **%s** on %s exited with code %d", escape(a.Service), code(a.Host), st.ExitCode)
-		if st.DockerStatus != "" && st.DockerStatus != "exited" {
-			fmt.Fprintf(&b, " (%s)", st.DockerStatus)
+		if st.Native != "" && st.Native != "exited" {
+			fmt.Fprintf(&b, " (%s)", st.Native)
 		}
 	case ops.AlertNotDeployed:
-		fmt.Fprintf(&b, "🔴 **%s** on %s is not deployed: container %s %s", escape(a.Service), code(a.Host), code(st.Container), absence(st))
+		fmt.Fprintf(&b, "🔴 **%s** on %s is not deployed: %s %s %s", escape(a.Service), code(a.Host), st.Noun, code(st.Object), absence(st))
 	case ops.AlertUnhealthy:
 		check := "health check"
 		if st.Probe != nil && !st.Probe.OK {
@@ -49,10 +49,14 @@ func alertMarkdown(a *ops.Alert) string {
 			fmt.Fprintf(&b, "\n\n%s", escape(clip(a.Err.Error(), maxReasonRunes)))
 		}
 	case ops.AlertEngineDown:
-		fmt.Fprintf(&b, "🔴 Docker on %s does not answer; its services: %s", code(a.Host), escape(serviceList(a.Services)))
 		var engine *ops.EngineError
+		name, output := "The container engine", ""
 		if errors.As(a.Err, &engine) {
-			b.WriteString("\n\n" + codeBlock(engine.Output, 0))
+			name, output = engine.Engine, engine.Output
+		}
+		fmt.Fprintf(&b, "🔴 %s on %s does not answer; its services: %s", escape(name), code(a.Host), escape(serviceList(a.Services)))
+		if output != "" {
+			b.WriteString("\n\n" + codeBlock(output, 0))
 		}
 	case ops.AlertRecovered:
 		subject := "**" + escape(a.Service) + "** on " + code(a.Host)

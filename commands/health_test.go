@@ -10,9 +10,9 @@ import (
 
 func TestHealthProbeShowsInStatusAndAlerts(t *testing.T) {
 	// given a service that answers 401 (healthy as configured) and one whose probe fails
-	maubot := ops.Status{Service: "maubot", Host: "spark", Container: "maubot", State: ops.StateRunning, StartedAt: now.Add(-time.Hour),
+	maubot := ops.Status{Service: "maubot", Host: "spark", Object: "maubot", Noun: "container", State: ops.StateRunning, StartedAt: now.Add(-time.Hour),
 		Probe: &ops.ProbeResult{Target: "http://127.0.0.1:29316/", OK: true, Answer: "HTTP 401", Latency: 12 * time.Millisecond}}
-	web := ops.Status{Service: "web", Host: "spark", Container: "web", State: ops.StateUnhealthy, StartedAt: now.Add(-time.Hour), Health: "healthy",
+	web := ops.Status{Service: "web", Host: "spark", Object: "web", Noun: "container", State: ops.StateUnhealthy, StartedAt: now.Add(-time.Hour), Health: "healthy",
 		Probe: &ops.ProbeResult{Target: "http://127.0.0.1:8080/health", Answer: "no answer within 5s", Latency: 5 * time.Second}}
 
 	// then the table shows each probe's answer in the health column

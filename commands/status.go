@@ -108,12 +108,12 @@ func since(st ops.Status, now time.Time) string {
 	return "—"
 }
 
-// stateText is the state with what qualifies it: the exit code, docker's own word when it differs.
+// stateText is the state with what qualifies it: the exit code, the backend's own word when it differs.
 func stateText(st ops.Status) string {
 	s := string(st.State)
 	if st.State == ops.StateExited {
-		if st.DockerStatus != "" && st.DockerStatus != "exited" {
-			s += " (" + st.DockerStatus + ")"
+		if st.Native != "" && st.Native != "exited" {
+			s += " (" + st.Native + ")"
 		} else {
 			s += fmt.Sprintf(" (code %d)", st.ExitCode)
 		}
@@ -121,9 +121,9 @@ func stateText(st ops.Status) string {
 	return s
 }
 
-// absence says how a not-deployed service's container is missing.
+// absence says how a not-deployed service's container or unit is missing.
 func absence(st ops.Status) string {
-	if st.DockerStatus == "removing" {
+	if st.Native == "removing" {
 		return "is being removed"
 	}
 	return "does not exist"
@@ -368,13 +368,13 @@ func statusDetail(st ops.Status, now time.Time) string {
 		item("error", escape(errText(st.Err)))
 		return b.String()
 	case ops.StateNotDeployed:
-		item("container", code(st.Container)+" "+absence(st))
+		item(st.Noun, code(st.Object)+" "+absence(st))
 	default:
-		container := code(st.Container)
+		object := code(st.Object)
 		if st.Image != "" {
-			container += " (image " + code(st.Image) + ")"
+			object += " (image " + code(st.Image) + ")"
 		}
-		item("container", container)
+		item(st.Noun, object)
 		if s := since(st, now); s != "—" {
 			item("since", s)
 		}

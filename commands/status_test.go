@@ -17,7 +17,7 @@ func TestStatusReportShowsEveryStateAndItsProblem(t *testing.T) {
 	all := []ops.Status{
 		{Service: "bridge", Host: "spark", State: ops.StateRunning, StartedAt: now.Add(-2*time.Hour - 10*time.Minute), Health: "healthy"},
 		{Service: "db", Host: "spark", State: ops.StateExited, ExitCode: 137, FinishedAt: now.Add(-5 * time.Minute)},
-		{Service: "paused", Host: "spark", State: ops.StateExited, DockerStatus: "paused"},
+		{Service: "paused", Host: "spark", State: ops.StateExited, Native: "paused"},
 		{Service: "gone", Host: "spark", State: ops.StateNotDeployed},
 		{Service: "synapse", Host: "vps", State: ops.StateUnreachable, Err: errors.New(`host "vps": dial tcp: i/o timeout`)},
 	}
@@ -138,7 +138,7 @@ func TestStatusReportFitsThousandsOfProblems(t *testing.T) {
 }
 
 func TestStatusDetailOfUnknownShowsTheRawOutput(t *testing.T) {
-	got := statusDetail(ops.Status{Service: "x", Host: "h", Container: "x1", State: ops.StateUnknown, Raw: "garbage|output"}, now)
+	got := statusDetail(ops.Status{Service: "x", Host: "h", Object: "x1", Noun: "container", State: ops.StateUnknown, Raw: "garbage|output"}, now)
 	if !strings.Contains(got, "```\ngarbage|output\n```") {
 		t.Errorf("unknown state must show the raw output fenced:\n%s", got)
 	}

@@ -111,15 +111,12 @@ var cmdWatch = &command{
 				case "":
 					answers = "yes"
 				case ops.HostEngineDown:
-					answers = "yes, but Docker does not"
+					answers = "yes, but " + escape(h.Engine) + " does not"
 				default:
 					answers = "no"
 				}
 			}
-			stream := "not connected"
-			if h.Streaming {
-				stream = "connected"
-			}
+			stream := streamText(h.Streams)
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", escape(h.Host), last, answers, stream)
 		}
 		problems, err := ce.Meta.Store.RoomProblems(ce.Ctx)
@@ -180,4 +177,24 @@ func parseMuteDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("DURATION must be like 30m, 2h or 1d, at most 30d; got %s", code(s))
 	}
 	return d, nil
+}
+
+// streamText says how a host's event streams are: "connected", "not
+// connected", or each engine's when it has several; none, "none (probed only)".
+func streamText(streams []ops.Stream) string {
+	if len(streams) == 0 {
+		return "none (probed only)"
+	}
+	var parts []string
+	for _, s := range streams {
+		state := "not connected"
+		if s.Connected {
+			state = "connected"
+		}
+		if len(streams) > 1 {
+			state = escape(s.Engine) + " " + state
+		}
+		parts = append(parts, state)
+	}
+	return strings.Join(parts, ", ")
 }

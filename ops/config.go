@@ -61,7 +61,11 @@ type Kind string
 const (
 	KindCompose   Kind = "compose"
 	KindContainer Kind = "container"
+	KindSystemd   Kind = "systemd"
 )
+
+// Kinds lists every kind, as the config names them.
+var Kinds = []Kind{KindCompose, KindContainer, KindSystemd}
 
 // ServiceConfig is one service users name in commands.
 type ServiceConfig struct {
@@ -69,6 +73,8 @@ type ServiceConfig struct {
 	Host           string   `yaml:"host"`
 	Kind           Kind     `yaml:"kind"`
 	Container      string   `yaml:"container"`
+	Unit           string   `yaml:"unit"`      // systemd: the unit, e.g. synapse.service
+	UserUnit       bool     `yaml:"user_unit"` // systemd: a unit of the run_as user's own manager (systemctl --user)
 	Directory      string   `yaml:"directory"`
 	ComposeService string   `yaml:"compose_service"`
 	GitRemote      string   `yaml:"git_remote"`
@@ -102,6 +108,8 @@ var (
 	userNameRE    = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*$`)
 	// containerNameRE is docker's own rule for container names.
 	containerNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+	// unitNameRE is systemd's: letters, digits and :-_.\@, with a type suffix.
+	unitNameRE = regexp.MustCompile(`^[a-zA-Z0-9:_.\\@-]+\.(service|socket|target|timer|mount|path|scope|slice)$`)
 	// overridable lists the actions a service may replace, and the placeholders each takes.
 	overridable = []string{"logs", "restart", "stop", "start"}
 )
@@ -182,12 +190,12 @@ func (c *Config) Validate() (errs, warnings []error) {
 	e, w := c.Watch.validate()
 	errs, warnings = append(errs, e...), append(warnings, w...)
 
-	containers := map[string]string{} // host/container -> service
+	objects := map[string]string{} // host/container or host/unit -> service
 	for _, name := range sortedKeys(c.Services) {
 		s := c.Services[name]
 		key := "services." + name
 		if s == nil {
-			bad(key, "empty; a service needs host, kind and container")
+			bad(key, "empty; a service needs host, kind and container or unit")
 			continue
 		}
 		s.Name = name
@@ -199,38 +207,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 		} else if _, ok := c.Hosts[s.Host]; !ok {
 			bad(key+".host", "%q is not a defined host (defined: %s)", s.Host, strings.Join(hostNames, ", "))
 		}
-		switch s.Kind {
-		case KindCompose:
-			if s.Directory == "" {
-				bad(key+".directory", "required for kind compose: the project directory on the host")
-			}
-			if s.ComposeService == "" {
-				bad(key+".compose_service", "required for kind compose: the service's name in the compose file")
-			}
-			if s.GitRemote == "" {
-				s.GitRemote = "origin"
-			}
-			if s.GitBranch == "" {
-				s.GitBranch = "master"
-			}
-			if s.UpdateTimeout.Duration <= 0 {
-				s.UpdateTimeout.Duration = defaultUpdateTimeout
-			}
-		case KindContainer:
-		case "":
-			bad(key+".kind", "required: compose or container")
-		default:
-			bad(key+".kind", "%q is not a kind; use compose or container", s.Kind)
-		}
-		if s.Container == "" {
-			bad(key+".container", "required: the container's name as `docker ps` shows it")
-		} else if !containerNameRE.MatchString(s.Container) {
-			bad(key+".container", "%q is not a docker container name", s.Container)
-		} else if other, dup := containers[s.Host+"/"+s.Container]; dup {
-			bad(key+".container", "%q on host %q is already service %q", s.Container, s.Host, other)
-		} else {
-			containers[s.Host+"/"+s.Container] = name
-		}
+		errs = append(errs, s.validateKind(key, objects)...)
 		for i, m := range s.Mention {
 			if !strings.HasPrefix(m, "@") || !strings.Contains(m, ":") {
 				bad(fmt.Sprintf("%s.mention[%d]", key, i), "%q is not a Matrix user ID like @alice:example.org", m)
@@ -253,7 +230,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 		}
 	}
 	if !c.Watch.Disabled && !c.Watch.NoEvents {
-		// The watcher follows the docker events of every host with services, in a session it keeps.
+		// The watcher follows the event stream of every host with services, in a session it keeps.
 		streamed := map[string]bool{}
 		for _, s := range c.Services {
 			if s != nil {
@@ -262,11 +239,83 @@ func (c *Config) Validate() (errs, warnings []error) {
 		}
 		for _, name := range hostNames {
 			if h := c.Hosts[name]; h != nil && h.MaxSessions == 1 && streamed[name] {
-				bad("hosts."+name+".max_sessions", "1 leaves no session for commands, for the watcher's docker events stream keeps one; use 2 or more, or set watch.no_events: true")
+				bad("hosts."+name+".max_sessions", "1 leaves no session for commands, for the watcher's event stream keeps one; use 2 or more, or set watch.no_events: true")
 			}
 		}
 	}
 	return errs, warnings
+}
+
+// validateKind checks the fields of the service's kind and fills their
+// defaults; objects holds, by host, the containers and units already taken.
+func (s *ServiceConfig) validateKind(key string, objects map[string]string) (errs []error) {
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	kinds := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		kinds[i] = string(k)
+	}
+	taken := func(key, name string) {
+		if other, dup := objects[s.Host+"/"+name]; dup {
+			bad(key, "%q on host %q is already service %q", name, s.Host, other)
+		} else {
+			objects[s.Host+"/"+name] = s.Name
+		}
+	}
+	switch s.Kind {
+	case KindCompose, KindContainer:
+		if s.Kind == KindCompose {
+			if s.Directory == "" {
+				bad(key+".directory", "required for kind compose: the project directory on the host")
+			}
+			if s.ComposeService == "" {
+				bad(key+".compose_service", "required for kind compose: the service's name in the compose file")
+			}
+			if s.GitRemote == "" {
+				s.GitRemote = "origin"
+			}
+			if s.GitBranch == "" {
+				s.GitBranch = "master"
+			}
+		}
+		if s.Container == "" {
+			bad(key+".container", "required for kind %s: the container's name as `docker ps` shows it", s.Kind)
+		} else if !containerNameRE.MatchString(s.Container) {
+			bad(key+".container", "%q is not a docker container name", s.Container)
+		} else {
+			taken(key+".container", s.Container)
+		}
+		if s.Unit != "" || s.UserUnit {
+			bad(key+".unit", "only for kind systemd; a %s service names its container", s.Kind)
+		}
+	case KindSystemd:
+		if s.Unit == "" {
+			bad(key+".unit", "required for kind systemd: the unit, e.g. synapse.service")
+			break
+		}
+		unit := s.Unit
+		if !strings.Contains(unit, ".") {
+			unit += ".service" // as systemctl reads it
+		}
+		if !unitNameRE.MatchString(unit) {
+			bad(key+".unit", "%q is not a systemd unit name like synapse.service", s.Unit)
+		} else {
+			s.Unit = unit
+			taken(key+".unit", s.Unit)
+		}
+		if s.Container != "" {
+			bad(key+".container", "only for kinds compose and container; a systemd service names its unit")
+		}
+	case "":
+		bad(key+".kind", "required: one of %s", strings.Join(kinds, ", "))
+	default:
+		bad(key+".kind", "%q is not a kind; use one of %s", s.Kind, strings.Join(kinds, ", "))
+	}
+	if s.UpdateTimeout.Duration <= 0 {
+		s.UpdateTimeout.Duration = defaultUpdateTimeout
+	}
+	return errs
 }
 
 // jumpCycles lists every cycle of jump hosts (a host that reaches itself

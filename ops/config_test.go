@@ -39,8 +39,24 @@ services:
     container: bridge-1
   Bad_Name:
     host: spark
-    kind: vm
+    kind: container
     container: x
+  weird:
+    host: spark
+    kind: vm
+  unitless:
+    host: spark
+    kind: systemd
+  mixed:
+    host: spark
+    kind: systemd
+    unit: "bad unit"
+    container: y
+  both:
+    host: spark
+    kind: container
+    container: z
+    unit: z.service
   dup:
     host: spark
     kind: container
@@ -62,7 +78,11 @@ services:
 		`services.bridge.directory: required for kind compose`,
 		`services.bridge.compose_service: required for kind compose`,
 		`services.Bad_Name: "Bad_Name" is not a service name`,
-		`services.Bad_Name.kind: "vm" is not a kind; use compose or container`,
+		`services.weird.kind: "vm" is not a kind; use one of compose, container, systemd`,
+		`services.unitless.unit: required for kind systemd: the unit, e.g. synapse.service`,
+		`services.mixed.unit: "bad unit" is not a systemd unit name like synapse.service`,
+		`services.mixed.container: only for kinds compose and container; a systemd service names its unit`,
+		`services.both.unit: only for kind systemd; a container service names its container`,
 		`services.dup.container: "x" on host "spark" is already service "Bad_Name"`,
 		`services.dup.actions.deploy: not an action that can be replaced; use one of logs, restart, stop, start`,
 	} {
@@ -228,7 +248,7 @@ services:
   s: {host: h, kind: container, container: s-1}
 `
 	errs, _ := parse(t, hosts).Validate()
-	want := "hosts.h.max_sessions: 1 leaves no session for commands, for the watcher's docker events stream keeps one; use 2 or more, or set watch.no_events: true"
+	want := "hosts.h.max_sessions: 1 leaves no session for commands, for the watcher's event stream keeps one; use 2 or more, or set watch.no_events: true"
 	if got := joinErrs(errs); got != want+"\n" {
 		t.Errorf("errors:\n%s\nwant only:\n%s", got, want)
 	}

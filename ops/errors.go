@@ -49,32 +49,12 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // and the host is one alert.
 type EngineError struct {
 	Host   string
+	Engine string // the backend's name: Docker, systemd
 	Output string // what the CLI said
 }
 
 func (e *EngineError) Error() string {
-	return fmt.Sprintf("Docker on %s does not answer: %s", e.Host, lastLine(e.Output))
-}
-
-// engineFailure reads a failed docker command's output as the engine not
-// answering, as opposed to the command failing on its own.
-func engineFailure(res RunResult) bool {
-	if res.ExitCode == 0 {
-		return false
-	}
-	out := res.Stderr + res.Stdout
-	for _, sign := range []string{
-		"Cannot connect to the Docker daemon",
-		"permission denied while trying to connect to the Docker daemon",
-		"error during connect",
-		"Is the docker daemon running",
-		"docker: command not found",
-	} {
-		if strings.Contains(out, sign) {
-			return true
-		}
-	}
-	return res.ExitCode == 127
+	return fmt.Sprintf("%s on %s does not answer: %s", e.Engine, e.Host, lastLine(e.Output))
 }
 
 // UnknownServiceError is a service name that is not in the config.

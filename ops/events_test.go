@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -8,7 +9,11 @@ import (
 func TestEventLinesReportActionsAfterTheReadyLine(t *testing.T) {
 	var actions []string
 	ready := false
-	e := &eventLines{onEvent: func(a, c string) { actions = append(actions, a+" "+c) }, onFirst: func() { ready = true }}
+	e := &eventLines{parse: func(line []byte) (string, bool, bool) {
+		object, relevant, died := dockerBackend{}.parseEvent(line)
+		actions = append(actions, fmt.Sprintf("%s relevant=%v died=%v", object, relevant, died))
+		return object, relevant, died
+	}, onEvent: func(string, bool) {}, onFirst: func() { ready = true }}
 	stream := "opsroom-events-ready\n" +
 		`{"status":"die","id":"abc","Type":"container","Action":"die","Actor":{"Attributes":{"exitCode":"137","name":"web"}}}` + "\n" +
 		"garbage that is not json\n" +
@@ -18,7 +23,7 @@ func TestEventLinesReportActionsAfterTheReadyLine(t *testing.T) {
 		_, _ = e.Write([]byte(chunk))
 	}
 	_, _ = e.Write([]byte("rt\"}\n"))
-	if !ready || strings.Join(actions, ",") != "die web,health_status: unhealthy ,start " {
+	if want := "web relevant=true died=true, relevant=false died=false, relevant=true died=false, relevant=true died=false"; !ready || strings.Join(actions, ",") != want {
 		t.Errorf("ready %v, actions %q", ready, actions)
 	}
 	for action, want := range map[string]bool{"die": true, "start": true, "exec_start: sh": false, "attach": false, "kill": false, "health_status: healthy": true} {

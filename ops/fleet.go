@@ -136,14 +136,15 @@ func (f *Fleet) run(ctx context.Context, host, cmd string, o runOpts) (RunResult
 	return res, err
 }
 
-// Status probes one service; a compose service also reports its deployed commit.
+// Status probes one service; a service with a directory (a git checkout) also
+// reports its deployed commit.
 func (f *Fleet) Status(ctx context.Context, service string) Status {
 	s, err := f.Lookup(service)
 	if err != nil {
 		return Status{Service: service, State: StateUnknown, Err: err}
 	}
 	st := f.probe(ctx, s.Host, []*ServiceConfig{s})[0]
-	if s.Kind == KindCompose && st.State != StateUnreachable {
+	if s.Directory != "" && st.State != StateUnreachable {
 		if res, err := f.Run(ctx, s.Host, commitCommand(s)); err == nil && res.ExitCode == 0 {
 			st.Commit = strings.TrimSpace(res.Stdout)
 		}
@@ -151,7 +152,7 @@ func (f *Fleet) Status(ctx context.Context, service string) Status {
 	return st
 }
 
-// StatusAll probes every service: one docker inspect per host, hosts concurrently.
+// StatusAll probes every service: one command per host and backend, hosts concurrently.
 func (f *Fleet) StatusAll(ctx context.Context) []Status {
 	byHost := map[string][]*ServiceConfig{}
 	for _, s := range f.services {
@@ -175,38 +176,41 @@ func (f *Fleet) StatusAll(ctx context.Context) []Status {
 	return all
 }
 
-// probe inspects the containers of services, all on one host, in one
-// command, then runs the health probes of those that run.
+// probe reads the state of services, all on one host, in one command per
+// backend (the backends concurrently), then runs the health probes of those
+// that run.
 func (f *Fleet) probe(ctx context.Context, host string, services []*ServiceConfig) []Status {
-	names := make([]string, len(services))
-	for i, s := range services {
-		names[i] = s.Container
+	groups := f.groupByBackend(services)
+	parsed := make([]map[string]Status, len(groups))
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Go(func() {
+			res, err := f.Run(ctx, host, g.backend.probeCommand(g.services))
+			if err == nil {
+				parsed[i], err = g.backend.parseProbe(host, g.services, res)
+			}
+			errs[i] = err
+		})
 	}
-	res, err := f.Run(ctx, host, inspectCommand(names))
+	wg.Wait()
 	out := make([]Status, len(services))
-	var parsed map[string]Status
-	if err == nil && engineFailure(res) {
-		err = &EngineError{Host: host, Output: res.Stderr + res.Stdout}
-	}
-	if err == nil {
-		parsed = parseInspect(names, res.Stdout, res.Stderr)
-	}
 	for i, s := range services {
+		gi := slices.IndexFunc(groups, func(g backendGroup) bool { return slices.Contains(g.services, s) })
+		b, err := groups[gi].backend, errs[gi]
 		var st Status
 		switch {
 		case err == nil:
-			st = parsed[s.Container]
+			st = parsed[gi][b.object(s)]
 		case errors.As(err, new(*UnreachableError)) || errors.Is(err, context.DeadlineExceeded):
 			st = Status{State: StateUnreachable, Err: err}
 		default:
 			st = Status{State: StateUnknown, Err: err}
 		}
-		st.Service, st.Host, st.Kind, st.Container = s.Name, s.Host, s.Kind, s.Container
+		st.Service, st.Host, st.Kind, st.Object, st.Noun = s.Name, s.Host, s.Kind, b.object(s), b.noun()
 		out[i] = st
 	}
-	if err == nil {
-		f.runProbes(ctx, host, services, out)
-	}
+	f.runProbes(ctx, host, services, out)
 	return out
 }
 
@@ -267,12 +271,16 @@ func (f *Fleet) HealthOutput(ctx context.Context, service string) (string, error
 	if err != nil {
 		return "", err
 	}
-	res, err := f.Run(ctx, s.Host, healthLogCommand(s.Container))
+	cmd := f.backendOf(s).healthLogCommand(s)
+	if cmd == "" {
+		return "", nil
+	}
+	res, err := f.Run(ctx, s.Host, cmd)
 	if err != nil {
 		return "", err
 	}
 	if res.ExitCode != 0 {
-		return "", &CommandError{Host: s.Host, Service: s.Name, Step: "health log", Command: healthLogCommand(s.Container),
+		return "", &CommandError{Host: s.Host, Service: s.Name, Step: "health log", Command: cmd,
 			ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr}
 	}
 	return AsShown(lastLine(res.Stdout)), nil

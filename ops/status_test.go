@@ -31,13 +31,13 @@ func TestParseInspectReadsEveryState(t *testing.T) {
 		{name: "unhealthy", stdout: line("c", "running", "unhealthy", "0", "0"), want: StateUnhealthy},
 		{name: "restarting", stdout: line("c", "restarting", "", "7", "1"), want: StateRestarting},
 		{name: "exited keeps code", stdout: line("c", "exited", "", "0", "137"), want: StateExited, check: func(t *testing.T, st Status) {
-			if st.ExitCode != 137 || st.DockerStatus != "exited" {
+			if st.ExitCode != 137 || st.Native != "exited" {
 				t.Errorf("exit code not kept: %+v", st)
 			}
 		}},
 		{name: "dead", stdout: line("c", "dead", "", "0", "1"), want: StateExited},
 		{name: "created", stdout: strings.Replace(line("c", "created", "", "0", "0"), started, never, 1), want: StateExited, check: func(t *testing.T, st Status) {
-			if !st.StartedAt.IsZero() || st.DockerStatus != "created" {
+			if !st.StartedAt.IsZero() || st.Native != "created" {
 				t.Errorf("never-started container: %+v", st)
 			}
 		}},

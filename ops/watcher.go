@@ -52,8 +52,11 @@ type Watcher struct {
 	operating map[string]int  // services a command is changing right now
 	settling  map[string]bool // services whose next probe is a command's result
 	lastProbe map[string]time.Time
-	streaming map[string]bool // hosts whose event stream is connected
-	// Containers the event stream saw die since the host's last probe, by host:
+	streaming map[string]bool     // "host/engine": whether that event stream is connected
+	streams   map[string][]string // host: the engines whose event streams it follows
+	// downEngine is, by host, the engine that did not answer its last probe.
+	downEngine map[string]string
+	// Objects (containers, units) the event stream saw die since the host's last probe, by host:
 	// the next probe reads their logs alongside, for the alert it will likely raise.
 	dead map[string]map[string]bool
 }
@@ -75,13 +78,15 @@ func NewWatcher(f *Fleet, r Reporter) *Watcher {
 			FlapWindow:        cfg.FlapWindow.Duration,
 			UnhealthyFor:      min(unhealthyFor, cfg.Interval.Duration),
 		},
-		services:  map[string]*tracker{},
-		hosts:     map[string]*hostTracker{},
-		operating: map[string]int{},
-		settling:  map[string]bool{},
-		lastProbe: map[string]time.Time{},
-		streaming: map[string]bool{},
-		dead:      map[string]map[string]bool{},
+		services:   map[string]*tracker{},
+		hosts:      map[string]*hostTracker{},
+		operating:  map[string]int{},
+		settling:   map[string]bool{},
+		lastProbe:  map[string]time.Time{},
+		streaming:  map[string]bool{},
+		streams:    map[string][]string{},
+		downEngine: map[string]string{},
+		dead:       map[string]map[string]bool{},
 	}
 }
 
@@ -113,8 +118,16 @@ func (w *Watcher) Run(ctx context.Context) error {
 	for host, services := range w.byHost() {
 		events := make(chan struct{}, 1)
 		wg.Go(func() { w.watchHost(ctx, host, services, events) })
-		if !w.cfg.NoEvents {
-			wg.Go(func() { w.follow(ctx, host, services, events) })
+		if w.cfg.NoEvents {
+			continue
+		}
+		for _, g := range w.fleet.groupByBackend(services) {
+			if cmd := g.backend.eventsCommand(g.services); cmd != "" {
+				w.mu.Lock()
+				w.streams[host] = append(w.streams[host], g.backend.name())
+				w.mu.Unlock()
+				wg.Go(func() { w.follow(ctx, host, g, cmd, events) })
+			}
 		}
 	}
 	wg.Wait()
@@ -173,8 +186,15 @@ func (w *Watcher) Expect(service string) (done func()) {
 type HostWatch struct {
 	Host      string
 	LastProbe time.Time   // zero: not probed yet
-	Problem   HostProblem // "" when the last probe found the host and its engine answering
-	Streaming bool        // its docker event stream is connected
+	Problem   HostProblem // "" when the last probe found the host and its engines answering
+	Engine    string      // with HostEngineDown: the engine that does not answer
+	Streams   []Stream    // the event streams it follows; none: it is only probed
+}
+
+// Stream is one event stream of a host: an engine's, and whether it is connected.
+type Stream struct {
+	Engine    string
+	Connected bool
 }
 
 // Interval is the time between two probes of a host.
@@ -186,9 +206,12 @@ func (w *Watcher) Hosts() []HostWatch {
 	defer w.mu.Unlock()
 	var out []HostWatch
 	for _, name := range sortedKeys(w.fleet.conns) {
-		hw := HostWatch{Host: name, LastProbe: w.lastProbe[name], Streaming: w.streaming[name]}
+		hw := HostWatch{Host: name, LastProbe: w.lastProbe[name], Engine: w.downEngine[name]}
 		if ht := w.hosts[name]; ht != nil {
 			hw.Problem = ht.problem
+		}
+		for _, engine := range w.streams[name] {
+			hw.Streams = append(hw.Streams, Stream{Engine: engine, Connected: w.streaming[name+"/"+engine]})
 		}
 		out = append(out, hw)
 	}
@@ -205,10 +228,15 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		return 0
 	}
 	now := time.Now()
-	problem := hostProblem(statuses)
+	problem, cause := hostProblem(statuses)
 
 	w.mu.Lock()
 	w.lastProbe[host] = now
+	w.downEngine[host] = ""
+	var engine *EngineError
+	if errors.As(cause, &engine) {
+		w.downEngine[host] = engine.Engine
+	}
 	ht := w.hosts[host]
 	before := ht.rem
 	kind := ht.observe(problem, now, w.rules)
@@ -218,13 +246,15 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		var alert *Alert
 		if kind != "" {
 			alert = &Alert{Kind: kind, Host: host, Was: before.State}
-			for _, s := range services {
-				alert.Services = append(alert.Services, s.Name)
+			for _, st := range statuses {
+				if kind == AlertRecovered || problem == HostUnreachable || errors.Is(st.Err, cause) {
+					alert.Services = append(alert.Services, st.Service)
+				}
 			}
 			if kind == AlertRecovered {
 				alert.Downtime = now.Sub(before.Since)
 			} else {
-				alert.Err = statuses[0].Err
+				alert.Err = cause
 			}
 		}
 		if err := w.report(ctx, hostKey(host), after, alert); err != nil {
@@ -233,12 +263,15 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 			w.mu.Unlock()
 		}
 	}
-	if problem != "" {
-		log.Debug().Str("problem", string(problem)).Msg("Host does not answer")
+	if problem == HostUnreachable {
+		log.Debug().Err(cause).Msg("Host does not answer")
 		return 0
 	}
 
 	for _, st := range statuses {
+		if problem != "" && errors.Is(st.Err, cause) {
+			continue // the host's engine-down alert speaks for it
+		}
 		w.mu.Lock()
 		tr := w.services[st.Service]
 		quiet := w.operating[st.Service] > 0 || w.settling[st.Service]
@@ -286,29 +319,31 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 	return recheck
 }
 
-// hostProblem reads a host's probe: unreachable, its engine down, or fine.
-func hostProblem(statuses []Status) HostProblem {
-	if len(statuses) == 0 {
-		return ""
+// hostProblem reads a host's probe: unreachable, an engine of its down, or
+// fine; and the error that says why.
+func hostProblem(statuses []Status) (HostProblem, error) {
+	for _, st := range statuses {
+		if st.State == StateUnreachable {
+			return HostUnreachable, st.Err
+		}
 	}
-	var engine *EngineError
-	switch {
-	case statuses[0].State == StateUnreachable:
-		return HostUnreachable
-	case errors.As(statuses[0].Err, &engine):
-		return HostEngineDown
+	for _, st := range statuses {
+		var engine *EngineError
+		if errors.As(st.Err, &engine) {
+			return HostEngineDown, st.Err
+		}
 	}
-	return ""
+	return "", nil
 }
 
-// died notes that the event stream saw the container die.
-func (w *Watcher) died(host, container string) {
+// died notes that the event stream saw the object (a container, a unit) die.
+func (w *Watcher) died(host, object string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.dead[host] == nil {
 		w.dead[host] = map[string]bool{}
 	}
-	w.dead[host][container] = true
+	w.dead[host][object] = true
 }
 
 // logRead is the last lines of a service's output, being read.
@@ -328,7 +363,7 @@ func (w *Watcher) readLogsOfTheDead(ctx context.Context, host string, services [
 	w.mu.Unlock()
 	reads := map[string]*logRead{}
 	for _, s := range services {
-		if !dead[s.Container] {
+		if !dead[w.fleet.backendOf(s).object(s)] {
 			continue
 		}
 		r := &logRead{done: make(chan struct{})}

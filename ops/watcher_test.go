@@ -44,7 +44,7 @@ func TestAFailedWriteDoesNotLoseTheAlert(t *testing.T) {
 	w.services["web"], w.hosts["h"] = &tracker{}, &hostTracker{}
 	state := StateRunning
 	w.probe = func(context.Context, string, []*ServiceConfig) []Status {
-		return []Status{{Service: "web", Host: "h", Container: "web", State: state}}
+		return []Status{{Service: "web", Host: "h", Object: "web", State: state}}
 	}
 	ctx := context.Background()
 	w.probeHost(ctx, "h", f.Services()) // the baseline

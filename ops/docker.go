@@ -1,0 +1,240 @@
+package ops
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// dockerBackend operates containers and compose services through the docker
+// CLI: one `docker inspect` probes all of a host's containers, `docker
+// events` says when to probe again.
+type dockerBackend struct {
+	compose string // the host's compose command, for compose services' start
+}
+
+var _ backend = dockerBackend{}
+
+func (dockerBackend) name() string                   { return "Docker" }
+func (dockerBackend) noun() string                   { return "container" }
+func (dockerBackend) object(s *ServiceConfig) string { return s.Container }
+
+func (dockerBackend) probeCommand(services []*ServiceConfig) string {
+	return inspectCommand(objects(dockerBackend{}, services))
+}
+
+func (dockerBackend) parseProbe(host string, services []*ServiceConfig, res RunResult) (map[string]Status, error) {
+	if engineFailure(res) {
+		return nil, &EngineError{Host: host, Engine: "Docker", Output: res.Stderr + res.Stdout}
+	}
+	return parseInspect(objects(dockerBackend{}, services), res.Stdout, res.Stderr), nil
+}
+
+func (b dockerBackend) actionCommand(s *ServiceConfig, action string, lines int) string {
+	name := Quote(s.Container)
+	switch action {
+	case "logs":
+		return "docker logs --tail " + strconv.Itoa(lines) + " " + name + " 2>&1"
+	case "restart":
+		return "docker restart " + name
+	case "stop":
+		return "docker stop " + name
+	case "start":
+		if s.Kind == KindCompose {
+			return "cd " + Quote(s.Directory) + " && " + b.compose + " up -d " + Quote(s.ComposeService)
+		}
+		return "docker start " + name
+	}
+	panic("ops: no docker recipe for action " + action)
+}
+
+func (dockerBackend) healthLogCommand(s *ServiceConfig) string { return healthLogCommand(s.Container) }
+
+func (dockerBackend) eventsCommand(services []*ServiceConfig) string {
+	return eventsCommand(objects(dockerBackend{}, services))
+}
+
+// parseEvent reads a line of `docker events --format '{{json .}}'`.
+func (dockerBackend) parseEvent(line []byte) (object string, relevant, died bool) {
+	var ev struct {
+		Action string `json:"Action"`
+		Status string `json:"status"`
+		Actor  struct {
+			Attributes struct {
+				Name string `json:"name"`
+			} `json:"Attributes"`
+		} `json:"Actor"`
+	}
+	if json.Unmarshal(line, &ev) != nil {
+		return "", false, false
+	}
+	if ev.Action == "" {
+		ev.Action = ev.Status
+	}
+	return ev.Actor.Attributes.Name, relevantAction(ev.Action), ev.Action == "die"
+}
+
+// inspectFormat is the one line per container that a status probe asks docker for.
+const inspectFormat = `{{.Name}}|{{.State.Status}}|{{.State.StartedAt}}|{{.State.FinishedAt}}|{{.RestartCount}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{.State.ExitCode}}|{{.Config.Image}}`
+
+const inspectFields = 8
+
+// parseInspect reads the output of one batched `docker inspect` for the given
+// containers: a line for each that exists, and on stderr a "No such object"
+// (or "No such container") line for each that does not.
+func parseInspect(containers []string, stdout, stderr string) map[string]Status {
+	out := make(map[string]Status, len(containers))
+	for _, line := range strings.Split(stdout, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		name, st := parseInspectLine(line)
+		if name != "" {
+			out[name] = st
+		}
+	}
+	for _, c := range containers {
+		if _, ok := out[c]; ok {
+			continue
+		}
+		if missing(stderr, c) {
+			out[c] = Status{State: StateNotDeployed}
+			continue
+		}
+		raw := strings.TrimSpace(stdout + "\n" + stderr)
+		out[c] = Status{State: StateUnknown, Raw: raw, Err: fmt.Errorf("docker inspect gave no line for container %q", c)}
+	}
+	return out
+}
+
+func missing(stderr, container string) bool {
+	for _, line := range strings.Split(stderr, "\n") {
+		if (strings.Contains(line, "No such object") || strings.Contains(line, "No such container")) &&
+			strings.HasSuffix(strings.TrimSpace(line), container) {
+			return true
+		}
+	}
+	return false
+}
+
+func parseInspectLine(line string) (string, Status) {
+	f := strings.Split(line, "|")
+	if len(f) != inspectFields || !strings.HasPrefix(f[0], "/") {
+		return "", Status{}
+	}
+	name := strings.TrimPrefix(f[0], "/")
+	st := Status{Native: f[1], Health: f[5], Image: f[7]}
+	unknown := func(why string) (string, Status) {
+		return name, Status{State: StateUnknown, Raw: line, Err: fmt.Errorf("docker inspect of %q: %s", name, why)}
+	}
+	var err error
+	if st.StartedAt, err = parseDockerTime(f[2]); err != nil {
+		return unknown("bad StartedAt " + strconv.Quote(f[2]))
+	}
+	if st.FinishedAt, err = parseDockerTime(f[3]); err != nil {
+		return unknown("bad FinishedAt " + strconv.Quote(f[3]))
+	}
+	if st.RestartCount, err = strconv.Atoi(f[4]); err != nil {
+		return unknown("bad RestartCount " + strconv.Quote(f[4]))
+	}
+	if st.ExitCode, err = strconv.Atoi(f[6]); err != nil {
+		return unknown("bad ExitCode " + strconv.Quote(f[6]))
+	}
+	switch st.Native {
+	case "running":
+		st.State = StateRunning
+		if st.Health == "unhealthy" {
+			st.State = StateUnhealthy
+		}
+	case "restarting":
+		st.State = StateRestarting
+	case "exited", "dead", "created", "paused":
+		st.State = StateExited
+	case "removing":
+		// `docker rm -f` kills first: its die event comes while the container
+		// is being removed, and that is a removal, not an exit. Should the
+		// removal fail, docker calls the container dead, an exit.
+		st.State = StateNotDeployed
+	default:
+		return unknown("unexpected State.Status " + strconv.Quote(st.Native))
+	}
+	return name, st
+}
+
+// parseDockerTime reads docker's RFC 3339 times; docker writes the zero time
+// (0001-01-01T00:00:00Z) for "never", which stays the zero time.Time.
+func parseDockerTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t.Year() <= 1 {
+		return time.Time{}, nil
+	}
+	return t, nil
+}
+
+// inspectCommand asks for containers only: a compose project's image is often
+// named like its container, and a plain inspect would describe the image
+// once the container is gone.
+func inspectCommand(containers []string) string {
+	args := make([]string, len(containers))
+	for i, c := range containers {
+		args[i] = Quote(c)
+	}
+	return "docker inspect --type container -f " + Quote(inspectFormat) + " " + strings.Join(args, " ")
+}
+
+// healthLogCommand prints the outputs of the container's last health checks (docker keeps five).
+func healthLogCommand(container string) string {
+	return "docker inspect --type container -f " + Quote("{{with .State.Health}}{{range .Log}}{{.ExitCode}}: {{.Output}}\n{{end}}{{end}}") + " " + Quote(container)
+}
+
+// eventsCommand follows the docker events of the given containers, one JSON
+// object per line, after a first line that says the stream is on. The docker
+// CLI takes a moment to subscribe; --since the time the ready line was written
+// replays what happened in that moment, so nothing after it is missed.
+func eventsCommand(containers []string) string {
+	var b strings.Builder
+	b.WriteString(`since=$(date +%s.%N); echo opsroom-events-ready; exec docker events --since "$since" --format '{{json .}}' --filter type=container`)
+	for _, c := range containers {
+		b.WriteString(" --filter container=" + Quote(c))
+	}
+	return b.String()
+}
+
+// relevantAction says whether a container event can change what a probe sees.
+// A kill is only a signal: if it ends the container, the die that follows says
+// so, and probing on the kill would look before the container is gone.
+func relevantAction(action string) bool {
+	switch {
+	case strings.HasPrefix(action, "exec_"), strings.HasPrefix(action, "attach"), action == "kill",
+		action == "resize", action == "top", action == "commit", action == "copy", action == "export", action == "archive-path", action == "extract-to-dir":
+		return false
+	}
+	return true
+}
+
+// engineFailure reads a failed docker command's output as the engine not
+// answering, as opposed to the command failing on its own.
+func engineFailure(res RunResult) bool {
+	if res.ExitCode == 0 {
+		return false
+	}
+	out := res.Stderr + res.Stdout
+	for _, sign := range []string{
+		"Cannot connect to the Docker daemon",
+		"permission denied while trying to connect to the Docker daemon",
+		"error during connect",
+		"Is the docker daemon running",
+		"docker: command not found",
+	} {
+		if strings.Contains(out, sign) {
+			return true
+		}
+	}
+	return res.ExitCode == 127
+}
