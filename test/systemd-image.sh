@@ -5,7 +5,7 @@
 # internal/testworld/systemdhost.go for how it runs). It carries podman too,
 # for the podman hosts, with vfs storage: fuse-overlayfs cannot mount here.
 # Needs root (debootstrap chroots); takes minutes, so test/setup.sh runs it only
-# when the image is missing, and bumps the image's tag when this file changes.
+# when the image is missing: bump the tag there when this file changes.
 set -euo pipefail
 
 image=${1:?usage: test/systemd-image.sh IMAGE}
