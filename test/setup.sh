@@ -17,6 +17,8 @@ if ! docker info >/dev/null 2>&1; then
 	command -v dockerd >/dev/null || need+=(docker.io)
 fi
 command -v docker-compose >/dev/null || need+=(docker-compose)
+# The systemd host's root filesystem (test/systemd-image.sh).
+command -v debootstrap >/dev/null || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
 	say "installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -57,6 +59,13 @@ if [ ! -x "$OPSROOM_COMPOSE_BIN/docker-compose" ]; then
 	(cd test/compose && CGO_ENABLED=0 go build -o "$OPSROOM_COMPOSE_BIN/docker-compose" \
 		-ldflags "-X github.com/docker/compose/v2/internal.Version=$compose_version" \
 		github.com/docker/compose/v2/cmd)
+fi
+
+# The systemd (and podman) host: bump the suffix when test/systemd-image.sh changes.
+export OPSROOM_SYSTEMD_IMAGE=opsroom-test-systemd:bookworm-1
+if ! docker image inspect "$OPSROOM_SYSTEMD_IMAGE" >/dev/null 2>&1; then
+	say "building $OPSROOM_SYSTEMD_IMAGE (the systemd host: a Debian root filesystem from debootstrap; it takes minutes)"
+	bash test/systemd-image.sh "$OPSROOM_SYSTEMD_IMAGE"
 fi
 
 export CGO_ENABLED=0

@@ -57,14 +57,8 @@ func StartSSHD(t testing.TB) *SSHD {
 	// sshd reads it as the user logging in: it must not be in root's TempDir.
 	authorizedKeys := filepath.Join(sharedDir(t, "sshd-"), "authorized_keys")
 	writeFile(t, authorizedKeys, string(clientPub), 0o644)
-	s.pin(t, s.KnownHosts, hostKey+".pub", s.Addr)
-	s.pin(t, s.HashedKnownHosts, hostKey+".pub", s.Addr)
-	if _, err := run("", "ssh-keygen", "-q", "-H", "-f", s.HashedKnownHosts); err != nil {
-		t.Fatal(err)
-	}
-	if data, _ := os.ReadFile(s.HashedKnownHosts); !strings.HasPrefix(string(data), "|1|") {
-		t.Fatalf("ssh-keygen -H left %s unhashed: %q", s.HashedKnownHosts, data)
-	}
+	pin(t, s.KnownHosts, hostKey+".pub", s.Addr)
+	pinHashed(t, s.HashedKnownHosts, hostKey+".pub", s.Addr)
 
 	_, port, _ := strings.Cut(s.Addr, ":")
 	writeFile(t, s.config, strings.Join([]string{
@@ -144,7 +138,7 @@ func (s *SSHD) WrongKnownHosts(t testing.TB) string {
 	other := filepath.Join(t.TempDir(), "other_host_ed25519")
 	keygen(t, other)
 	path := filepath.Join(filepath.Dir(other), "wrong_known_hosts")
-	s.pin(t, path, other+".pub", s.Addr)
+	pin(t, path, other+".pub", s.Addr)
 	return path
 }
 
@@ -153,20 +147,40 @@ func (s *SSHD) WrongKnownHosts(t testing.TB) string {
 func (s *SSHD) KnownHostsFor(t testing.TB, addr string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "known_hosts")
-	s.pin(t, path, filepath.Join(s.dir, "host_ed25519.pub"), addr)
+	pin(t, path, filepath.Join(s.dir, "host_ed25519.pub"), addr)
 	return path
 }
 
 // pin writes a known_hosts file with the public key in pubFile for addr.
-func (s *SSHD) pin(t testing.TB, path, pubFile, addr string) {
+func pin(t testing.TB, path, pubFile, addr string) {
 	t.Helper()
 	pub, err := os.ReadFile(pubFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	host, port, _ := strings.Cut(addr, ":")
+	// ssh looks a host on port 22 up by its bare name (as knownhosts.Normalize
+	// writes it): an entry for "[host]:22", or its hash, would never match.
+	name := host
+	if port != "22" {
+		name = fmt.Sprintf("[%s]:%s", host, port)
+	}
 	fields := strings.Fields(string(pub))
-	writeFile(t, path, fmt.Sprintf("[%s]:%s %s %s\n", host, port, fields[0], fields[1]), 0o644)
+	writeFile(t, path, fmt.Sprintf("%s %s %s\n", name, fields[0], fields[1]), 0o644)
+}
+
+// pinHashed is pin with the host name hashed, as `ssh-keyscan -H` writes it
+// and as users' known_hosts files mostly are (HashKnownHosts yes).
+func pinHashed(t testing.TB, path, pubFile, addr string) {
+	t.Helper()
+	pin(t, path, pubFile, addr)
+	if _, err := run("", "ssh-keygen", "-q", "-H", "-f", path); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Remove(path + ".old")
+	if data, _ := os.ReadFile(path); !strings.HasPrefix(string(data), "|1|") {
+		t.Fatalf("ssh-keygen -H left %s unhashed: %q", path, data)
+	}
 }
 
 func keygen(t testing.TB, path string) {

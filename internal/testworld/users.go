@@ -106,13 +106,7 @@ func ensureUser(t testing.TB, name, shellInit string, groups ...string) Account 
 		a.Name, a.Home = name, u.HomeDir
 		a.UID, _ = strconv.Atoi(u.Uid)
 		a.GID, _ = strconv.Atoi(u.Gid)
-		files := map[string]string{
-			// Debian's .profile sources .bashrc, so a login shell prints both.
-			".profile": "echo '" + ProfileChatter + "'\necho 'profile: nvm is not installed' >&2\n" +
-				"[ -n \"$BASH_VERSION\" ] && [ -f ~/.bashrc ] && . ~/.bashrc\n",
-			".bashrc": "echo '" + BashrcChatter + "'\necho 'bashrc: motd' >&2\n" + shellInit + "\n",
-		}
-		for file, content := range files {
+		for file, content := range chattyDotfiles(shellInit) {
 			path := filepath.Join(a.Home, file)
 			if old, _ := os.ReadFile(path); string(old) == content {
 				continue
@@ -130,6 +124,17 @@ func ensureUser(t testing.TB, name, shellInit string, groups ...string) Account 
 		t.Fatalf("test user %s: %v", name, err)
 	}
 	return a
+}
+
+// chattyDotfiles are a test user's .profile and .bashrc: each prints a line
+// on stdout and one on stderr, and .bashrc runs shellInit.
+func chattyDotfiles(shellInit string) map[string]string {
+	return map[string]string{
+		// Debian's .profile sources .bashrc, so a login shell prints both.
+		".profile": "echo '" + ProfileChatter + "'\necho 'profile: nvm is not installed' >&2\n" +
+			"[ -n \"$BASH_VERSION\" ] && [ -f ~/.bashrc ] && . ~/.bashrc\n",
+		".bashrc": "echo '" + BashrcChatter + "'\necho 'bashrc: motd' >&2\n" + shellInit + "\n",
+	}
 }
 
 // Chown gives path and everything under it to a.
