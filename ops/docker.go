@@ -199,7 +199,7 @@ func healthLogCommand(container string) string {
 // replays what happened in that moment, so nothing after it is missed.
 func eventsCommand(containers []string) string {
 	var b strings.Builder
-	b.WriteString(`since=$(date +%s.%N); echo opsroom-events-ready; exec docker events --since "$since" --format '{{json .}}' --filter type=container`)
+	b.WriteString(`since=$(date +%s.%N); echo ` + readyLine + `; exec docker events --since "$since" --format '{{json .}}' --filter type=container`)
 	for _, c := range containers {
 		b.WriteString(" --filter container=" + Quote(c))
 	}

@@ -98,6 +98,9 @@ func (w *Watcher) setStreaming(host, engine string, on bool) {
 	w.mu.Unlock()
 }
 
+// readyLine is what an event stream's command prints once it listens.
+const readyLine = "opsroom-events-ready"
+
 // eventLines splits the stream into lines and reads each with the backend's parse.
 type eventLines struct {
 	parse   func(line []byte) (object string, relevant, died bool)
@@ -119,6 +122,14 @@ func (e *eventLines) Write(p []byte) (int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.partial = append(e.partial, p...)
+	// The ready line counts without its newline: the envelope holds a
+	// line's last newline back until more output comes (it could begin the
+	// end mark), and a quiet stream may send nothing more for hours.
+	if !e.ready && bytes.HasPrefix(e.partial, []byte(readyLine)) {
+		e.ready = true
+		e.partial = e.partial[len(readyLine):]
+		e.onFirst()
+	}
 	for {
 		i := bytes.IndexByte(e.partial, '\n')
 		if i < 0 {
@@ -126,10 +137,8 @@ func (e *eventLines) Write(p []byte) (int, error) {
 		}
 		line := e.partial[:i]
 		e.partial = e.partial[i+1:]
-		if !e.ready {
-			e.ready = true
-			e.onFirst()
-			continue
+		if !e.ready || len(line) == 0 {
+			continue // what came before the ready line, or its newline
 		}
 		if object, relevant, died := e.parse(line); relevant {
 			e.onEvent(object, died)

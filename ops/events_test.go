@@ -33,6 +33,17 @@ func TestEventLinesReportActionsAfterTheReadyLine(t *testing.T) {
 	}
 }
 
+// The envelope holds a line's last newline back until more output comes: a
+// quiet stream's ready line arrives without it, and is ready all the same.
+func TestEventLinesAreReadyWithoutTheReadyLinesNewline(t *testing.T) {
+	ready := false
+	e := &eventLines{parse: dockerBackend{}.parseEvent, onEvent: func(string, bool) {}, onFirst: func() { ready = true }}
+	_, _ = e.Write([]byte("opsroom-events-ready"))
+	if !ready {
+		t.Error("the ready line without its newline did not make the stream ready")
+	}
+}
+
 func TestEventsCommandQuotesEveryContainer(t *testing.T) {
 	got := eventsCommand([]string{"web", "it's"})
 	want := `since=$(date +%s.%N); echo opsroom-events-ready; exec docker events --since "$since" --format '{{json .}}' --filter type=container --filter container='web' --filter container='it'\''s'`

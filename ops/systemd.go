@@ -210,7 +210,7 @@ func (b systemdBackend) eventsCommand(services []*ServiceConfig) string {
 	for _, u := range objects(b, services) {
 		matches = append(matches, Quote("UNIT="+u))
 	}
-	return `since=$(date +%s); echo opsroom-events-ready; exec journalctl --follow --output=json --output-fields=UNIT,MESSAGE,MESSAGE_ID --since "@$since" _PID=1 ` +
+	return `since=$(date +%s); echo ` + readyLine + `; exec journalctl --follow --output=json --output-fields=UNIT,MESSAGE,MESSAGE_ID --since "@$since" _PID=1 ` +
 		strings.Join(matches, " ")
 }
 
