@@ -8,6 +8,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/opsroom/opsroom/internal/config"
 	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
 )
@@ -47,7 +48,7 @@ type Access struct {
 	// one who asked.
 	FourEyes bool `yaml:"four_eyes"`
 	// ConfirmTimeout is how long a command waits for its confirmation (default 2m).
-	ConfirmTimeout ops.Duration `yaml:"confirm_timeout"`
+	ConfirmTimeout config.Duration `yaml:"confirm_timeout"`
 }
 
 // Validate reports every problem at once, naming the key; it also checks the
