@@ -438,11 +438,7 @@ func alertContent(a *store.Alert, md string) *event.MessageEventContent {
 func shortenAlert(a *store.Alert, tooLong bool) (string, bool) {
 	head, rest, cut := strings.Cut(a.Message, "\n\n")
 	if len(head) > maxShortHead {
-		end := maxShortHead
-		for end > 0 && !utf8.RuneStart(head[end]) {
-			end--
-		}
-		head, cut = head[:end]+"…", true
+		head, cut = cutBytes(head, maxShortHead), true
 	}
 	if !cut {
 		return a.Message, false
@@ -534,15 +530,18 @@ func rateLimited(httpErr mautrix.HTTPError) (time.Duration, bool) {
 
 // shortReason is a refusal as kept with a failed delivery: one line, bounded.
 func shortReason(err error) string {
-	reason := strings.Join(strings.Fields(err.Error()), " ")
-	if len(reason) > 300 {
-		end := 300
-		for end > 0 && !utf8.RuneStart(reason[end]) {
-			end--
-		}
-		reason = reason[:end] + "…"
+	return cutBytes(strings.Join(strings.Fields(err.Error()), " "), 300)
+}
+
+// cutBytes keeps at most n bytes of s, cut where a character starts and marked "…".
+func cutBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return reason
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func alertTxnID(d store.Delivery) string {

@@ -60,7 +60,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 	}
 	if c.UserID == "" {
 		bad("user_id", "required: the bot's Matrix ID, e.g. @opsroom:example.org")
-	} else if _, _, err := c.UserID.Parse(); err != nil {
+	} else if !config.IsUserID(string(c.UserID)) {
 		bad("user_id", "%q is not a Matrix user ID like @opsroom:example.org", c.UserID)
 	}
 	switch {
@@ -84,7 +84,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 		}
 	}
 	for i, u := range c.AlertMention {
-		if _, _, err := u.Parse(); err != nil {
+		if !config.IsUserID(string(u)) {
 			bad(fmt.Sprintf("alert_mention[%d]", i), "%q is not a Matrix user ID like @alice:example.org", u)
 		}
 	}

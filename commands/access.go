@@ -86,7 +86,7 @@ func (a *Access) Validate(services map[string]*ops.ServiceConfig) (errs, warning
 
 // ValidUserPattern says what is wrong with a Matrix ID or pattern, if anything.
 func ValidUserPattern(p string) error {
-	if !strings.HasPrefix(p, "@") || !strings.Contains(p, ":") {
+	if !config.IsUserID(p) {
 		return fmt.Errorf("%q is not a user ID or pattern like @alice:example.org or @*:example.org", p)
 	}
 	if _, err := path.Match(p, ""); err != nil {

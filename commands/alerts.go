@@ -44,12 +44,12 @@ func alertMarkdown(a *ops.Alert) string {
 	case ops.AlertCrashLoop:
 		fmt.Fprintf(&b, "🔁 **%s** on %s is in a crash loop: restart count %d", escape(a.Service), code(a.Host), st.RestartCount)
 	case ops.AlertUnreachable:
-		fmt.Fprintf(&b, "🔴 host %s is unreachable; its services: %s", code(a.Host), escape(serviceList(a.Services)))
+		fmt.Fprintf(&b, "🔴 host %s is unreachable; its services: %s", code(a.Host), escape(nameList(a.Services, maxAlertServices)))
 		if a.Err != nil {
 			fmt.Fprintf(&b, "\n\n%s", escape(clip(a.Err.Error(), maxReasonRunes)))
 		}
 	case ops.AlertEngineDown:
-		fmt.Fprintf(&b, "🔴 Docker on %s does not answer; its services: %s", code(a.Host), escape(serviceList(a.Services)))
+		fmt.Fprintf(&b, "🔴 Docker on %s does not answer; its services: %s", code(a.Host), escape(nameList(a.Services, maxAlertServices)))
 		var engine *ops.EngineError
 		if errors.As(a.Err, &engine) {
 			b.WriteString("\n\n" + codeBlock(engine.Output, 0))
@@ -82,13 +82,4 @@ func alertMarkdown(a *ops.Alert) string {
 		b.WriteString("\n\nLast lines:\n\n" + codeBlock(a.Logs, 0))
 	}
 	return b.String()
-}
-
-// serviceList names services, the first maxAlertServices of them.
-func serviceList(services []string) string {
-	list := strings.Join(services[:min(len(services), maxAlertServices)], ", ")
-	if more := len(services) - maxAlertServices; more > 0 {
-		list += fmt.Sprintf(" and %d more", more)
-	}
-	return list
 }

@@ -284,14 +284,11 @@ func serviceRow(st ops.Status, muted map[string]store.Mute, now time.Time) statu
 // hostRow is the one row of a host none of whose services could be reached.
 func hostRow(g []ops.Status) statusRow {
 	host := g[0].Host
-	names := make([]string, 0, 5)
-	for _, st := range g[:min(len(g), 5)] {
-		names = append(names, st.Service)
+	names := make([]string, len(g))
+	for i, st := range g {
+		names[i] = st.Service
 	}
-	list := strings.Join(names, ", ")
-	if more := len(g) - len(names); more > 0 {
-		list += fmt.Sprintf(" and %d more", more)
-	}
+	list := nameList(names, 5)
 	r := statusRow{row: fmt.Sprintf("| %s all %d services | %s | %s | — | — | — |",
 		stateIcon(ops.StateUnreachable), len(g), escape(host), ops.StateUnreachable)}
 	r.reason = fmt.Sprintf("- host **%s** (%s): %s", escape(host), escape(list), escape(clip(errText(g[0].Err), maxReasonRunes)))

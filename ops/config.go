@@ -231,7 +231,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 			containers[s.Host+"/"+s.Container] = name
 		}
 		for i, m := range s.Mention {
-			if !strings.HasPrefix(m, "@") || !strings.Contains(m, ":") {
+			if !config.IsUserID(m) {
 				bad(fmt.Sprintf("%s.mention[%d]", key, i), "%q is not a Matrix user ID like @alice:example.org", m)
 			}
 		}

@@ -14,13 +14,7 @@ type Duration struct{ time.Duration }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
-	if days, ok := strings.CutSuffix(node.Value, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
-			d.Duration = time.Duration(n) * 24 * time.Hour
-			return nil
-		}
-	}
-	v, err := time.ParseDuration(node.Value)
+	v, err := ParseDuration(node.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %q is not a duration like 10s, 2m or 90d", node.Line, node.Value)
 	}
@@ -30,3 +24,14 @@ func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
 
 // MarshalYAML implements yaml.Marshaler.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// ParseDuration reads a duration as time.ParseDuration does, or a whole
+// number of days, which it does not know: 90d.
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	return time.ParseDuration(s)
+}
