@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -438,11 +437,7 @@ func alertContent(a *store.Alert, md string) *event.MessageEventContent {
 func shortenAlert(a *store.Alert, tooLong bool) (string, bool) {
 	head, rest, cut := strings.Cut(a.Message, "\n\n")
 	if len(head) > maxShortHead {
-		end := maxShortHead
-		for end > 0 && !utf8.RuneStart(head[end]) {
-			end--
-		}
-		head, cut = head[:end]+"…", true
+		head, cut = cutBytes(head, maxShortHead), true
 	}
 	if !cut {
 		return a.Message, false
@@ -484,65 +479,35 @@ const (
 	refusedByRoom                 // the room: opsroom is not in it, or may not post there
 )
 
-// classify says how a send failed and, for a rate limit, how long the
-// homeserver asked to wait (0 if it did not say). Rate limits (429), server
-// errors (5xx), a lost session (401, which ends the process) and network
-// errors are worth a retry; 403 and 404 are the room's; any other 4xx the event's.
+// classify says how a send failed (see opscommands.ClassifySend) and, for a
+// rate limit, how long the homeserver asked to wait (0 if it did not say).
+// Only a refusal of the event or of the room is for good: everything else,
+// a lost session (401, which ends the process) included, is worth a retry.
 func classify(err error) (refusal, time.Duration) {
-	var httpErr mautrix.HTTPError
-	if !errors.As(err, &httpErr) || httpErr.Response == nil {
-		return refusedNot, 0
-	}
-	if httpErr.Request != nil && !strings.Contains(httpErr.Request.URL.Path, "/rooms/") {
-		// Not the send itself: a request encryption made (keys, to-device).
-		return refusedNot, 0
-	}
-	status := httpErr.Response.StatusCode
-	if wait, ok := rateLimited(httpErr); ok {
-		return refusedNot, wait
-	}
-	switch {
-	case status == http.StatusForbidden || status == http.StatusNotFound:
+	switch failure, wait := opscommands.ClassifySend(err); failure {
+	case opscommands.SendRefusedByRoom:
 		return refusedByRoom, 0
-	case status >= 400 && status < 500 && status != http.StatusUnauthorized && status != http.StatusRequestTimeout:
+	case opscommands.SendRefusedEvent:
 		return refusedContent, 0
 	default:
-		return refusedNot, 0
+		return refusedNot, wait
 	}
-}
-
-// rateLimited says whether the homeserver refused a request as too many
-// (429 or M_LIMIT_EXCEEDED), and how long it asked to wait (0 if it did not say).
-func rateLimited(httpErr mautrix.HTTPError) (time.Duration, bool) {
-	limited := httpErr.IsStatus(http.StatusTooManyRequests) ||
-		(httpErr.RespError != nil && httpErr.RespError.ErrCode == mautrix.MLimitExceeded.ErrCode)
-	if !limited {
-		return 0, false
-	}
-	if httpErr.RespError != nil {
-		if ms, ok := httpErr.RespError.ExtraData["retry_after_ms"].(float64); ok {
-			return time.Duration(ms) * time.Millisecond, true
-		}
-	}
-	if httpErr.Response != nil {
-		if secs, err := strconv.Atoi(httpErr.Response.Header.Get("Retry-After")); err == nil {
-			return time.Duration(secs) * time.Second, true
-		}
-	}
-	return 0, true
 }
 
 // shortReason is a refusal as kept with a failed delivery: one line, bounded.
 func shortReason(err error) string {
-	reason := strings.Join(strings.Fields(err.Error()), " ")
-	if len(reason) > 300 {
-		end := 300
-		for end > 0 && !utf8.RuneStart(reason[end]) {
-			end--
-		}
-		reason = reason[:end] + "…"
+	return cutBytes(strings.Join(strings.Fields(err.Error()), " "), 300)
+}
+
+// cutBytes keeps at most n bytes of s, cut where a character starts and marked "…".
+func cutBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return reason
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func alertTxnID(d store.Delivery) string {

@@ -8,22 +8,22 @@ import (
 
 	"maunium.net/go/mautrix/id"
 
-	"github.com/opsroom/opsroom/ops"
+	"github.com/opsroom/opsroom/internal/config"
 )
 
 // Config is the `matrix:` section of the config file.
 type Config struct {
-	Homeserver   string       `yaml:"homeserver"`
-	UserID       id.UserID    `yaml:"user_id"`
-	Password     ops.Secret   `yaml:"password"`
-	AccessToken  ops.Secret   `yaml:"access_token"`
-	DeviceName   string       `yaml:"device_name"`
-	Rooms        []id.RoomID  `yaml:"rooms"`
-	AlertRooms   []id.RoomID  `yaml:"alert_rooms"`
-	AlertMention []id.UserID  `yaml:"alert_mention"`
-	MaxJobs      int          `yaml:"max_concurrent_jobs"`
-	EditInterval ops.Duration `yaml:"edit_interval"`
-	Encryption   Encryption   `yaml:"encryption"`
+	Homeserver   string          `yaml:"homeserver"`
+	UserID       id.UserID       `yaml:"user_id"`
+	Password     config.Secret   `yaml:"password"`
+	AccessToken  config.Secret   `yaml:"access_token"`
+	DeviceName   string          `yaml:"device_name"`
+	Rooms        []id.RoomID     `yaml:"rooms"`
+	AlertRooms   []id.RoomID     `yaml:"alert_rooms"`
+	AlertMention []id.UserID     `yaml:"alert_mention"`
+	MaxJobs      int             `yaml:"max_concurrent_jobs"`
+	EditInterval config.Duration `yaml:"edit_interval"`
+	Encryption   Encryption      `yaml:"encryption"`
 }
 
 // Encryption is the `matrix.encryption:` section: end-to-end encryption with
@@ -32,12 +32,12 @@ type Encryption struct {
 	// Disabled turns encryption off: opsroom then reads only plain rooms.
 	Disabled bool `yaml:"disabled"`
 	// PickleKey encrypts the Olm/Megolm keys at rest in the database.
-	PickleKey ops.Secret `yaml:"pickle_key"`
+	PickleKey config.Secret `yaml:"pickle_key"`
 	// Require refuses commands that arrive unencrypted.
 	Require bool `yaml:"require"`
 	// RecoveryKey, when set, cross-signs opsroom's device with the account's
 	// self-signing key from secret storage, so that clients show it as verified.
-	RecoveryKey ops.Secret `yaml:"recovery_key"`
+	RecoveryKey config.Secret `yaml:"recovery_key"`
 }
 
 // Enabled says whether opsroom does end-to-end encryption.
@@ -60,7 +60,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 	}
 	if c.UserID == "" {
 		bad("user_id", "required: the bot's Matrix ID, e.g. @opsroom:example.org")
-	} else if _, _, err := c.UserID.Parse(); err != nil {
+	} else if !config.IsUserID(string(c.UserID)) {
 		bad("user_id", "%q is not a Matrix user ID like @opsroom:example.org", c.UserID)
 	}
 	switch {
@@ -84,7 +84,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 		}
 	}
 	for i, u := range c.AlertMention {
-		if _, _, err := u.Parse(); err != nil {
+		if !config.IsUserID(string(u)) {
 			bad(fmt.Sprintf("alert_mention[%d]", i), "%q is not a Matrix user ID like @alice:example.org", u)
 		}
 	}

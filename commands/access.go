@@ -2,12 +2,15 @@ package commands
 
 import (
 	"fmt"
-	"path"
+	"regexp"
 	"strings"
+
+	"go.mau.fi/util/glob"
 
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/opsroom/opsroom/internal/config"
 	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
 )
@@ -47,7 +50,7 @@ type Access struct {
 	// one who asked.
 	FourEyes bool `yaml:"four_eyes"`
 	// ConfirmTimeout is how long a command waits for its confirmation (default 2m).
-	ConfirmTimeout ops.Duration `yaml:"confirm_timeout"`
+	ConfirmTimeout config.Duration `yaml:"confirm_timeout"`
 }
 
 // Validate reports every problem at once, naming the key; it also checks the
@@ -85,26 +88,40 @@ func (a *Access) Validate(services map[string]*ops.ServiceConfig) (errs, warning
 
 // ValidUserPattern says what is wrong with a Matrix ID or pattern, if anything.
 func ValidUserPattern(p string) error {
-	if !strings.HasPrefix(p, "@") || !strings.Contains(p, ":") {
+	if !config.IsUserID(p) {
 		return fmt.Errorf("%q is not a user ID or pattern like @alice:example.org or @*:example.org", p)
 	}
-	if _, err := path.Match(p, ""); err != nil {
+	if _, err := userPattern(p); err != nil {
 		return fmt.Errorf("%q is not a valid pattern: %v", p, err)
 	}
 	return nil
 }
 
-// MatchUser says whether user is one of the IDs or patterns.
+// MatchUser says whether user is one of the IDs, or matches one of the
+// patterns (the entries with a *).
 func MatchUser(patterns []string, user id.UserID) bool {
 	for _, p := range patterns {
 		if p == string(user) {
 			return true
 		}
-		if ok, _ := path.Match(p, string(user)); ok && strings.Contains(p, "*") {
-			return true
+		if strings.Contains(p, "*") {
+			if re, err := userPattern(p); err == nil && re.MatchString(string(user)) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// userPattern is an access pattern in Matrix's glob syntax (go.mau.fi/util/glob:
+// * matches any run of characters, ? one), as a regular expression; unlike
+// glob.Compile it tells upper from lower case, as Matrix does in user IDs.
+func userPattern(p string) (*regexp.Regexp, error) {
+	var re strings.Builder
+	re.WriteString("^")
+	_ = glob.ToRegexPattern(p, &re) // a strings.Builder does not fail
+	re.WriteString("$")
+	return regexp.Compile(re.String())
 }
 
 // NamedRole is the role user has by ID or pattern alone (power levels aside).

@@ -78,3 +78,25 @@ func TestCrossSignedNeedsAnEncryptedMessageFromACrossSignedDevice(t *testing.T) 
 		}
 	}
 }
+
+func TestUserPatternsAreMatrixGlobsThatKeepCase(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		user    id.UserID
+		want    bool
+	}{
+		{"@*:example.org", "@bridge/irc:example.org", true}, // * is any run of characters, a / too
+		{"@ops-*:example.org", "@ops-alice:example.org", true},
+		{"@ops-*:example.org", "@OPS-alice:example.org", false}, // user IDs keep their case
+		{"@*:example.org", "@alice:Example.org", false},
+		{"@alice:example.org", "@Alice:example.org", false},
+		{"@?ob:example.org", "@bob:example.org", false}, // only entries with a * are patterns
+		{"@?ob*:example.org", "@bob:example.org", true},
+		{"@[ab]*:example.org", "@alice:example.org", false}, // no character classes in Matrix globs
+		{"@[ab]*:example.org", "@[ab]x:example.org", true},
+	} {
+		if got := MatchUser([]string{tc.pattern}, tc.user); got != tc.want {
+			t.Errorf("MatchUser(%q, %s) = %v, want %v", tc.pattern, tc.user, got, tc.want)
+		}
+	}
+}

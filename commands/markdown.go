@@ -130,3 +130,12 @@ func ago(d time.Duration) string {
 		return fmt.Sprintf("%d d %d h", days, h)
 	}
 }
+
+// nameList names the first most of names, and how many more there are: "a, b and 3 more".
+func nameList(names []string, most int) string {
+	list := strings.Join(names[:min(len(names), most)], ", ")
+	if more := len(names) - most; more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	return list
+}

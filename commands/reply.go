@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -128,30 +127,13 @@ func sendReliably(ctx context.Context, cli *mautrix.Client, room id.RoomID, cont
 	}
 }
 
-// transientSendError says whether sending may work if tried again, and how
-// long the homeserver asked to wait first (0: it did not say).
+// transientSendError says whether sending may work if tried again (no
+// answer, a rate limit, a server error), and how long to wait first (0: the
+// homeserver did not say).
 func transientSendError(err error) (time.Duration, bool) {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return 0, false
-	}
-	var httpErr mautrix.HTTPError
-	if !errors.As(err, &httpErr) {
-		return 0, false // e.g. the content could not be encrypted
-	}
-	if httpErr.Response == nil {
-		return 0, true // no answer: the connection failed
-	}
-	status := httpErr.Response.StatusCode
-	limited := httpErr.RespError != nil && httpErr.RespError.ErrCode == mautrix.MLimitExceeded.ErrCode
-	switch {
-	case status == http.StatusTooManyRequests || limited:
-		var ms float64
-		if httpErr.RespError != nil {
-			ms, _ = httpErr.RespError.ExtraData["retry_after_ms"].(float64)
-		}
-		return min(time.Duration(ms)*time.Millisecond, maxRateLimitWait), true
-	case status >= 500:
-		return 0, true
+	switch failure, wait := ClassifySend(err); failure {
+	case SendNoAnswer, SendRateLimited, SendServerError:
+		return min(wait, maxRateLimitWait), true
 	}
 	return 0, false
 }

@@ -18,6 +18,23 @@ const (
 	maxLogLines     = 500
 )
 
+var cmdServices = &command{
+	Name:    "services",
+	Summary: "list the registered services: name, host, kind",
+	Run: func(ce *Event, _ []string) outcome {
+		services := ce.Meta.Fleet.Services()
+		if len(services) == 0 {
+			return outcome{Reply: "No services are registered: add them under `services:` in the config.", Result: store.ResultOK}
+		}
+		var b strings.Builder
+		b.WriteString("| service | host | kind |\n|---|---|---|\n")
+		for _, s := range services {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", escape(s.Name), escape(s.Host), s.Kind)
+		}
+		return outcome{Reply: b.String(), Result: store.ResultOK}
+	},
+}
+
 var cmdStatus = &command{
 	Name:    "status",
 	Aliases: []string{"st"},
@@ -284,14 +301,11 @@ func serviceRow(st ops.Status, muted map[string]store.Mute, now time.Time) statu
 // hostRow is the one row of a host none of whose services could be reached.
 func hostRow(g []ops.Status) statusRow {
 	host := g[0].Host
-	names := make([]string, 0, 5)
-	for _, st := range g[:min(len(g), 5)] {
-		names = append(names, st.Service)
+	names := make([]string, len(g))
+	for i, st := range g {
+		names[i] = st.Service
 	}
-	list := strings.Join(names, ", ")
-	if more := len(g) - len(names); more > 0 {
-		list += fmt.Sprintf(" and %d more", more)
-	}
+	list := nameList(names, 5)
 	r := statusRow{row: fmt.Sprintf("| %s all %d services | %s | %s | — | — | — |",
 		stateIcon(ops.StateUnreachable), len(g), escape(host), ops.StateUnreachable)}
 	r.reason = fmt.Sprintf("- host **%s** (%s): %s", escape(host), escape(list), escape(clip(errText(g[0].Err), maxReasonRunes)))

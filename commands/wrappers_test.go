@@ -22,6 +22,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/opsroom/opsroom/internal/config"
 	"github.com/opsroom/opsroom/internal/testworld"
 	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
@@ -153,7 +154,7 @@ func newHostWorld(t *testing.T) *hostWorld {
 			KnownHosts: sshd.KnownHosts, RunAs: testworld.Owner}},
 		Services: map[string]*ops.ServiceConfig{
 			"slow": {Host: "spark", Kind: ops.KindCompose, Directory: slow, ComposeService: "app", Container: "opsroom-wrappers-slow",
-				UpdateTimeout: ops.Duration{Duration: 3 * time.Second}},
+				UpdateTimeout: config.Duration{Duration: 3 * time.Second}},
 			"gone": {Host: "spark", Kind: ops.KindCompose, Directory: gone, ComposeService: "app", Container: "opsroom-wrappers-gone"},
 			"web":  {Host: "spark", Kind: ops.KindContainer, Container: "opsroom-wrappers-no-such-container"},
 		},

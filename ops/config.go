@@ -1,18 +1,17 @@
 package ops
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/opsroom/opsroom/internal/config"
 )
 
 // Config is the `hosts:` and `services:` sections of the config file.
@@ -24,31 +23,31 @@ type Config struct {
 
 // WatchConfig is the `watch:` section: how the watcher probes and when a change is an alert.
 type WatchConfig struct {
-	Disabled          bool     `yaml:"disabled"`
-	Interval          Duration `yaml:"interval"`
-	NoEvents          bool     `yaml:"no_events"` // probe only; do not follow `docker events`
-	CrashLoopRestarts int      `yaml:"crash_loop_restarts"`
-	CrashLoopWindow   Duration `yaml:"crash_loop_window"`
-	UnreachableProbes int      `yaml:"unreachable_probes"`
-	FlapChanges       int      `yaml:"flap_changes"`
-	FlapWindow        Duration `yaml:"flap_window"`
-	LogLines          int      `yaml:"log_lines"`
+	Disabled          bool            `yaml:"disabled"`
+	Interval          config.Duration `yaml:"interval"`
+	NoEvents          bool            `yaml:"no_events"` // probe only; do not follow `docker events`
+	CrashLoopRestarts int             `yaml:"crash_loop_restarts"`
+	CrashLoopWindow   config.Duration `yaml:"crash_loop_window"`
+	UnreachableProbes int             `yaml:"unreachable_probes"`
+	FlapChanges       int             `yaml:"flap_changes"`
+	FlapWindow        config.Duration `yaml:"flap_window"`
+	LogLines          int             `yaml:"log_lines"`
 }
 
 // HostConfig is one machine opsroom reaches over SSH.
 type HostConfig struct {
-	Name               string   `yaml:"-"`
-	Address            string   `yaml:"address"`
-	User               string   `yaml:"user"`
-	IdentityFile       string   `yaml:"identity_file"`
-	IdentityPassphrase Secret   `yaml:"identity_passphrase"`
-	UseAgent           bool     `yaml:"use_agent"`
-	KnownHosts         string   `yaml:"known_hosts"`
-	Jump               string   `yaml:"jump"`
-	RunAs              string   `yaml:"run_as"`
-	ComposeCommand     string   `yaml:"compose_command"`
-	ConnectTimeout     Duration `yaml:"connect_timeout"`
-	CommandTimeout     Duration `yaml:"command_timeout"`
+	Name               string          `yaml:"-"`
+	Address            string          `yaml:"address"`
+	User               string          `yaml:"user"`
+	IdentityFile       string          `yaml:"identity_file"`
+	IdentityPassphrase config.Secret   `yaml:"identity_passphrase"`
+	UseAgent           bool            `yaml:"use_agent"`
+	KnownHosts         string          `yaml:"known_hosts"`
+	Jump               string          `yaml:"jump"`
+	RunAs              string          `yaml:"run_as"`
+	ComposeCommand     string          `yaml:"compose_command"`
+	ConnectTimeout     config.Duration `yaml:"connect_timeout"`
+	CommandTimeout     config.Duration `yaml:"command_timeout"`
 	// MaxSessions bounds the SSH sessions opsroom opens at once on its
 	// connection to the host, the docker events stream included; more
 	// commands wait in line. OpenSSH allows 10 (MaxSessions).
@@ -69,18 +68,18 @@ var Kinds = []Kind{KindCompose, KindContainer, KindSystemd}
 
 // ServiceConfig is one service users name in commands.
 type ServiceConfig struct {
-	Name           string   `yaml:"-"`
-	Host           string   `yaml:"host"`
-	Kind           Kind     `yaml:"kind"`
-	Container      string   `yaml:"container"`
-	Unit           string   `yaml:"unit"`      // systemd: the unit, e.g. synapse.service
-	UserUnit       bool     `yaml:"user_unit"` // systemd: a unit of the run_as user's own manager (systemctl --user)
-	Directory      string   `yaml:"directory"`
-	ComposeService string   `yaml:"compose_service"`
-	GitRemote      string   `yaml:"git_remote"`
-	GitBranch      string   `yaml:"git_branch"`
-	UpdateTimeout  Duration `yaml:"update_timeout"`
-	Mention        []string `yaml:"mention"` // Matrix users its alerts mention
+	Name           string          `yaml:"-"`
+	Host           string          `yaml:"host"`
+	Kind           Kind            `yaml:"kind"`
+	Container      string          `yaml:"container"`
+	Unit           string          `yaml:"unit"`      // systemd: the unit, e.g. synapse.service
+	UserUnit       bool            `yaml:"user_unit"` // systemd: a unit of the run_as user's own manager (systemctl --user)
+	Directory      string          `yaml:"directory"`
+	ComposeService string          `yaml:"compose_service"`
+	GitRemote      string          `yaml:"git_remote"`
+	GitBranch      string          `yaml:"git_branch"`
+	UpdateTimeout  config.Duration `yaml:"update_timeout"`
+	Mention        []string        `yaml:"mention"` // Matrix users its alerts mention
 	// Operators, when set, are the only Matrix users (IDs or patterns) who may
 	// change this service, in place of the global operators.
 	Operators []string `yaml:"operators"`
@@ -143,7 +142,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 		if h.KnownHosts == "" {
 			bad(key+".known_hosts", "required: a known_hosts file pinning the host key (ssh-keyscan -p PORT HOST >> FILE, then check the fingerprint)")
 		} else {
-			h.KnownHosts = expandHome(h.KnownHosts)
+			h.KnownHosts = config.ExpandHome(h.KnownHosts)
 			if _, err := os.Stat(h.KnownHosts); err != nil {
 				warn(key+".known_hosts", "%s does not exist on this machine; every connection to this host will be refused until it does", h.KnownHosts)
 			}
@@ -152,7 +151,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 			bad(key+".identity_file", "set identity_file (a private key) or use_agent: true")
 		}
 		if h.IdentityFile != "" {
-			h.IdentityFile = expandHome(h.IdentityFile)
+			h.IdentityFile = config.ExpandHome(h.IdentityFile)
 			if _, err := os.Stat(h.IdentityFile); err != nil {
 				warn(key+".identity_file", "%s does not exist on this machine", h.IdentityFile)
 			}
@@ -209,7 +208,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 		}
 		errs = append(errs, s.validateKind(key, objects)...)
 		for i, m := range s.Mention {
-			if !strings.HasPrefix(m, "@") || !strings.Contains(m, ":") {
+			if !config.IsUserID(m) {
 				bad(fmt.Sprintf("%s.mention[%d]", key, i), "%q is not a Matrix user ID like @alice:example.org", m)
 			}
 		}
@@ -352,65 +351,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func expandHome(path string) string {
-	if rest, ok := strings.CutPrefix(path, "~/"); ok {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, rest)
-		}
-	}
-	return path
-}
-
-// Duration is a time.Duration written as "10s" or "2m" in YAML.
-type Duration struct{ time.Duration }
-
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (d *Duration) UnmarshalYAML(node *yaml.Node) error {
-	if days, ok := strings.CutSuffix(node.Value, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
-			d.Duration = time.Duration(n) * 24 * time.Hour
-			return nil
-		}
-	}
-	v, err := time.ParseDuration(node.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 10s, 2m or 90d", node.Line, node.Value)
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalYAML implements yaml.Marshaler.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-// Secret is a value given inline, or as {file: PATH} or {env: NAME}. It never
-// prints its value: only Reveal returns it.
-type Secret struct {
-	value string
-	File  string
-	Env   string
-}
-
-// UnmarshalYAML accepts a plain scalar or a mapping with file or env.
-func (s *Secret) UnmarshalYAML(node *yaml.Node) error {
-	if node.Kind == yaml.ScalarNode {
-		s.value = node.Value
-		return nil
-	}
-	var ref struct {
-		File string `yaml:"file"`
-		Env  string `yaml:"env"`
-	}
-	if err := node.Decode(&ref); err != nil {
-		return err
-	}
-	if (ref.File == "") == (ref.Env == "") {
-		return fmt.Errorf("line %d: a secret is a plain value, {file: PATH} or {env: NAME}", node.Line)
-	}
-	s.File, s.Env = expandHome(ref.File), ref.Env
-	return nil
-}
-
 // ChangingVerbs are the commands that change a service, which confirm: can name.
 var ChangingVerbs = []string{"restart", "stop", "start", "update", "rollback"}
 
@@ -440,52 +380,6 @@ func (c *ConfirmVerbs) UnmarshalYAML(node *yaml.Node) error {
 
 // Needs says whether verb waits for a confirmation.
 func (c ConfirmVerbs) Needs(verb string) bool { return slices.Contains(c, verb) }
-
-// IsSet says whether the secret was given at all.
-func (s Secret) IsSet() bool { return s.value != "" || s.File != "" || s.Env != "" }
-
-// Reveal reads the secret. A file's trailing newline is dropped.
-func (s Secret) Reveal() (string, error) {
-	switch {
-	case s.File != "":
-		data, err := os.ReadFile(s.File)
-		if err != nil {
-			return "", fmt.Errorf("reading secret: %w", err)
-		}
-		return strings.TrimRight(string(data), "\r\n"), nil
-	case s.Env != "":
-		v, ok := os.LookupEnv(s.Env)
-		if !ok || v == "" {
-			return "", fmt.Errorf("reading secret: environment variable %s is not set", s.Env)
-		}
-		return v, nil
-	case s.value != "":
-		return s.value, nil
-	}
-	return "", errors.New("secret is not set")
-}
-
-// String never shows the value.
-func (s Secret) String() string {
-	switch {
-	case s.File != "":
-		return "[secret from file " + s.File + "]"
-	case s.Env != "":
-		return "[secret from $" + s.Env + "]"
-	case s.value != "":
-		return "[redacted]"
-	}
-	return "[unset]"
-}
-
-// GoString keeps %#v from showing the value.
-func (s Secret) GoString() string { return s.String() }
-
-// Format keeps every fmt verb (%v, %+v, %s, %q) from showing the value.
-func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
-
-// MarshalText keeps encoders (JSON logs, YAML) from showing the value.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 func (w *WatchConfig) validate() (errs, warnings []error) {
 	positive := func(key string, v *int, def int) {

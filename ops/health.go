@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"gopkg.in/yaml.v3"
+
+	"github.com/opsroom/opsroom/internal/config"
 )
 
 // HealthConfig is a service's `health:` key: a probe opsroom runs itself,
@@ -27,18 +29,18 @@ type HealthConfig struct {
 // HTTPProbe asks a URL, as the host sees it, and accepts some status codes
 // and, optionally, only a body that contains a text.
 type HTTPProbe struct {
-	URL     string      `yaml:"url"`
-	Status  StatusCodes `yaml:"status"` // default 200-399
-	Body    string      `yaml:"body"`
-	Timeout Duration    `yaml:"timeout"`
+	URL     string          `yaml:"url"`
+	Status  StatusCodes     `yaml:"status"` // default 200-399
+	Body    string          `yaml:"body"`
+	Timeout config.Duration `yaml:"timeout"`
 
 	accept []codeRange // Status, read by Validate
 }
 
 // TCPProbe connects to an address, as the host sees it.
 type TCPProbe struct {
-	Address string   `yaml:"address"`
-	Timeout Duration `yaml:"timeout"`
+	Address string          `yaml:"address"`
+	Timeout config.Duration `yaml:"timeout"`
 }
 
 // StatusCodes is `status:`, one entry or a list: codes (401) and ranges ("200-399").

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/opsroom/opsroom/internal/config"
 )
 
 func TestHealthConfigNamesTheKeyAndWhatWouldBeRight(t *testing.T) {
@@ -168,7 +170,7 @@ func TestProbesGoThroughTheSSHConnection(t *testing.T) {
 	closedAddr := closed.Addr().String()
 	_ = closed.Close()
 	httpProbe := func(path string, status StatusCodes, body string, timeout time.Duration) *HealthConfig {
-		h := &HealthConfig{HTTP: &HTTPProbe{URL: web.URL + path, Status: status, Body: body, Timeout: Duration{timeout}}}
+		h := &HealthConfig{HTTP: &HTTPProbe{URL: web.URL + path, Status: status, Body: body, Timeout: config.Duration{Duration: timeout}}}
 		if errs := h.validate("services.x"); len(errs) > 0 {
 			t.Fatal(errs)
 		}
@@ -197,7 +199,7 @@ func TestProbesGoThroughTheSSHConnection(t *testing.T) {
 		{"a hanging endpoint", httpProbe("/hang", nil, "", 300*time.Millisecond), false, "no answer within 300ms"},
 		{"an open port", tcpProbe(strings.TrimPrefix(web.URL, "http://")), true, "connected"},
 		{"a closed port", tcpProbe(closedAddr), false, "the host could not connect: Connection refused"},
-		{"nothing listening for http", &HealthConfig{HTTP: &HTTPProbe{URL: "http://" + closedAddr + "/", Timeout: Duration{time.Second}}},
+		{"nothing listening for http", &HealthConfig{HTTP: &HTTPProbe{URL: "http://" + closedAddr + "/", Timeout: config.Duration{Duration: time.Second}}},
 			false, "the host could not connect: Connection refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

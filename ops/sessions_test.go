@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/opsroom/opsroom/internal/config"
 	"github.com/opsroom/opsroom/internal/testworld"
 )
 
@@ -105,7 +106,7 @@ func TestUrgentCommandGoesFirstInLine(t *testing.T) {
 // its host taken waits, within its own timeout, and then says that it did not start.
 func TestWaitingCommandTimesOutSayingWhy(t *testing.T) {
 	cfg := &Config{Hosts: map[string]*HostConfig{"spark": {Address: "127.0.0.1:1", User: "deploy", UseAgent: true,
-		KnownHosts: "/nonexistent", MaxSessions: 2, CommandTimeout: Duration{time.Second}}}}
+		KnownHosts: "/nonexistent", MaxSessions: 2, CommandTimeout: config.Duration{Duration: time.Second}}}}
 	cfg.Watch.Disabled = true
 	if errs, _ := cfg.Validate(); len(errs) > 0 {
 		t.Fatal(errs)
@@ -220,7 +221,7 @@ func TestSlowDialBlocksNoOne(t *testing.T) {
 	}
 	t.Setenv("SSH_AUTH_SOCK", "/nonexistent")
 	h := &HostConfig{Name: "hung", Address: hung, User: "deploy", KnownHosts: knownHosts, IdentityFile: writeKey(t),
-		ConnectTimeout: Duration{3 * time.Second}}
+		ConnectTimeout: config.Duration{Duration: 3 * time.Second}}
 	c := newConn(h)
 	first := make(chan error, 1)
 	go func() {
@@ -281,7 +282,7 @@ func TestAgentConnectionsAreClosed(t *testing.T) {
 	closedPort := l.Addr().String()
 	_ = l.Close()
 	c := newConn(&HostConfig{Name: "down", Address: closedPort, User: "deploy", UseAgent: true, KnownHosts: knownHosts,
-		ConnectTimeout: Duration{5 * time.Second}})
+		ConnectTimeout: config.Duration{Duration: 5 * time.Second}})
 
 	before := openFDs(t)
 	for range 100 {
@@ -370,7 +371,7 @@ func startSessionServer(t *testing.T, limit int) *sessionServer {
 
 func (s *sessionServer) host(maxSessions int) *HostConfig {
 	return &HostConfig{Name: "local", Address: s.addr, User: "deploy", IdentityFile: s.identity, KnownHosts: s.knownHosts,
-		ConnectTimeout: Duration{5 * time.Second}, MaxSessions: maxSessions}
+		ConnectTimeout: config.Duration{Duration: 5 * time.Second}, MaxSessions: maxSessions}
 }
 
 func (s *sessionServer) open() (now, peak int) {

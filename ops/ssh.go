@@ -18,6 +18,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/opsroom/opsroom/internal/config"
 )
 
 const (
@@ -214,7 +216,7 @@ func (c *conn) clientConfig() (cfg *ssh.ClientConfig, closeAgent func(), err err
 }
 
 // loadKey reads a private key, refusing one that others can read, as OpenSSH does.
-func loadKey(path string, passphrase Secret) (ssh.Signer, error) {
+func loadKey(path string, passphrase config.Secret) (ssh.Signer, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("identity_file: %w", err)

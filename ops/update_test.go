@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opsroom/opsroom/internal/config"
 )
 
 type quietObserver struct{}
@@ -53,11 +55,11 @@ func TestAResetThatLeavesHEADWhereItWasFailsTheUpdate(t *testing.T) {
 	t.Setenv("PATH", shims+":"+os.Getenv("PATH"))
 
 	h := srv.host(4)
-	h.CommandTimeout = Duration{time.Minute}
+	h.CommandTimeout = config.Duration{Duration: time.Minute}
 	h.ComposeCommand = "true"
 	cfg := &Config{Hosts: map[string]*HostConfig{"local": h}, Services: map[string]*ServiceConfig{"app": {
 		Name: "app", Host: "local", Kind: KindCompose, Container: "app", Directory: checkout, ComposeService: "app",
-		GitRemote: "origin", GitBranch: "master", UpdateTimeout: Duration{time.Minute}}}}
+		GitRemote: "origin", GitBranch: "master", UpdateTimeout: config.Duration{Duration: time.Minute}}}}
 	f, err := NewFleet(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/opsroom/opsroom/internal/config"
 )
 
 // failingReporter fails the first `fail` transitions it is given, and keeps the alerts of the others.
@@ -33,7 +35,7 @@ func TestAFailedWriteDoesNotLoseTheAlert(t *testing.T) {
 	cfg := &Config{
 		Hosts:    map[string]*HostConfig{"h": {Name: "h", Address: "127.0.0.1:1"}},
 		Services: map[string]*ServiceConfig{"web": {Name: "web", Host: "h", Kind: KindContainer, Container: "web"}},
-		Watch:    WatchConfig{Interval: Duration{time.Second}, UnreachableProbes: 2, CrashLoopRestarts: 3, CrashLoopWindow: Duration{time.Minute}},
+		Watch:    WatchConfig{Interval: config.Duration{Duration: time.Second}, UnreachableProbes: 2, CrashLoopRestarts: 3, CrashLoopWindow: config.Duration{Duration: time.Minute}},
 	}
 	f, err := NewFleet(cfg)
 	if err != nil {

@@ -61,9 +61,7 @@ type AuditQuery struct {
 
 // Audit returns the audit log's queries.
 func (s *Store) Audit() AuditQuery {
-	return AuditQuery{dbutil.MakeQueryHelper(s.DB, func(*dbutil.QueryHelper[*AuditEntry]) *AuditEntry {
-		return &AuditEntry{}
-	})}
+	return AuditQuery{queryHelper[*AuditEntry](s)}
 }
 
 // Record appends e to the audit log. A zero Time means now.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.mau.fi/util/dbutil"
+
 	"maunium.net/go/mautrix/id"
 )
 
@@ -70,20 +72,19 @@ func (s *Store) EndConfirmation(ctx context.Context, confirmID int64, state Conf
 
 // WaitingConfirmations are the waits still open, oldest first.
 func (s *Store) WaitingConfirmations(ctx context.Context) ([]*Confirmation, error) {
-	rows, err := s.DB.Query(ctx, waitingQuery)
+	waiting, err := queryHelper[*Confirmation](s).QueryMany(ctx, waitingQuery)
 	if err != nil {
 		return nil, fmt.Errorf("reading waiting confirmations: %w", err)
 	}
-	defer rows.Close()
-	var out []*Confirmation
-	for rows.Next() {
-		c := &Confirmation{}
-		var asked int64
-		if err := rows.Scan(&c.ID, &c.RoomID, &c.PromptID, &c.Sender, &c.Command, &c.Service, &asked); err != nil {
-			return nil, err
-		}
-		c.Asked = time.UnixMilli(asked)
-		out = append(out, c)
+	return waiting, nil
+}
+
+// Scan implements dbutil.DataStruct.
+func (c *Confirmation) Scan(row dbutil.Scannable) (*Confirmation, error) {
+	var asked int64
+	if err := row.Scan(&c.ID, &c.RoomID, &c.PromptID, &c.Sender, &c.Command, &c.Service, &asked); err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	c.Asked = time.UnixMilli(asked)
+	return c, nil
 }

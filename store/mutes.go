@@ -2,10 +2,10 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
+
+	"go.mau.fi/util/dbutil"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -46,34 +46,29 @@ func (s *Store) Unmute(ctx context.Context, service string) (bool, error) {
 
 // ActiveMute returns the service's mute in force at now, or nil.
 func (s *Store) ActiveMute(ctx context.Context, service string, now time.Time) (*Mute, error) {
-	var m Mute
-	var until int64
-	err := s.DB.QueryRow(ctx, getMuteQuery, service, now.UnixMilli()).Scan(&m.Service, &until, &m.By)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
+	m, err := queryHelper[*Mute](s).QueryOne(ctx, getMuteQuery, service, now.UnixMilli())
+	if err != nil {
 		return nil, fmt.Errorf("reading the mute of %s: %w", service, err)
 	}
-	m.Until = time.UnixMilli(until)
-	return &m, nil
+	return m, nil
 }
 
 // ActiveMutes returns the mutes in force at now, by service.
 func (s *Store) ActiveMutes(ctx context.Context, now time.Time) (map[string]Mute, error) {
-	rows, err := s.DB.Query(ctx, activeMutesQuery, now.UnixMilli())
+	mutes, err := dbutil.RowIterAsMap(queryHelper[*Mute](s).QueryManyIter(ctx, activeMutesQuery, now.UnixMilli()),
+		func(m *Mute) (string, Mute) { return m.Service, *m })
 	if err != nil {
 		return nil, fmt.Errorf("reading mutes: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]Mute{}
-	for rows.Next() {
-		var m Mute
-		var until int64
-		if err := rows.Scan(&m.Service, &until, &m.By); err != nil {
-			return nil, err
-		}
-		m.Until = time.UnixMilli(until)
-		out[m.Service] = m
+	return mutes, nil
+}
+
+// Scan implements dbutil.DataStruct.
+func (m *Mute) Scan(row dbutil.Scannable) (*Mute, error) {
+	var until int64
+	if err := row.Scan(&m.Service, &until, &m.By); err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	m.Until = time.UnixMilli(until)
+	return m, nil
 }

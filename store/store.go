@@ -64,6 +64,15 @@ func open(ctx context.Context, path string, migrations dbutil.UpgradeTable) (*St
 	return &Store{DB: db, path: path}, nil
 }
 
+// queryHelper reads rows as T with dbutil's QueryHelper, T's Scan saying how:
+// the one way the store reads rows.
+func queryHelper[T interface {
+	*R
+	dbutil.DataStruct[T]
+}, R any](s *Store) *dbutil.QueryHelper[T] {
+	return dbutil.MakeQueryHelper(s.DB, func(*dbutil.QueryHelper[T]) T { return new(R) })
+}
+
 // Close closes the database.
 func (s *Store) Close() error {
 	return s.DB.Close()

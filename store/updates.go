@@ -72,9 +72,7 @@ type UpdateQuery struct {
 
 // Updates returns the update runs' queries.
 func (s *Store) Updates() UpdateQuery {
-	return UpdateQuery{dbutil.MakeQueryHelper(s.DB, func(*dbutil.QueryHelper[*UpdateRun]) *UpdateRun {
-		return &UpdateRun{}
-	})}
+	return UpdateQuery{queryHelper[*UpdateRun](s)}
 }
 
 // Start records a new running update and fills in its ID.

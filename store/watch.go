@@ -2,12 +2,12 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"go.mau.fi/util/dbutil"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -72,8 +72,10 @@ const (
 			flap_last_ms=excluded.flap_last_ms, flap_suppressed=excluded.flap_suppressed`
 	insertAlertQuery    = `INSERT INTO alerts (time_ms, subject, kind, message, mentions) VALUES ($1, $2, $3, $4, $5) RETURNING id`
 	insertDeliveryQuery = `INSERT INTO alert_deliveries (alert_id, room_id) VALUES ($1, $2)`
-	nextDeliveryQuery   = `
-		SELECT a.id, a.time_ms, a.subject, a.kind, a.message, a.mentions, d.room_id
+	// alertColumns are what Alert's Scan reads first, from alerts named a.
+	alertColumns      = `a.id, a.time_ms, a.subject, a.kind, a.message, a.mentions`
+	nextDeliveryQuery = `
+		SELECT ` + alertColumns + `, d.room_id
 		FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
 		WHERE d.room_id = $1 AND d.event_id = '' AND d.failure = '' ORDER BY d.alert_id LIMIT 1`
 	pendingRoomsQuery = `SELECT room_id, COUNT(*) FROM alert_deliveries WHERE event_id = '' AND failure = '' GROUP BY room_id`
@@ -86,34 +88,34 @@ const (
 	insertRoomProblemQuery = `INSERT INTO alert_room_problems (room_id, problem, since_ms) VALUES ($1, $2, $3) ON CONFLICT (room_id) DO NOTHING`
 	deleteRoomProblemQuery = `DELETE FROM alert_room_problems WHERE room_id=$1`
 	resolvedQuery          = `
-		SELECT a.id, a.kind, a.message, d.event_id FROM alerts a JOIN alert_deliveries d ON d.alert_id = a.id
+		SELECT ` + alertColumns + `, d.event_id FROM alerts a JOIN alert_deliveries d ON d.alert_id = a.id
 		WHERE a.subject = $1 AND a.id < $2 AND a.kind NOT IN ('recovered', 'flap-ended') AND d.room_id = $3 AND d.event_id != ''
 		ORDER BY a.id DESC LIMIT 1`
 	deliveredQuery    = `UPDATE alert_deliveries SET event_id=$3, delivered_ms=$4 WHERE alert_id=$1 AND room_id=$2`
 	recentAlertsQuery = `
-		SELECT id, time_ms, subject, kind, message, EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = alerts.id)
-		FROM alerts WHERE $1 = '' OR subject = $1 ORDER BY id DESC LIMIT $2`
+		SELECT ` + alertColumns + `, EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id)
+		FROM alerts a WHERE $1 = '' OR a.subject = $1 ORDER BY a.id DESC LIMIT $2`
 )
 
 // WatchStates returns everything the watcher remembered, by key.
 func (s *Store) WatchStates(ctx context.Context) (map[string]WatchState, error) {
-	rows, err := s.DB.Query(ctx, allWatchStatesQuery)
+	states, err := dbutil.RowIterAsMap(queryHelper[*WatchState](s).QueryManyIter(ctx, allWatchStatesQuery),
+		func(ws *WatchState) (string, WatchState) { return ws.Key, *ws })
 	if err != nil {
 		return nil, fmt.Errorf("reading watch state: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]WatchState{}
-	for rows.Next() {
-		var ws WatchState
-		var since, flapLast int64
-		if err := rows.Scan(&ws.Key, &ws.State, &ws.Alerted, &since, &ws.RestartCount,
-			&ws.Flapping, &flapLast, &ws.FlapSuppressed); err != nil {
-			return nil, err
-		}
-		ws.Since, ws.FlapLastChange = fromMilli(since), fromMilli(flapLast)
-		out[ws.Key] = ws
+	return states, nil
+}
+
+// Scan implements dbutil.DataStruct.
+func (ws *WatchState) Scan(row dbutil.Scannable) (*WatchState, error) {
+	var since, flapLast int64
+	if err := row.Scan(&ws.Key, &ws.State, &ws.Alerted, &since, &ws.RestartCount,
+		&ws.Flapping, &flapLast, &ws.FlapSuppressed); err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	ws.Since, ws.FlapLastChange = fromMilli(since), fromMilli(flapLast)
+	return ws, nil
 }
 
 // RecordTransition saves a new remembered state and, when there is one, the
@@ -158,18 +160,18 @@ func (s *Store) insertAlert(ctx context.Context, alert *Alert, rooms []id.RoomID
 // NextDelivery returns the oldest alert waiting for the room (neither
 // delivered nor failed), or nil when none waits.
 func (s *Store) NextDelivery(ctx context.Context, room id.RoomID) (*Delivery, error) {
-	a := &Alert{}
-	var t int64
-	var mentions string
-	d := &Delivery{Alert: a}
-	err := s.DB.QueryRow(ctx, nextDeliveryQuery, room).Scan(&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &mentions, &d.RoomID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
+	d, err := queryHelper[*Delivery](s).QueryOne(ctx, nextDeliveryQuery, room)
+	if err != nil {
 		return nil, fmt.Errorf("reading the alerts waiting for %s: %w", room, err)
 	}
-	a.Time, a.Mentions = time.UnixMilli(t), splitUserIDs(mentions)
 	return d, nil
+}
+
+// Scan implements dbutil.DataStruct: the alert, then the room.
+func (d *Delivery) Scan(row dbutil.Scannable) (*Delivery, error) {
+	d.Alert = &Alert{}
+	_, err := d.Alert.scan(row, &d.RoomID)
+	return dbutil.ValueOrErr(d, err)
 }
 
 // MarkFailed records that the alert will never reach the room, and why, in
@@ -191,21 +193,9 @@ func (s *Store) MarkFailed(ctx context.Context, d Delivery, reason string) error
 func (s *Store) DropDeliveries(ctx context.Context, keep []id.RoomID, reason string) (map[id.RoomID]int, error) {
 	dropped := map[id.RoomID]int{}
 	err := s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
-		rows, err := s.DB.Query(ctx, pendingRoomsQuery)
+		pending, err := dbutil.RowIterAsMap(queryHelper[*roomCount](s).QueryManyIter(ctx, pendingRoomsQuery),
+			func(rc *roomCount) (id.RoomID, int) { return rc.room, rc.n })
 		if err != nil {
-			return err
-		}
-		pending := map[id.RoomID]int{}
-		for rows.Next() {
-			var room id.RoomID
-			var n int
-			if err := rows.Scan(&room, &n); err != nil {
-				_ = rows.Close()
-				return err
-			}
-			pending[room] = n
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 			return err
 		}
 		problems, err := s.RoomProblems(ctx)
@@ -236,24 +226,38 @@ func (s *Store) DropDeliveries(ctx context.Context, keep []id.RoomID, reason str
 	return dropped, nil
 }
 
+// roomCount is how many deliveries wait for a room.
+type roomCount struct {
+	room id.RoomID
+	n    int
+}
+
+// Scan implements dbutil.DataStruct.
+func (rc *roomCount) Scan(row dbutil.Scannable) (*roomCount, error) {
+	return dbutil.ValueOrErr(rc, row.Scan(&rc.room, &rc.n))
+}
+
 // RoomProblems returns the alert rooms that refuse opsroom's messages.
 func (s *Store) RoomProblems(ctx context.Context) ([]RoomProblem, error) {
-	rows, err := s.DB.Query(ctx, roomProblemsQuery)
+	problems, err := queryHelper[*RoomProblem](s).QueryMany(ctx, roomProblemsQuery)
 	if err != nil {
 		return nil, fmt.Errorf("reading the alert rooms' problems: %w", err)
 	}
-	defer rows.Close()
-	var out []RoomProblem
-	for rows.Next() {
-		var p RoomProblem
-		var since int64
-		if err := rows.Scan(&p.RoomID, &p.Problem, &since); err != nil {
-			return nil, err
-		}
-		p.Since = time.UnixMilli(since)
-		out = append(out, p)
+	out := make([]RoomProblem, len(problems))
+	for i, p := range problems {
+		out[i] = *p
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// Scan implements dbutil.DataStruct.
+func (p *RoomProblem) Scan(row dbutil.Scannable) (*RoomProblem, error) {
+	var since int64
+	if err := row.Scan(&p.RoomID, &p.Problem, &since); err != nil {
+		return nil, err
+	}
+	p.Since = time.UnixMilli(since)
+	return p, nil
 }
 
 // SetRoomProblem records that a room refuses opsroom's messages and, the
@@ -307,25 +311,31 @@ func (s *Store) MarkDelivered(ctx context.Context, d Delivery, eventID id.EventI
 
 // RecentAlerts returns the latest n alerts, of one subject or ("") of all, newest first.
 func (s *Store) RecentAlerts(ctx context.Context, subject string, n int) ([]*Alert, error) {
-	rows, err := s.DB.Query(ctx, recentAlertsQuery, subject, n)
+	alerts, err := queryHelper[*Alert](s).QueryMany(ctx, recentAlertsQuery, subject, n)
 	if err != nil {
 		return nil, fmt.Errorf("reading alerts: %w", err)
 	}
-	defer rows.Close()
-	var out []*Alert
-	for rows.Next() {
-		a := &Alert{}
-		var t int64
-		if err := rows.Scan(&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &a.Posted); err != nil {
-			return nil, err
-		}
-		a.Time = time.UnixMilli(t)
-		out = append(out, a)
+	if len(alerts) == 0 {
+		return alerts, nil
 	}
-	if err := rows.Err(); err != nil || len(out) == 0 {
-		return out, err
+	return alerts, s.readUndelivered(ctx, alerts)
+}
+
+// Scan implements dbutil.DataStruct: alertColumns, then whether the alert had
+// rooms to go to.
+func (a *Alert) Scan(row dbutil.Scannable) (*Alert, error) {
+	return a.scan(row, &a.Posted)
+}
+
+// scan reads alertColumns, then the columns a query adds after them into extra.
+func (a *Alert) scan(row dbutil.Scannable, extra ...any) (*Alert, error) {
+	var t int64
+	var mentions string
+	if err := row.Scan(append([]any{&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &mentions}, extra...)...); err != nil {
+		return nil, err
 	}
-	return out, s.readUndelivered(ctx, out)
+	a.Time, a.Mentions = time.UnixMilli(t), splitUserIDs(mentions)
+	return a, nil
 }
 
 // readUndelivered fills in the alerts' deliveries that did not arrive.
@@ -336,22 +346,27 @@ func (s *Store) readUndelivered(ctx context.Context, alerts []*Alert) error {
 		byID[a.ID] = a
 		lo, hi = min(lo, a.ID), max(hi, a.ID)
 	}
-	rows, err := s.DB.Query(ctx, undeliveredQuery, lo, hi)
+	err := queryHelper[*undelivered](s).QueryManyIter(ctx, undeliveredQuery, lo, hi).Iter(func(u *undelivered) (bool, error) {
+		if a := byID[u.alertID]; a != nil {
+			a.Undelivered = append(a.Undelivered, u.Undelivered)
+		}
+		return true, nil
+	})
 	if err != nil {
 		return fmt.Errorf("reading alert deliveries: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var alertID int64
-		var u Undelivered
-		if err := rows.Scan(&alertID, &u.RoomID, &u.Failure); err != nil {
-			return err
-		}
-		if a := byID[alertID]; a != nil {
-			a.Undelivered = append(a.Undelivered, u)
-		}
-	}
-	return rows.Err()
+	return nil
+}
+
+// undelivered is a row of undeliveredQuery: a delivery and its alert.
+type undelivered struct {
+	alertID int64
+	Undelivered
+}
+
+// Scan implements dbutil.DataStruct.
+func (u *undelivered) Scan(row dbutil.Scannable) (*undelivered, error) {
+	return dbutil.ValueOrErr(u, row.Scan(&u.alertID, &u.RoomID, &u.Failure))
 }
 
 // toMilli and fromMilli keep a time as Unix milliseconds, the zero time as 0.
@@ -389,13 +404,24 @@ func splitUserIDs(s string) []id.UserID {
 // problem alert of the same subject posted there before it, and its event; nil
 // when there is none.
 func (s *Store) AlertResolvedBy(ctx context.Context, recovery Delivery) (*Alert, id.EventID, error) {
-	a := &Alert{Subject: recovery.Alert.Subject}
-	var eventID id.EventID
-	err := s.DB.QueryRow(ctx, resolvedQuery, recovery.Alert.Subject, recovery.Alert.ID, recovery.RoomID).Scan(&a.ID, &a.Kind, &a.Message, &eventID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", nil
-	} else if err != nil {
+	posted, err := queryHelper[*postedAlert](s).QueryOne(ctx, resolvedQuery, recovery.Alert.Subject, recovery.Alert.ID, recovery.RoomID)
+	if err != nil {
 		return nil, "", fmt.Errorf("reading the alert %d resolves: %w", recovery.Alert.ID, err)
+	} else if posted == nil {
+		return nil, "", nil
 	}
-	return a, eventID, nil
+	return posted.alert, posted.eventID, nil
+}
+
+// postedAlert is a row of resolvedQuery: an alert, and its event in a room.
+type postedAlert struct {
+	alert   *Alert
+	eventID id.EventID
+}
+
+// Scan implements dbutil.DataStruct.
+func (p *postedAlert) Scan(row dbutil.Scannable) (*postedAlert, error) {
+	p.alert = &Alert{}
+	_, err := p.alert.scan(row, &p.eventID)
+	return dbutil.ValueOrErr(p, err)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/opsroom/opsroom/bot"
 	"github.com/opsroom/opsroom/commands"
+	"github.com/opsroom/opsroom/internal/config"
 	"github.com/opsroom/opsroom/ops"
 )
 
@@ -40,21 +41,21 @@ type LogConfig struct {
 // AuditConfig is the `audit:` section.
 type AuditConfig struct {
 	// Retention is how long audit rows are kept (0: for ever).
-	Retention ops.Duration `yaml:"retention"`
+	Retention config.Duration `yaml:"retention"`
 }
 
 // RetentionConfig is the `retention:` section: how long rows are kept (0: for ever).
 type RetentionConfig struct {
-	Alerts        ops.Duration `yaml:"alerts"`        // alerts and their deliveries (default 90d)
-	UpdateRuns    ops.Duration `yaml:"update_runs"`   // (default 365d)
-	Confirmations ops.Duration `yaml:"confirmations"` // closed ones (default 30d)
+	Alerts        config.Duration `yaml:"alerts"`        // alerts and their deliveries (default 90d)
+	UpdateRuns    config.Duration `yaml:"update_runs"`   // (default 365d)
+	Confirmations config.Duration `yaml:"confirmations"` // closed ones (default 30d)
 }
 
 // defaultRetention applies where the retention: section says nothing.
 var defaultRetention = RetentionConfig{
-	Alerts:        ops.Duration{Duration: 90 * 24 * time.Hour},
-	UpdateRuns:    ops.Duration{Duration: 365 * 24 * time.Hour},
-	Confirmations: ops.Duration{Duration: 30 * 24 * time.Hour},
+	Alerts:        config.Duration{Duration: 90 * 24 * time.Hour},
+	UpdateRuns:    config.Duration{Duration: 365 * 24 * time.Hour},
+	Confirmations: config.Duration{Duration: 30 * 24 * time.Hour},
 }
 
 var typeSection = map[string]string{
@@ -134,7 +135,7 @@ func (c *Config) validate() (errs, warnings []error) {
 	if c.Audit.Retention.Duration < 0 {
 		errs = append(errs, fmt.Errorf("audit.retention: must be a positive duration like 365d, or 0 to keep every row"))
 	}
-	for key, d := range map[string]*ops.Duration{
+	for key, d := range map[string]*config.Duration{
 		"retention.alerts": &c.Retention.Alerts, "retention.update_runs": &c.Retention.UpdateRuns, "retention.confirmations": &c.Retention.Confirmations,
 	} {
 		if d.Duration < 0 {

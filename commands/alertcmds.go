@@ -2,10 +2,10 @@ package commands
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/opsroom/opsroom/internal/config"
 	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
 )
@@ -164,15 +164,7 @@ func undeliveredNote(a *store.Alert) string {
 
 // parseMuteDuration reads 30m, 2h, 1d (and anything time.ParseDuration takes).
 func parseMuteDuration(s string) (time.Duration, error) {
-	var d time.Duration
-	var err error
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		var n int
-		n, err = strconv.Atoi(days)
-		d = time.Duration(n) * 24 * time.Hour
-	} else {
-		d, err = time.ParseDuration(s)
-	}
+	d, err := config.ParseDuration(s)
 	if err != nil || d <= 0 || d > maxMute {
 		return 0, fmt.Errorf("DURATION must be like 30m, 2h or 1d, at most 30d; got %s", code(s))
 	}

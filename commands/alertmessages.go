@@ -44,7 +44,7 @@ func alertMarkdown(a *ops.Alert) string {
 	case ops.AlertCrashLoop:
 		fmt.Fprintf(&b, "🔁 **%s** on %s is in a crash loop: restart count %d", escape(a.Service), code(a.Host), st.RestartCount)
 	case ops.AlertUnreachable:
-		fmt.Fprintf(&b, "🔴 host %s is unreachable; its services: %s", code(a.Host), escape(serviceList(a.Services)))
+		fmt.Fprintf(&b, "🔴 host %s is unreachable; its services: %s", code(a.Host), escape(nameList(a.Services, maxAlertServices)))
 		if a.Err != nil {
 			fmt.Fprintf(&b, "\n\n%s", escape(clip(a.Err.Error(), maxReasonRunes)))
 		}
@@ -54,7 +54,7 @@ func alertMarkdown(a *ops.Alert) string {
 		if errors.As(a.Err, &engine) {
 			name, output = engine.Engine, engine.Output
 		}
-		fmt.Fprintf(&b, "🔴 %s on %s does not answer; its services: %s", escape(name), code(a.Host), escape(serviceList(a.Services)))
+		fmt.Fprintf(&b, "🔴 %s on %s does not answer; its services: %s", escape(name), code(a.Host), escape(nameList(a.Services, maxAlertServices)))
 		if output != "" {
 			b.WriteString("\n\n" + codeBlock(output, 0))
 		}
@@ -86,13 +86,4 @@ func alertMarkdown(a *ops.Alert) string {
 		b.WriteString("\n\nLast lines:\n\n" + codeBlock(a.Logs, 0))
 	}
 	return b.String()
-}
-
-// serviceList names services, the first maxAlertServices of them.
-func serviceList(services []string) string {
-	list := strings.Join(services[:min(len(services), maxAlertServices)], ", ")
-	if more := len(services) - maxAlertServices; more > 0 {
-		list += fmt.Sprintf(" and %d more", more)
-	}
-	return list
 }
