@@ -43,7 +43,8 @@ import (
 // looks the service up and the fleet builds its commands and sends them over a
 // real SSH connection, to a host in this process that records them. The
 // property: nothing the user typed reaches the host except the validated
-// LINES as a decimal integer; every other word of every remote command is one
+// LINES as a decimal integer and the validated COMMIT of a rollback (hex
+// digits), single-quoted; every other word of every remote command is one
 // that the same command without any user input (just the verb and a
 // configured service name) also produces. Nothing panics, every command gets
 // an answer, and no answer is too big for Matrix to carry.
@@ -104,6 +105,10 @@ var fuzzSeeds = []struct{ body, html string }{
 	{"!update ../app", ""},
 	{"!update app", ""},
 	{"!rollback app", ""},
+	{"!rollback app 0123abc", ""},
+	{"!rollback app 0123abc;id", ""},
+	{"!rollback app 0123ABC", ""},
+	{"!rollback web 0123abc", ""},
 	{"!check app", ""},
 	{"!cancel app", ""},
 	{"!mute web 10m", ""},
@@ -164,7 +169,7 @@ func FuzzCommand(f *testing.F) {
 		}
 		verb, args := strings.ToLower(parts[0])[len(Prefix):], parts[1:]
 		words := w.wordsFor(verb, args)
-		lines := validLines(verb, args)
+		lines, commit := validLines(verb, args), validCommit(verb, args)
 		for _, cmd := range remote {
 			if words == nil {
 				t.Fatalf("%.300q names no service, yet %.300q ran on the host", text, cmd)
@@ -174,7 +179,7 @@ func FuzzCommand(f *testing.F) {
 				t.Fatalf("%.300q: the remote command %.300q is not plain quoted words: %v", text, cmd, err)
 			}
 			for _, tok := range toks {
-				if !words[tok.raw] && (tok.quoted || tok.raw != lines) {
+				if !words[tok.raw] && (tok.quoted || tok.raw != lines) && tok.raw != commit {
 					t.Fatalf("%.300q: the remote command %.300q has the word %.300q, which the command does not have without user input",
 						text, cmd, tok.raw)
 				}
@@ -209,6 +214,17 @@ func validLines(verb string, args []string) string {
 		return ""
 	}
 	return strconv.Itoa(n)
+}
+
+// validCommit is the word the COMMIT of a rollback must be passed on in
+// (git rev-parse --verify 'COMMIT'^{commit}): 7 to 64 lowercase hex digits,
+// quoted; "" if there is none.
+func validCommit(verb string, args []string) string {
+	if verb != "rollback" || len(args) != 2 || len(args[1]) < 7 || len(args[1]) > 64 ||
+		strings.Trim(args[1], "0123456789abcdef") != "" {
+		return ""
+	}
+	return ops.Quote(args[1]) + "^{commit}"
 }
 
 func answered(sent []sentEvent, cmd id.EventID) bool {

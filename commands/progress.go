@@ -28,6 +28,7 @@ type progress struct {
 	who     id.UserID
 	started time.Time
 	timeout time.Duration // the service's update_timeout
+	recipe  *ops.Recipe   // what runs; nil stands for the git and compose recipe
 
 	stages  []stageLine
 	current ops.UpdateStage
@@ -42,8 +43,37 @@ type progress struct {
 
 type stageLine struct {
 	stage   ops.UpdateStage
-	mark    string // ⏳ ✅ ❌
+	mark    string // ⬜ (not started) ⏳ ✅ ❌
 	summary string
+}
+
+// planned is the mark of a stage that has not started.
+const planned = "⬜"
+
+// plan lists the recipe's stages, none started yet, so that the message
+// shows from the start what will run.
+func (p *progress) plan(r *ops.Recipe) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.recipe = r
+	for _, st := range r.Stages() {
+		p.stages = append(p.stages, stageLine{stage: st.Name, mark: planned, summary: st.Command})
+	}
+}
+
+// line is the stage's line, or nil; stage names are unique within a recipe.
+func (p *progress) line(stage ops.UpdateStage) *stageLine {
+	for i := range p.stages {
+		if p.stages[i].stage == stage {
+			return &p.stages[i]
+		}
+	}
+	return nil
+}
+
+// label names a stage in messages: "stage fetch", "step `migrate`".
+func (p *progress) label(stage ops.UpdateStage) string {
+	return p.recipe.Label(stage)
 }
 
 var _ ops.UpdateObserver = (*progress)(nil)
@@ -53,7 +83,11 @@ func (p *progress) StageStarted(stage ops.UpdateStage, command string) {
 	defer p.mu.Unlock()
 	p.current = stage
 	p.tail, p.partial = nil, ""
-	p.stages = append(p.stages, stageLine{stage: stage, mark: "⏳", summary: command})
+	if l := p.line(stage); l != nil {
+		l.mark, l.summary = "⏳", command
+	} else {
+		p.stages = append(p.stages, stageLine{stage: stage, mark: "⏳", summary: command})
+	}
 	fmt.Fprintf(&p.full, "$ %s\n", command)
 	p.dirty = true
 }
@@ -61,8 +95,8 @@ func (p *progress) StageStarted(stage ops.UpdateStage, command string) {
 func (p *progress) StageDone(stage ops.UpdateStage, summary string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n := len(p.stages); n > 0 && p.stages[n-1].stage == stage {
-		p.stages[n-1] = stageLine{stage: stage, mark: "✅", summary: summary}
+	if l := p.line(stage); l != nil {
+		l.mark, l.summary = "✅", summary
 	}
 	p.tail, p.partial = nil, ""
 	p.dirty = true
@@ -104,8 +138,8 @@ func (p *progress) Commits(old, target string) {
 func (p *progress) failStage() ops.UpdateStage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n := len(p.stages); n > 0 && p.stages[n-1].mark == "⏳" {
-		p.stages[n-1].mark = "❌"
+	if l := p.line(p.current); l != nil && l.mark == "⏳" {
+		l.mark = "❌"
 	}
 	return p.current
 }
@@ -132,7 +166,8 @@ func (p *progress) fullOutput() (string, int) {
 	return p.full.String(), p.cut
 }
 
-// render draws the running update: header, a line per stage, the output tail.
+// render draws the running update: header, a line per stage (those to come
+// too), the output tail.
 func (p *progress) render(now time.Time) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

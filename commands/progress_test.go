@@ -1,7 +1,9 @@
 package commands
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +66,79 @@ func TestARunThatChangedNoCommitSaysWhereItIs(t *testing.T) {
 	} {
 		p := &progress{verb: verb, service: "bridge", host: "spark", who: "@alice:example.org", started: start}
 		mustShow(t, shown(p.renderSuccess(res, start.Add(time.Minute))), want)
+	}
+}
+
+// ownStepsRecipe is the recipe of a service with its own update: steps, on a
+// host that is never dialled.
+func ownStepsRecipe(t *testing.T) *ops.Recipe {
+	t.Helper()
+	cfg := &ops.Config{
+		Hosts: map[string]*ops.HostConfig{"spark": {Address: "10.0.0.2:22", User: "deploy", UseAgent: true, KnownHosts: "/nonexistent"}},
+		Services: map[string]*ops.ServiceConfig{"site": {Host: "spark", Kind: ops.KindContainer, Container: "site", Directory: "/etc/nixos",
+			Update: []ops.Step{{Name: "pull", Run: "git pull --ff-only"}, {Name: "switch", Run: "nixos-rebuild switch"}}}},
+	}
+	if errs, _ := cfg.Validate(); len(errs) > 0 {
+		t.Fatalf("config: %v", errs)
+	}
+	f, err := ops.NewFleet(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.UpdateRecipe("site")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestProgressOfOwnStepsShowsEveryStepInOrderFromTheStart(t *testing.T) {
+	start := time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
+	p := &progress{verb: "Updating", service: "site", host: "spark", who: "@alice:example.org", started: start, timeout: 15 * time.Minute}
+	p.plan(ownStepsRecipe(t))
+	mustShow(t, shown(p.render(start)), "* ⬜ pull — git pull --ff-only\n* ⬜ switch — nixos-rebuild switch")
+
+	p.StageStarted("pull", "git pull --ff-only")
+	p.Output("pull", []byte("Fast-forward\n"))
+	p.StageDone("pull", "git pull --ff-only (1s)")
+	p.StageStarted("switch", "nixos-rebuild switch")
+	p.Output("switch", []byte("building the system configuration...\n"))
+	mustShow(t, shown(p.render(start.Add(3*time.Second))), "0:03 elapsed",
+		"* ✅ pull — git pull --ff-only (1s)\n* ⏳ switch — nixos-rebuild switch", "building the system configuration...")
+
+	if got := p.failureText(fmt.Errorf("step `switch`: %w", context.DeadlineExceeded)); got != "step `switch` (nixos-rebuild switch) did not finish within 15m0s, the service's update_timeout" {
+		t.Errorf("timeout: %q", got)
+	}
+	p.failStage()
+	err := &ops.CommandError{Host: "spark", Service: "site", Step: "step `switch`", Command: "nixos-rebuild switch", ExitCode: 2, Stdout: "error: attribute missing\n"}
+	mustShow(t, shown(p.renderFailure(err, ops.Status{Service: "site", State: ops.StateRunning}, start.Add(time.Minute))),
+		"❌ Update of **site** on `spark` failed at step `switch` after 1:00", "* ✅ pull", "* ❌ switch",
+		"step `switch` failed: `nixos-rebuild switch` exited with code 2:", "error: attribute missing")
+	mustShow(t, p.renderCancelled("@bob:example.org", ops.Status{State: ops.StateRunning}, start), "cancelled by @bob:example.org at step `switch`")
+}
+
+func TestASuccessOfOwnStepsNamesThemAndTheCommitsWhereThereAreAny(t *testing.T) {
+	start := time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC)
+	now := ops.Status{Service: "site", State: ops.StateRunning, StartedAt: start}
+	for _, c := range []struct {
+		what    string
+		res     ops.UpdateResult
+		want    []string
+		wantNot string
+	}{
+		{"not a checkout", ops.UpdateResult{Status: now},
+			[]string{"✅ Updated **site** on `spark` (started by @alice:example.org, took 1:00)", "Ran its own steps: `pull`, `switch`.", "Now: running"}, "→"},
+		{"a checkout that moved", ops.UpdateResult{OldCommit: "3f2a1c0aaaa", NewCommit: "9b7d4e2bbbb", Log: []string{"9b7d4e2 release 2"}, Status: now},
+			[]string{"✅ Updated **site** on `spark`: `3f2a1c0` → `9b7d4e2`", "Ran its own steps: `pull`, `switch`.", "- `9b7d4e2` release 2"}, "Already"},
+		{"a checkout that stayed", ops.UpdateResult{OldCommit: "3f2a1c0aaaa", NewCommit: "3f2a1c0aaaa", Status: now},
+			[]string{"Ran its own steps: `pull`, `switch`; its checkout stayed at `3f2a1c0`."}, "→"},
+	} {
+		p := &progress{verb: "Updating", service: "site", host: "spark", who: "@alice:example.org", started: start}
+		p.plan(ownStepsRecipe(t))
+		got := p.renderSuccess(&c.res, start.Add(time.Minute))
+		mustShow(t, got, c.want...)
+		if strings.Contains(got, c.wantNot) {
+			t.Errorf("%s: shows %q:\n%s", c.what, c.wantNot, got)
+		}
 	}
 }

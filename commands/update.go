@@ -28,13 +28,19 @@ var cmdUpdate = &command{
 	Name:    "update",
 	Role:    RoleOperator,
 	Args:    "SERVICE",
-	Summary: "fetch, reset to the tracked branch, build and restart a compose service, in one live message",
+	Summary: "run the service's own update steps, or (compose) fetch, reset to the tracked branch, build and restart, in one live message",
 	Run: func(ce *Event, args []string) outcome {
 		svc, bad := lookup(ce, args[0])
 		if bad != nil {
 			return *bad
 		}
-		return deploy(ce, svc, store.RunUpdate, "")
+		r, err := ce.Meta.Fleet.UpdateRecipe(svc.Name)
+		if err != nil {
+			o := invalid(err.Error())
+			o.Service = svc.Name
+			return o
+		}
+		return deploy(ce, svc, store.RunUpdate, r)
 	},
 }
 
@@ -63,30 +69,41 @@ var cmdCancel = &command{
 var cmdRollback = &command{
 	Name:    "rollback",
 	Role:    RoleOperator,
-	Args:    "SERVICE",
-	Summary: "go back to the commit deployed before the last successful update, and rebuild",
+	Args:    "SERVICE [COMMIT]",
+	Summary: "run the service's own rollback steps, or (compose) go back to COMMIT, by default the one deployed before the last successful update, and rebuild",
 	Run: func(ce *Event, args []string) outcome {
 		svc, bad := lookup(ce, args[0])
 		if bad != nil {
 			return *bad
 		}
-		last, err := ce.Meta.Store.Updates().LastSuccessfulUpdate(ce.Ctx, svc.Name)
+		commit := ""
+		if len(args) > 1 {
+			commit = args[1]
+		}
+		r, err := ce.Meta.Fleet.RollbackRecipe(svc.Name, commit)
+		if errors.Is(err, ops.ErrNoCommit) {
+			// The git and compose recipe goes back, by default, to the commit deployed before the last update.
+			last, lerr := ce.Meta.Store.Updates().LastSuccessfulUpdate(ce.Ctx, svc.Name)
+			if lerr != nil {
+				return failed(svc.Name, lerr)
+			}
+			if last == nil {
+				return invalid(fmt.Sprintf("no earlier deploy of %s to roll back to: opsroom has not recorded a successful update that changed its commit", svc.Name))
+			}
+			r, err = ce.Meta.Fleet.RollbackRecipe(svc.Name, last.OldCommit)
+		}
 		if err != nil {
-			return failed(svc.Name, err)
+			o := invalid(err.Error())
+			o.Service = svc.Name
+			return o
 		}
-		if last == nil {
-			return invalid(fmt.Sprintf("no earlier deploy of %s to roll back to: opsroom has not recorded a successful update that changed its commit", svc.Name))
-		}
-		return deploy(ce, svc, store.RunRollback, last.OldCommit)
+		return deploy(ce, svc, store.RunRollback, r)
 	},
 }
 
-// deploy runs an update (to the branch tip) or a rollback (to commit) and
-// shows it as one message that it keeps editing.
-func deploy(ce *Event, svc *ops.ServiceConfig, kind store.RunKind, commit string) outcome {
-	if svc.Kind != ops.KindCompose {
-		return invalid(fmt.Sprintf("%s is a %s service: only compose services can be updated", svc.Name, svc.Kind))
-	}
+// deploy runs the recipe of an update or a rollback and shows it as one
+// message that it keeps editing.
+func deploy(ce *Event, svc *ops.ServiceConfig, kind store.RunKind, r *ops.Recipe) outcome {
 	ctx, jb, release, busy := claim(ce, svc, string(kind))
 	if busy != nil {
 		return *busy
@@ -103,6 +120,7 @@ func deploy(ce *Event, svc *ops.ServiceConfig, kind store.RunKind, commit string
 	if kind == store.RunRollback {
 		p.verb = "Rolling back"
 	}
+	p.plan(r)
 	first := Render(p.render(time.Now()))
 	relate(ce, &first)
 	msgID, err := sendReliably(ce.Ctx, ce.Proc.Client, ce.RoomID, &first)
@@ -118,12 +136,7 @@ func deploy(ce *Event, svc *ops.ServiceConfig, kind store.RunKind, commit string
 	}
 
 	stopEdits := keepEditing(ce, msgID, p, run, ce.Meta.editInterval())
-	var res *ops.UpdateResult
-	if kind == store.RunUpdate {
-		res, err = ce.Meta.Fleet.Update(ctx, svc.Name, p)
-	} else {
-		res, err = ce.Meta.Fleet.Rollback(ctx, svc.Name, commit, p)
-	}
+	res, err := ce.Meta.Fleet.Deploy(ctx, r, p)
 	stopEdits()
 
 	o := outcome{Service: svc.Name, Result: store.ResultOK}
@@ -213,9 +226,27 @@ func (p *progress) renderSuccess(res *ops.UpdateResult, now time.Time) string {
 	if p.verb != "Updating" {
 		done = "Rolled back"
 	}
-	fmt.Fprintf(&b, "✅ %s **%s** on %s: %s → %s (started by %s, took %s)\n\n", done, escape(p.service), code(p.host),
-		code(ops.ShortCommit(res.OldCommit)), code(ops.ShortCommit(res.NewCommit)), p.who, clock(now.Sub(p.started)))
-	if res.OldCommit == res.NewCommit {
+	// The git recipe always knows both commits; a service's own steps know
+	// them only in a git checkout, and may leave it where it was.
+	own := p.recipe.OwnSteps()
+	moved := res.OldCommit != "" && res.NewCommit != "" && res.OldCommit != res.NewCommit
+	commits := ""
+	if !own || moved {
+		commits = fmt.Sprintf(": %s → %s", code(ops.ShortCommit(res.OldCommit)), code(ops.ShortCommit(res.NewCommit)))
+	}
+	fmt.Fprintf(&b, "✅ %s **%s** on %s%s (started by %s, took %s)\n\n", done, escape(p.service), code(p.host),
+		commits, p.who, clock(now.Sub(p.started)))
+	if own {
+		names := make([]string, len(p.stages))
+		for i, s := range p.stages {
+			names[i] = code(string(s.stage))
+		}
+		fmt.Fprintf(&b, "Ran its own steps: %s", strings.Join(names, ", "))
+		if !moved && res.NewCommit != "" {
+			fmt.Fprintf(&b, "; its checkout stayed at %s", code(ops.ShortCommit(res.NewCommit)))
+		}
+		b.WriteString(".\n\n")
+	} else if res.OldCommit == res.NewCommit {
 		// A second rollback in a row goes to the same commit as the first.
 		at := "the newest commit"
 		if done != "Updated" {
@@ -244,12 +275,12 @@ func (p *progress) renderFailure(err error, now ops.Status, at time.Time) string
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "❌ %s of **%s** on %s failed at stage %s after %s (started by %s)\n\n",
-		p.noun(), escape(p.service), code(p.host), p.current, clock(at.Sub(p.started)), p.who)
+	fmt.Fprintf(&b, "❌ %s of **%s** on %s failed at %s after %s (started by %s)\n\n",
+		p.noun(), escape(p.service), code(p.host), p.label(p.current), clock(at.Sub(p.started)), p.who)
 	p.writeStages(&b)
 	var cmdErr *ops.CommandError
 	if errors.As(err, &cmdErr) {
-		fmt.Fprintf(&b, "\n%s exited with code %d:\n\n", code(cmdErr.Command), cmdErr.ExitCode)
+		fmt.Fprintf(&b, "\n%s failed: %s exited with code %d:\n\n", p.label(p.current), code(cmdErr.Command), cmdErr.ExitCode)
 		out := cmdErr.Stdout
 		if strings.TrimSpace(cmdErr.Stderr) != "" {
 			out = strings.TrimRight(out, "\n") + "\n" + cmdErr.Stderr
@@ -277,10 +308,10 @@ func (p *progress) failureTextLocked(err error) string {
 		return err.Error()
 	}
 	command := ""
-	if n := len(p.stages); n > 0 && p.stages[n-1].stage == p.current && p.stages[n-1].mark != "✅" {
-		command = " (" + p.stages[n-1].summary + ")" // a running stage's line shows its command
+	if l := p.line(p.current); l != nil && l.mark != "✅" {
+		command = " (" + l.summary + ")" // a running stage's line shows its command
 	}
-	return fmt.Sprintf("stage %s%s did not finish within %s, the service's update_timeout", p.current, command, p.timeout)
+	return fmt.Sprintf("%s%s did not finish within %s, the service's update_timeout", p.label(p.current), command, p.timeout)
 }
 
 // renderCancelled is the progress message's final form after a !cancel.
@@ -288,8 +319,8 @@ func (p *progress) renderCancelled(by id.UserID, now ops.Status, at time.Time) s
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "🛑 %s of **%s** on %s cancelled by %s at stage %s after %s (started by %s)\n\n",
-		p.noun(), escape(p.service), code(p.host), by, p.current, clock(at.Sub(p.started)), p.who)
+	fmt.Fprintf(&b, "🛑 %s of **%s** on %s cancelled by %s at %s after %s (started by %s)\n\n",
+		p.noun(), escape(p.service), code(p.host), by, p.label(p.current), clock(at.Sub(p.started)), p.who)
 	p.writeStages(&b)
 	fmt.Fprintf(&b, "\nNow: %s\n", stateSummary(now, at))
 	return b.String()

@@ -37,6 +37,9 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(s.Update) > 0 {
+		return nil, fmt.Errorf("%s updates with its own steps (services.%s.update), which the preflight does not know: it checks the git and compose recipe only", s.Name, s.Name)
+	}
 	if s.Kind != KindCompose {
 		return nil, fmt.Errorf("%s is a %s service: only compose services are updated, so there is nothing to check", s.Name, s.Kind)
 	}

@@ -87,6 +87,10 @@ type ServiceConfig struct {
 	// (`confirm: true` is every verb that changes the service).
 	Confirm ConfirmVerbs      `yaml:"confirm"`
 	Actions map[string]string `yaml:"actions"`
+	// Update and Rollback, when set, are the service's own deploy: steps run
+	// in order in place of the git and compose recipe (see Step).
+	Update   []Step `yaml:"update"`
+	Rollback []Step `yaml:"rollback"`
 	// Health is a probe opsroom runs through the host's SSH connection; a
 	// running service whose probe fails is unhealthy.
 	Health *HealthConfig `yaml:"health"`
@@ -227,6 +231,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 		if s.Health != nil {
 			errs = append(errs, s.Health.validate(key)...)
 		}
+		errs = append(errs, s.validateSteps(key)...)
 	}
 	if !c.Watch.Disabled && !c.Watch.NoEvents {
 		// The watcher follows the event stream of every host with services, in a session it keeps.

@@ -68,6 +68,7 @@ var typeSection = map[string]string{
 	"commands.Access":      "access",
 	"ops.HostConfig":       "a host",
 	"ops.ServiceConfig":    "a service",
+	"ops.Step":             "a step of update: or rollback:",
 }
 
 var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)

@@ -25,7 +25,7 @@ func TestCheckConfigAcceptsTheExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("config.example.yaml: exit %d, want 0:\n%s", code, out)
 	}
-	if !strings.Contains(out, "ok (2 hosts, 4 services") {
+	if !strings.Contains(out, "ok (2 hosts, 5 services") {
 		t.Errorf("output does not confirm the example's hosts and services:\n%s", out)
 	}
 }
