@@ -120,134 +120,159 @@ var (
 // Validate fills names and defaults and reports every problem at once: errors
 // (refuse to start) and warnings (start anyway), each naming its key.
 func (c *Config) Validate() (errs, warnings []error) {
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
-	}
-	warn := func(key, format string, args ...any) {
-		warnings = append(warnings, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
-	}
-	hostNames := sortedKeys(c.Hosts)
-	for _, name := range hostNames {
-		h := c.Hosts[name]
-		key := "hosts." + name
-		if h == nil {
-			bad(key, "empty; a host needs at least address, user and known_hosts")
-			continue
-		}
-		h.Name = name
-		if h.Address == "" {
-			bad(key+".address", "required: host:port, e.g. 10.0.0.2:22")
-		} else if _, _, err := net.SplitHostPort(h.Address); err != nil {
-			h.Address = net.JoinHostPort(h.Address, "22")
-		}
-		if h.User == "" {
-			bad(key+".user", "required: the SSH user, e.g. deploy")
-		}
-		if h.KnownHosts == "" {
-			bad(key+".known_hosts", "required: a known_hosts file pinning the host key (ssh-keyscan -p PORT HOST >> FILE, then check the fingerprint)")
-		} else {
-			h.KnownHosts = config.ExpandHome(h.KnownHosts)
-			if _, err := os.Stat(h.KnownHosts); err != nil {
-				warn(key+".known_hosts", "%s does not exist on this machine; every connection to this host will be refused until it does", h.KnownHosts)
-			}
-		}
-		if h.IdentityFile == "" && !h.UseAgent {
-			bad(key+".identity_file", "set identity_file (a private key) or use_agent: true")
-		}
-		if h.IdentityFile != "" {
-			h.IdentityFile = config.ExpandHome(h.IdentityFile)
-			if _, err := os.Stat(h.IdentityFile); err != nil {
-				warn(key+".identity_file", "%s does not exist on this machine", h.IdentityFile)
-			}
-		}
-		if _, ok := c.Hosts[h.Jump]; h.Jump != "" && !ok {
-			bad(key+".jump", "%q is not a defined host (defined: %s)", h.Jump, strings.Join(hostNames, ", "))
-		}
-		if h.RunAs != "" && !userNameRE.MatchString(h.RunAs) {
-			bad(key+".run_as", "%q is not a user name (lowercase letters, digits, _ . -)", h.RunAs)
-		}
-		if h.ComposeCommand == "" {
-			h.ComposeCommand = defaultComposeCommand
-		} else if h.ComposeCommand != "docker compose" && h.ComposeCommand != "docker-compose" {
-			bad(key+".compose_command", "%q is not \"docker compose\" or \"docker-compose\"", h.ComposeCommand)
-		}
-		if h.ConnectTimeout.Duration <= 0 {
-			h.ConnectTimeout.Duration = defaultConnectTimeout
-		}
-		if h.CommandTimeout.Duration <= 0 {
-			h.CommandTimeout.Duration = defaultCommandTimeout
-		}
-		switch {
-		case h.MaxSessions == 0:
-			h.MaxSessions = defaultMaxSessions
-		case h.MaxSessions < 1 || h.MaxSessions > maxMaxSessions:
-			bad(key+".max_sessions", "must be from 1 to %d, got %d: OpenSSH allows %d sessions per connection unless its MaxSessions says otherwise; leave it out for %d",
-				maxMaxSessions, h.MaxSessions, maxMaxSessions, defaultMaxSessions)
-		}
+	var p problems
+	for _, name := range sortedKeys(c.Hosts) {
+		c.validateHost(name, &p)
 	}
 	for _, cycle := range jumpCycles(c.Hosts) {
-		bad("hosts."+cycle[0]+".jump", "jump hosts form a cycle: %s; a host must reach the others without coming back to itself",
+		p.bad("hosts."+cycle[0]+".jump", "jump hosts form a cycle: %s; a host must reach the others without coming back to itself",
 			strings.Join(append(cycle, cycle[0]), " -> "))
 	}
-
 	e, w := c.Watch.validate()
-	errs, warnings = append(errs, e...), append(warnings, w...)
-
+	p.errs, p.warnings = append(p.errs, e...), append(p.warnings, w...)
 	objects := map[string]string{} // host/container or host/unit -> service
 	for _, name := range sortedKeys(c.Services) {
-		s := c.Services[name]
-		key := "services." + name
-		if s == nil {
-			bad(key, "empty; a service needs host, kind and container or unit")
-			continue
-		}
-		s.Name = name
-		if !serviceNameRE.MatchString(name) {
-			bad(key, "%q is not a service name: use lowercase letters, digits and - _ . (it is typed in chat)", name)
-		}
-		if s.Host == "" {
-			bad(key+".host", "required: one of the defined hosts (%s)", strings.Join(hostNames, ", "))
-		} else if _, ok := c.Hosts[s.Host]; !ok {
-			bad(key+".host", "%q is not a defined host (defined: %s)", s.Host, strings.Join(hostNames, ", "))
-		}
-		errs = append(errs, s.validateKind(key, objects)...)
-		for i, m := range s.Mention {
-			if !config.IsUserID(m) {
-				bad(fmt.Sprintf("%s.mention[%d]", key, i), "%q is not a Matrix user ID like @alice:example.org", m)
-			}
-		}
-		for _, verb := range s.Confirm {
-			if !slices.Contains(ChangingVerbs, verb) {
-				bad(key+".confirm", "%q is not a verb that changes a service; use true or some of %s", verb, strings.Join(ChangingVerbs, ", "))
-			}
-		}
-		for _, action := range sortedKeys(s.Actions) {
-			if !slices.Contains(overridable, action) {
-				bad(key+".actions."+action, "not an action that can be replaced; use one of %s", strings.Join(overridable, ", "))
-			} else if strings.TrimSpace(s.Actions[action]) == "" {
-				bad(key+".actions."+action, "empty command")
-			}
-		}
-		if s.Health != nil {
-			errs = append(errs, s.Health.validate(key)...)
-		}
-		errs = append(errs, s.validateSteps(key)...)
+		c.validateService(name, objects, &p)
 	}
-	if !c.Watch.Disabled && !c.Watch.NoEvents {
-		// The watcher follows the event stream of every host with services, in a session it keeps.
-		streamed := map[string]bool{}
-		for _, s := range c.Services {
-			if s != nil {
-				streamed[s.Host] = true
-			}
-		}
-		for _, name := range hostNames {
-			if h := c.Hosts[name]; h != nil && h.MaxSessions == 1 && streamed[name] {
-				bad("hosts."+name+".max_sessions", "1 leaves no session for commands, for the watcher's event stream keeps one; use 2 or more, or set watch.no_events: true")
-			}
+	c.validateStreamSessions(&p)
+	return p.errs, p.warnings
+}
+
+// problems collects what a check of the config finds, each naming its key.
+type problems struct{ errs, warnings []error }
+
+// bad is an error: opsroom refuses to start.
+func (p *problems) bad(key, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+}
+
+// warn is a warning: opsroom starts all the same.
+func (p *problems) warn(key, format string, args ...any) {
+	p.warnings = append(p.warnings, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+}
+
+// validateHost checks hosts.NAME and fills its defaults.
+func (c *Config) validateHost(name string, p *problems) {
+	hostNames := sortedKeys(c.Hosts)
+	h := c.Hosts[name]
+	key := "hosts." + name
+	if h == nil {
+		p.bad(key, "empty; a host needs at least address, user and known_hosts")
+		return
+	}
+	h.Name = name
+	if h.Address == "" {
+		p.bad(key+".address", "required: host:port, e.g. 10.0.0.2:22")
+	} else if _, _, err := net.SplitHostPort(h.Address); err != nil {
+		h.Address = net.JoinHostPort(h.Address, "22")
+	}
+	if h.User == "" {
+		p.bad(key+".user", "required: the SSH user, e.g. deploy")
+	}
+	if h.KnownHosts == "" {
+		p.bad(key+".known_hosts", "required: a known_hosts file pinning the host key (ssh-keyscan -p PORT HOST >> FILE, then check the fingerprint)")
+	} else {
+		h.KnownHosts = config.ExpandHome(h.KnownHosts)
+		if _, err := os.Stat(h.KnownHosts); err != nil {
+			p.warn(key+".known_hosts", "%s does not exist on this machine; every connection to this host will be refused until it does", h.KnownHosts)
 		}
 	}
-	return errs, warnings
+	if h.IdentityFile == "" && !h.UseAgent {
+		p.bad(key+".identity_file", "set identity_file (a private key) or use_agent: true")
+	}
+	if h.IdentityFile != "" {
+		h.IdentityFile = config.ExpandHome(h.IdentityFile)
+		if _, err := os.Stat(h.IdentityFile); err != nil {
+			p.warn(key+".identity_file", "%s does not exist on this machine", h.IdentityFile)
+		}
+	}
+	if _, ok := c.Hosts[h.Jump]; h.Jump != "" && !ok {
+		p.bad(key+".jump", "%q is not a defined host (defined: %s)", h.Jump, strings.Join(hostNames, ", "))
+	}
+	if h.RunAs != "" && !userNameRE.MatchString(h.RunAs) {
+		p.bad(key+".run_as", "%q is not a user name (lowercase letters, digits, _ . -)", h.RunAs)
+	}
+	if h.ComposeCommand == "" {
+		h.ComposeCommand = defaultComposeCommand
+	} else if h.ComposeCommand != "docker compose" && h.ComposeCommand != "docker-compose" {
+		p.bad(key+".compose_command", "%q is not \"docker compose\" or \"docker-compose\"", h.ComposeCommand)
+	}
+	if h.ConnectTimeout.Duration <= 0 {
+		h.ConnectTimeout.Duration = defaultConnectTimeout
+	}
+	if h.CommandTimeout.Duration <= 0 {
+		h.CommandTimeout.Duration = defaultCommandTimeout
+	}
+	switch {
+	case h.MaxSessions == 0:
+		h.MaxSessions = defaultMaxSessions
+	case h.MaxSessions < 1 || h.MaxSessions > maxMaxSessions:
+		p.bad(key+".max_sessions", "must be from 1 to %d, got %d: OpenSSH allows %d sessions per connection unless its MaxSessions says otherwise; leave it out for %d",
+			maxMaxSessions, h.MaxSessions, maxMaxSessions, defaultMaxSessions)
+	}
+}
+
+// validateService checks services.NAME and fills its defaults; objects holds,
+// by host, the containers and units already taken.
+func (c *Config) validateService(name string, objects map[string]string, p *problems) {
+	hostNames := sortedKeys(c.Hosts)
+	s := c.Services[name]
+	key := "services." + name
+	if s == nil {
+		p.bad(key, "empty; a service needs host, kind and container or unit")
+		return
+	}
+	s.Name = name
+	if !serviceNameRE.MatchString(name) {
+		p.bad(key, "%q is not a service name: use lowercase letters, digits and - _ . (it is typed in chat)", name)
+	}
+	if s.Host == "" {
+		p.bad(key+".host", "required: one of the defined hosts (%s)", strings.Join(hostNames, ", "))
+	} else if _, ok := c.Hosts[s.Host]; !ok {
+		p.bad(key+".host", "%q is not a defined host (defined: %s)", s.Host, strings.Join(hostNames, ", "))
+	}
+	p.errs = append(p.errs, s.validateKind(key, objects)...)
+	for i, m := range s.Mention {
+		if !config.IsUserID(m) {
+			p.bad(fmt.Sprintf("%s.mention[%d]", key, i), "%q is not a Matrix user ID like @alice:example.org", m)
+		}
+	}
+	for _, verb := range s.Confirm {
+		if !slices.Contains(ChangingVerbs, verb) {
+			p.bad(key+".confirm", "%q is not a verb that changes a service; use true or some of %s", verb, strings.Join(ChangingVerbs, ", "))
+		}
+	}
+	for _, action := range sortedKeys(s.Actions) {
+		if !slices.Contains(overridable, action) {
+			p.bad(key+".actions."+action, "not an action that can be replaced; use one of %s", strings.Join(overridable, ", "))
+		} else if strings.TrimSpace(s.Actions[action]) == "" {
+			p.bad(key+".actions."+action, "empty command")
+		}
+	}
+	if s.Health != nil {
+		p.errs = append(p.errs, s.Health.validate(key)...)
+	}
+	p.errs = append(p.errs, s.validateSteps(key)...)
+}
+
+// validateStreamSessions checks that each host with an event stream leaves a
+// session for commands.
+func (c *Config) validateStreamSessions(p *problems) {
+	if c.Watch.Disabled || c.Watch.NoEvents {
+		return
+	}
+	// The watcher follows the event stream of every host with services, in a session it keeps.
+	streamed := map[string]bool{}
+	for _, s := range c.Services {
+		if s != nil {
+			streamed[s.Host] = true
+		}
+	}
+	for _, name := range sortedKeys(c.Hosts) {
+		if h := c.Hosts[name]; h != nil && h.MaxSessions == 1 && streamed[name] {
+			p.bad("hosts."+name+".max_sessions", "1 leaves no session for commands, for the watcher's event stream keeps one; use 2 or more, or set watch.no_events: true")
+		}
+	}
 }
 
 // validateKind checks the fields of the service's kind and fills their
