@@ -46,6 +46,7 @@ type HostConfig struct {
 	KnownHosts         string   `yaml:"known_hosts"`
 	Jump               string   `yaml:"jump"`
 	RunAs              string   `yaml:"run_as"`
+	Engine             string   `yaml:"engine"` // docker or podman: what runs its compose and container services
 	ComposeCommand     string   `yaml:"compose_command"`
 	ConnectTimeout     Duration `yaml:"connect_timeout"`
 	CommandTimeout     Duration `yaml:"command_timeout"`
@@ -93,8 +94,22 @@ type ServiceConfig struct {
 	Health *HealthConfig `yaml:"health"`
 }
 
+// The engines of a host's compose and container services.
 const (
-	defaultComposeCommand = "docker compose"
+	EngineDocker = "docker"
+	EnginePodman = "podman"
+)
+
+var (
+	defaultComposeCommand = map[string]string{EngineDocker: "docker compose", EnginePodman: "podman-compose"}
+	// composeCommands are the compose commands each engine may use.
+	composeCommands = map[string][]string{
+		EngineDocker: {"docker compose", "docker-compose"},
+		EnginePodman: {"podman-compose", "podman compose"},
+	}
+)
+
+const (
 	defaultConnectTimeout = 10 * time.Second
 	defaultCommandTimeout = 60 * time.Second
 	defaultUpdateTimeout  = 15 * time.Minute
@@ -163,10 +178,15 @@ func (c *Config) Validate() (errs, warnings []error) {
 		if h.RunAs != "" && !userNameRE.MatchString(h.RunAs) {
 			bad(key+".run_as", "%q is not a user name (lowercase letters, digits, _ . -)", h.RunAs)
 		}
+		if h.Engine == "" {
+			h.Engine = EngineDocker
+		} else if h.Engine != EngineDocker && h.Engine != EnginePodman {
+			bad(key+".engine", "%q is not an engine; use docker or podman", h.Engine)
+		}
 		if h.ComposeCommand == "" {
-			h.ComposeCommand = defaultComposeCommand
-		} else if h.ComposeCommand != "docker compose" && h.ComposeCommand != "docker-compose" {
-			bad(key+".compose_command", "%q is not \"docker compose\" or \"docker-compose\"", h.ComposeCommand)
+			h.ComposeCommand = defaultComposeCommand[h.Engine]
+		} else if cmds := composeCommands[h.Engine]; cmds != nil && !slices.Contains(cmds, h.ComposeCommand) {
+			bad(key+".compose_command", "%q is not a compose command of engine %s; use %q or %q", h.ComposeCommand, h.Engine, cmds[0], cmds[1])
 		}
 		if h.ConnectTimeout.Duration <= 0 {
 			h.ConnectTimeout.Duration = defaultConnectTimeout
