@@ -173,8 +173,13 @@ func (c containerCLI) parseInspectLine(line string) (string, Status) {
 		}
 	case "restarting":
 		st.State = StateRestarting
+	case "stopped":
+		// podman's: the process ended and podman's cleanup, which restarts it
+		// under a restart policy and else makes it exited, has not run yet. A
+		// moment, unless it is a crash loop that is caught between restarts.
+		st.State = StateRestarting
 	case "exited", "dead", "created", "paused",
-		"stopped", "stopping", "configured", "initialized": // podman's words
+		"stopping", "configured", "initialized": // the last three podman's
 		st.State = StateExited
 	case "removing":
 		// `docker rm -f` kills first: its die event comes while the container

@@ -15,9 +15,10 @@ import (
 //     time.Time String ("2026-12-02 10:34:45.061249243 +0000 UTC"), not RFC 3339;
 //   - a missing container is "no such container NAME" on stderr, with exit
 //     125, and the containers that exist still have their lines;
-//   - its states include stopped and stopping; it has no restarting: a
-//     container under a restart policy is running again at once, with
-//     RestartCount climbing, which is how a crash loop shows;
+//   - it has no restarting: a container under a restart policy is running
+//     again at once, with RestartCount climbing, which is how a crash loop
+//     shows; between an exit and podman's cleanup (which restarts it, or
+//     makes it exited) it is "stopped", read as restarting;
 //   - an event is {"Name": …, "Status": "died"|"start"|…}, and every run of a
 //     health check is an exec_died and a health_status event, changed or not;
 //   - there is no daemon to be down: what fails is the CLI itself (missing,
@@ -111,13 +112,14 @@ func (podmanBackend) parseEvent(line []byte) (object string, relevant, died bool
 // sees. podman reports every health check, not only a change: only a failing
 // one wakes the watcher (a recovery is seen at the next probe), or a
 // container checked every second would be probed every second. What podman
-// does around a start or an exit (init, cleanup, mount, unmount) is followed
-// by the start or died that matters.
+// does around a start or an exit (init, mount, unmount) is followed
+// by the start or died that matters, but for cleanup: after it, a died
+// container is exited or running again, no longer stopped.
 func relevantPodmanStatus(status, health string) bool {
 	switch status {
 	case "health_status":
 		return health == "unhealthy"
-	case "init", "cleanup", "mount", "unmount", "sync", "exec", "exec_died", "attach", "kill",
+	case "init", "mount", "unmount", "sync", "exec", "exec_died", "attach", "kill",
 		"checkpoint", "export", "import", "commit", "copy", "rename":
 		return false
 	}

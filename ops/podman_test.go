@@ -62,7 +62,7 @@ func TestPodmanProbeReadsWhatPodmanWrites(t *testing.T) {
 
 func TestPodmanProbeOfPodmanStates(t *testing.T) {
 	for native, want := range map[string]State{
-		"stopped": StateExited, "stopping": StateExited, "paused": StateExited, "configured": StateExited,
+		"stopped": StateRestarting, "stopping": StateExited, "paused": StateExited, "configured": StateExited,
 		"removing": StateNotDeployed, "running": StateRunning, "unknown": StateUnknown,
 	} {
 		line := "c|" + native + "|2026-12-02 10:37:10.407881398 +0000 UTC|0001-01-01 00:00:00 +0000 UTC|0||0|localhost/x:1"
@@ -139,7 +139,7 @@ var podmanEvents = []struct {
 	{`{"ID":"38be","Image":"localhost/testsvc:dev","Name":"web","Status":"init","Time":"2026-12-02T10:35:28.079769757Z","Type":"container","Attributes":null}`, false, false, "web", "init"},
 	{`{"ID":"38be","Image":"localhost/testsvc:dev","Name":"web","Status":"start","Time":"2026-12-02T10:35:28.099054976Z","Type":"container","Attributes":null}`, true, false, "web", "start"},
 	{`{"ID":"67d6","Image":"localhost/testsvc:dev","Name":"sick","Status":"health_status","Time":"2026-12-02T10:35:28.175545801Z","Type":"container","health_status":"unhealthy","Attributes":null}`, true, false, "sick", "health unhealthy"},
-	{`{"ID":"38be","Image":"localhost/testsvc:dev","Name":"web","Status":"cleanup","Time":"2026-12-02T10:35:28.324758822Z","Type":"container","Attributes":null}`, false, false, "web", "cleanup"},
+	{`{"ID":"38be","Image":"localhost/testsvc:dev","Name":"web","Status":"cleanup","Time":"2026-12-02T10:35:28.324758822Z","Type":"container","Attributes":null}`, true, false, "web", "cleanup"},
 	{`{"ContainerExitCode":3,"ID":"9f1c","Image":"localhost/testsvc:dev","Name":"gone","Status":"died","Time":"2026-12-02T10:35:29Z","Type":"container","Attributes":null}`, true, true, "gone", "died 3"},
 	{`{"ID":"9f1c","Image":"localhost/testsvc:dev","Name":"gone","Status":"remove","Time":"2026-12-02T10:35:30Z","Type":"container","Attributes":null}`, true, false, "gone", "remove"},
 	{`opsroom-events-ready`, false, false, "", "not json"},
