@@ -9,7 +9,8 @@ import (
 // probes all of the host's services of that kind and what its output means,
 // the commands behind each action, and the event stream that says when to
 // probe. The fleet, the watcher and the commands only ever talk to a backend;
-// adding a kind is a file with its backend, and a line in backendOf.
+// adding a kind (or an engine) is a file with its backend, and a line in
+// backendFor.
 type backend interface {
 	// name says which backend this is, in logs and in the messages that
 	// name it ("Docker on spark does not answer"); services whose backends
@@ -47,7 +48,10 @@ func backendFor(h *HostConfig, s *ServiceConfig) backend {
 	switch s.Kind {
 	case KindSystemd:
 		return systemdBackend{user: s.UserUnit, sudo: h.effectiveUser() != "root"}
-	default: // compose, container
+	default: // compose, container, on the host's engine
+		if h.Engine == EnginePodman {
+			return podmanBackend{compose: h.ComposeCommand}
+		}
 		return dockerBackend{compose: h.ComposeCommand}
 	}
 }

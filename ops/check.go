@@ -15,23 +15,33 @@ type Check struct {
 
 // prerequisitesCommand lists what the recipes need and the host lacks: bash
 // and base64 carry every command (without them nothing runs at all, and the
-// envelope says so), git and docker the recipes, and setsid with --wait
+// envelope says so), git and the host's engine the recipes, and setsid with --wait
 // (util-linux 2.28 or later) the process groups of updates, rollbacks and the
 // event stream.
-const prerequisitesCommand = `missing=; for c in git docker; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done; ` +
-	`setsid --wait true >/dev/null 2>&1 || missing="$missing setsid"; echo "missing:$missing"`
+func prerequisitesCommand(engine string) string {
+	return `missing=; for c in git ` + engine + `; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done; ` +
+		`setsid --wait true >/dev/null 2>&1 || missing="$missing setsid"; echo "missing:$missing"`
+}
+
+// engineVersionCommands print the version of each engine: docker's daemon,
+// podman's CLI (it has no daemon).
+var engineVersionCommands = map[string]string{
+	EngineDocker: "docker version --format '{{.Server.Version}}'",
+	EnginePodman: "podman version --format '{{.Client.Version}}'",
+}
 
 // prerequisiteNeeds says, for each prerequisite, what it is and who needs it.
 var prerequisiteNeeds = map[string]string{
 	"git":    "git, which updates and rollbacks run",
 	"docker": "the docker CLI, which every action and probe runs",
+	"podman": "the podman CLI, which every action and probe runs",
 	"setsid": "setsid with --wait (util-linux 2.28 or later; BusyBox's setsid has no --wait), which !update, !rollback, !cancel and the event stream need",
 }
 
 // Check runs the preflight of an update without changing anything: the host
 // has what the recipes need, the remote answers, the checkout is on the
-// tracked branch with no changes to tracked files, and docker and the compose
-// command are usable by the user.
+// tracked branch with no changes to tracked files, and the host's engine
+// (docker or podman) and the compose command are usable by the user.
 func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 	s, err := f.Lookup(service)
 	if err != nil {
@@ -68,7 +78,8 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 		}
 		return Check{Detail: fmt.Sprintf("exit %d: %s", res.ExitCode, out)}
 	}
-	err = step("host has what opsroom needs", prerequisitesCommand, func(res RunResult) Check {
+	engine := f.cfg.Hosts[s.Host].Engine
+	err = step("host has what opsroom needs", prerequisitesCommand(engine), func(res RunResult) Check {
 		line := lastLine(res.Stdout)
 		list, ok := strings.CutPrefix(line, "missing:")
 		switch {
@@ -81,7 +92,7 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 			}
 			return Check{Detail: "missing: " + strings.Join(missing, "; ")}
 		}
-		return Check{OK: true, Detail: "bash, base64, git, docker, setsid --wait"}
+		return Check{OK: true, Detail: "bash, base64, git, " + engine + ", setsid --wait"}
 	})
 	if err == nil {
 		err = step("remote reachable", "git -C "+dir+" ls-remote --exit-code "+Quote(s.GitRemote)+" "+Quote("refs/heads/"+s.GitBranch),
@@ -126,7 +137,7 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 		})
 	}
 	if err == nil {
-		err = step("docker usable", "docker version --format '{{.Server.Version}}'", func(res RunResult) Check {
+		err = step(engine+" usable", engineVersionCommands[engine], func(res RunResult) Check {
 			if res.ExitCode != 0 {
 				return failure(res)
 			}

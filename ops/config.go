@@ -45,11 +45,12 @@ type HostConfig struct {
 	KnownHosts         string          `yaml:"known_hosts"`
 	Jump               string          `yaml:"jump"`
 	RunAs              string          `yaml:"run_as"`
+	Engine             string          `yaml:"engine"` // docker or podman: what runs its compose and container services
 	ComposeCommand     string          `yaml:"compose_command"`
 	ConnectTimeout     config.Duration `yaml:"connect_timeout"`
 	CommandTimeout     config.Duration `yaml:"command_timeout"`
 	// MaxSessions bounds the SSH sessions opsroom opens at once on its
-	// connection to the host, the docker events stream included; more
+	// connection to the host, the event streams included; more
 	// commands wait in line. OpenSSH allows 10 (MaxSessions).
 	MaxSessions int `yaml:"max_sessions"`
 }
@@ -65,6 +66,21 @@ const (
 
 // Kinds lists every kind, as the config names them.
 var Kinds = []Kind{KindCompose, KindContainer, KindSystemd}
+
+// The engines of a host's compose and container services.
+const (
+	EngineDocker = "docker"
+	EnginePodman = "podman"
+)
+
+var (
+	defaultComposeCommand = map[string]string{EngineDocker: "docker compose", EnginePodman: "podman-compose"}
+	// composeCommands are the compose commands each engine may use.
+	composeCommands = map[string][]string{
+		EngineDocker: {"docker compose", "docker-compose"},
+		EnginePodman: {"podman-compose", "podman compose"},
+	}
+)
 
 // ServiceConfig is one service users name in commands.
 type ServiceConfig struct {
@@ -97,7 +113,6 @@ type ServiceConfig struct {
 }
 
 const (
-	defaultComposeCommand = "docker compose"
 	defaultConnectTimeout = 10 * time.Second
 	defaultCommandTimeout = 60 * time.Second
 	defaultUpdateTimeout  = 15 * time.Minute
@@ -192,10 +207,15 @@ func (c *Config) validateHost(name string, p *problems) {
 	if h.RunAs != "" && !userNameRE.MatchString(h.RunAs) {
 		p.bad(key+".run_as", "%q is not a user name (lowercase letters, digits, _ . -)", h.RunAs)
 	}
+	if h.Engine == "" {
+		h.Engine = EngineDocker
+	} else if h.Engine != EngineDocker && h.Engine != EnginePodman {
+		p.bad(key+".engine", "%q is not an engine; use docker or podman", h.Engine)
+	}
 	if h.ComposeCommand == "" {
-		h.ComposeCommand = defaultComposeCommand
-	} else if h.ComposeCommand != "docker compose" && h.ComposeCommand != "docker-compose" {
-		p.bad(key+".compose_command", "%q is not \"docker compose\" or \"docker-compose\"", h.ComposeCommand)
+		h.ComposeCommand = defaultComposeCommand[h.Engine]
+	} else if cmds := composeCommands[h.Engine]; cmds != nil && !slices.Contains(cmds, h.ComposeCommand) {
+		p.bad(key+".compose_command", "%q is not a compose command of engine %s; use %q or %q", h.ComposeCommand, h.Engine, cmds[0], cmds[1])
 	}
 	if h.ConnectTimeout.Duration <= 0 {
 		h.ConnectTimeout.Duration = defaultConnectTimeout

@@ -65,7 +65,7 @@ services:
 	for _, want := range []string{
 		`hosts.spark.jump: "nowhere" is not a defined host (defined: bare, spark)`,
 		`hosts.spark.run_as: "root; id" is not a user name`,
-		`hosts.spark.compose_command: "podman-compose" is not "docker compose" or "docker-compose"`,
+		`hosts.spark.compose_command: "podman-compose" is not a compose command of engine docker; use "docker compose" or "docker-compose"`,
 		`hosts.bare.address: required`,
 		`hosts.bare.user: required`,
 		`hosts.bare.known_hosts: required`,

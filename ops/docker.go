@@ -15,6 +15,20 @@ type dockerBackend struct {
 	compose string // the host's compose command, for compose services' start
 }
 
+// containerCLI is what differs between the docker CLI and podman's, which
+// take the same commands: the command, and how inspect writes a name and a time.
+type containerCLI struct {
+	command string // docker, podman
+	engine  string // the backend's name: Docker, Podman
+	// slashed says that inspect's .Name starts with a slash (docker's does).
+	slashed bool
+	// parseTime reads inspect's .State.StartedAt and .State.FinishedAt;
+	// "never" is the zero time.Time.
+	parseTime func(string) (time.Time, error)
+}
+
+var dockerCLI = containerCLI{command: "docker", engine: "Docker", slashed: true, parseTime: parseDockerTime}
+
 var _ backend = dockerBackend{}
 
 func (dockerBackend) name() string                   { return "Docker" }
@@ -22,38 +36,44 @@ func (dockerBackend) noun() string                   { return "container" }
 func (dockerBackend) object(s *ServiceConfig) string { return s.Container }
 
 func (dockerBackend) probeCommand(services []*ServiceConfig) string {
-	return inspectCommand(objects(dockerBackend{}, services))
+	return dockerCLI.inspectCommand(objects(dockerBackend{}, services))
 }
 
 func (dockerBackend) parseProbe(host string, services []*ServiceConfig, res RunResult) (map[string]Status, error) {
 	if engineFailure(res) {
 		return nil, &EngineError{Host: host, Engine: "Docker", Output: res.Stderr + res.Stdout}
 	}
-	return parseInspect(objects(dockerBackend{}, services), res.Stdout, res.Stderr), nil
+	return dockerCLI.parseInspect(objects(dockerBackend{}, services), res.Stdout, res.Stderr), nil
 }
 
 func (b dockerBackend) actionCommand(s *ServiceConfig, action string, lines int) string {
+	return dockerCLI.actionCommand(b.compose, s, action, lines)
+}
+
+// actionCommand is the CLI's command of an action on a container; a compose
+// service starts through the host's compose command, which recreates it if needed.
+func (c containerCLI) actionCommand(compose string, s *ServiceConfig, action string, lines int) string {
 	name := Quote(s.Container)
 	switch action {
 	case "logs":
-		return "docker logs --tail " + strconv.Itoa(lines) + " " + name + " 2>&1"
-	case "restart":
-		return "docker restart " + name
-	case "stop":
-		return "docker stop " + name
+		return c.command + " logs --tail " + strconv.Itoa(lines) + " " + name + " 2>&1"
+	case "restart", "stop":
+		return c.command + " " + action + " " + name
 	case "start":
 		if s.Kind == KindCompose {
-			return "cd " + Quote(s.Directory) + " && " + b.compose + " up -d " + Quote(s.ComposeService)
+			return "cd " + Quote(s.Directory) + " && " + compose + " up -d " + Quote(s.ComposeService)
 		}
-		return "docker start " + name
+		return c.command + " start " + name
 	}
-	panic("ops: no docker recipe for action " + action)
+	panic("ops: no " + c.command + " recipe for action " + action)
 }
 
-func (dockerBackend) healthLogCommand(s *ServiceConfig) string { return healthLogCommand(s.Container) }
+func (dockerBackend) healthLogCommand(s *ServiceConfig) string {
+	return dockerCLI.healthLogCommand(s.Container)
+}
 
 func (dockerBackend) eventsCommand(services []*ServiceConfig) string {
-	return eventsCommand(objects(dockerBackend{}, services))
+	return dockerCLI.eventsCommand(objects(dockerBackend{}, services))
 }
 
 // parseEvent reads a line of `docker events --format '{{json .}}'`.
@@ -81,38 +101,40 @@ const inspectFormat = `{{.Name}}|{{.State.Status}}|{{.State.StartedAt}}|{{.State
 
 const inspectFields = 8
 
-// parseInspect reads the output of one batched `docker inspect` for the given
+// parseInspect reads the output of one batched inspect for the given
 // containers: a line for each that exists, and on stderr a "No such object"
-// (or "No such container") line for each that does not.
-func parseInspect(containers []string, stdout, stderr string) map[string]Status {
+// (or "No such container", podman's "no such container") line for each that
+// does not. Other lines on stderr (podman's warnings) are no container's.
+func (c containerCLI) parseInspect(containers []string, stdout, stderr string) map[string]Status {
 	out := make(map[string]Status, len(containers))
 	for _, line := range strings.Split(stdout, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
-		name, st := parseInspectLine(line)
+		name, st := c.parseInspectLine(line)
 		if name != "" {
 			out[name] = st
 		}
 	}
-	for _, c := range containers {
-		if _, ok := out[c]; ok {
+	for _, name := range containers {
+		if _, ok := out[name]; ok {
 			continue
 		}
-		if missing(stderr, c) {
-			out[c] = Status{State: StateNotDeployed}
+		if missing(stderr, name) {
+			out[name] = Status{State: StateNotDeployed}
 			continue
 		}
 		raw := strings.TrimSpace(stdout + "\n" + stderr)
-		out[c] = Status{State: StateUnknown, Raw: raw, Err: fmt.Errorf("docker inspect gave no line for container %q", c)}
+		out[name] = Status{State: StateUnknown, Raw: raw, Err: fmt.Errorf("%s inspect gave no line for container %q", c.command, name)}
 	}
 	return out
 }
 
 func missing(stderr, container string) bool {
 	for _, line := range strings.Split(stderr, "\n") {
-		if (strings.Contains(line, "No such object") || strings.Contains(line, "No such container")) &&
+		lower := strings.ToLower(line)
+		if (strings.Contains(lower, "no such object") || strings.Contains(lower, "no such container")) &&
 			strings.HasSuffix(strings.TrimSpace(line), container) {
 			return true
 		}
@@ -120,21 +142,21 @@ func missing(stderr, container string) bool {
 	return false
 }
 
-func parseInspectLine(line string) (string, Status) {
+func (c containerCLI) parseInspectLine(line string) (string, Status) {
 	f := strings.Split(line, "|")
-	if len(f) != inspectFields || !strings.HasPrefix(f[0], "/") {
+	if len(f) != inspectFields || c.slashed != strings.HasPrefix(f[0], "/") || f[0] == "" {
 		return "", Status{}
 	}
 	name := strings.TrimPrefix(f[0], "/")
 	st := Status{Native: f[1], Health: f[5], Image: f[7]}
 	unknown := func(why string) (string, Status) {
-		return name, Status{State: StateUnknown, Raw: line, Err: fmt.Errorf("docker inspect of %q: %s", name, why)}
+		return name, Status{State: StateUnknown, Raw: line, Err: fmt.Errorf("%s inspect of %q: %s", c.command, name, why)}
 	}
 	var err error
-	if st.StartedAt, err = parseDockerTime(f[2]); err != nil {
+	if st.StartedAt, err = c.parseTime(f[2]); err != nil {
 		return unknown("bad StartedAt " + strconv.Quote(f[2]))
 	}
-	if st.FinishedAt, err = parseDockerTime(f[3]); err != nil {
+	if st.FinishedAt, err = c.parseTime(f[3]); err != nil {
 		return unknown("bad FinishedAt " + strconv.Quote(f[3]))
 	}
 	if st.RestartCount, err = strconv.Atoi(f[4]); err != nil {
@@ -151,7 +173,13 @@ func parseInspectLine(line string) (string, Status) {
 		}
 	case "restarting":
 		st.State = StateRestarting
-	case "exited", "dead", "created", "paused":
+	case "stopped":
+		// podman's: the process ended and podman's cleanup, which restarts it
+		// under a restart policy and else makes it exited, has not run yet. A
+		// moment, unless it is a crash loop that is caught between restarts.
+		st.State = StateRestarting
+	case "exited", "dead", "created", "paused",
+		"stopping", "configured", "initialized": // the last three podman's
 		st.State = StateExited
 	case "removing":
 		// `docker rm -f` kills first: its die event comes while the container
@@ -180,26 +208,23 @@ func parseDockerTime(s string) (time.Time, error) {
 // inspectCommand asks for containers only: a compose project's image is often
 // named like its container, and a plain inspect would describe the image
 // once the container is gone.
-func inspectCommand(containers []string) string {
-	args := make([]string, len(containers))
-	for i, c := range containers {
-		args[i] = Quote(c)
-	}
-	return "docker inspect --type container -f " + Quote(inspectFormat) + " " + strings.Join(args, " ")
+func (c containerCLI) inspectCommand(containers []string) string {
+	return c.command + " inspect --type container -f " + Quote(inspectFormat) + " " + quoteAll(containers)
 }
 
 // healthLogCommand prints the outputs of the container's last health checks (docker keeps five).
-func healthLogCommand(container string) string {
-	return "docker inspect --type container -f " + Quote("{{with .State.Health}}{{range .Log}}{{.ExitCode}}: {{.Output}}\n{{end}}{{end}}") + " " + Quote(container)
+func (c containerCLI) healthLogCommand(container string) string {
+	return c.command + " inspect --type container -f " + Quote("{{with .State.Health}}{{range .Log}}{{.ExitCode}}: {{.Output}}\n{{end}}{{end}}") + " " + Quote(container)
 }
 
-// eventsCommand follows the docker events of the given containers, one JSON
-// object per line, after a first line that says the stream is on. The docker
-// CLI takes a moment to subscribe; --since the time the ready line was written
-// replays what happened in that moment, so nothing after it is missed.
-func eventsCommand(containers []string) string {
+// eventsCommand follows the events of the given containers, one JSON object
+// per line, after a first line that says the stream is on. The CLI takes a
+// moment to subscribe; --since the time the ready line was written replays
+// what happened in that moment, so nothing after it is missed. podman reads
+// the same format as its own `json`.
+func (c containerCLI) eventsCommand(containers []string) string {
 	var b strings.Builder
-	b.WriteString(`since=$(date +%s.%N); echo ` + readyLine + `; exec docker events --since "$since" --format '{{json .}}' --filter type=container`)
+	b.WriteString(`since=$(date +%s.%N); echo ` + readyLine + `; exec ` + c.command + ` events --since "$since" --format '{{json .}}' --filter type=container`)
 	for _, c := range containers {
 		b.WriteString(" --filter container=" + Quote(c))
 	}

@@ -45,7 +45,7 @@ func TestEventLinesAreReadyWithoutTheReadyLinesNewline(t *testing.T) {
 }
 
 func TestEventsCommandQuotesEveryContainer(t *testing.T) {
-	got := eventsCommand([]string{"web", "it's"})
+	got := dockerCLI.eventsCommand([]string{"web", "it's"})
 	want := `since=$(date +%s.%N); echo opsroom-events-ready; exec docker events --since "$since" --format '{{json .}}' --filter type=container --filter container='web' --filter container='it'\''s'`
 	if got != want {
 		t.Errorf("%s\nwant %s", got, want)

@@ -161,9 +161,9 @@ func FuzzRecipes(f *testing.F) {
 			{actionCommand(h, plain, "stop", 0), [][]string{{"docker", "stop", container}}},
 			{actionCommand(h, plain, "start", 0), [][]string{{"docker", "start", container}}},
 			{actionCommand(h, compose, "start", 0), [][]string{{"cd", directory}, {"docker-compose", "up", "-d", composeService}}},
-			{inspectCommand([]string{container, composeService}), [][]string{{"docker", "inspect", "--type", "container", "-f", inspectFormat, container, composeService}}},
+			{dockerCLI.inspectCommand([]string{container, composeService}), [][]string{{"docker", "inspect", "--type", "container", "-f", inspectFormat, container, composeService}}},
 			{commitCommand(compose), [][]string{{"git", "-C", directory, "rev-parse", "HEAD"}}},
-			{healthLogCommand(container), [][]string{{"docker", "inspect", "--type", "container", "-f", anyWord, container}}},
+			{dockerCLI.healthLogCommand(container), [][]string{{"docker", "inspect", "--type", "container", "-f", anyWord, container}}},
 			{groupCommand(restart), [][]string{{"docker", "restart", container}}},
 		}
 		var script strings.Builder

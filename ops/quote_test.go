@@ -72,7 +72,7 @@ func TestRecipes(t *testing.T) {
 		}
 	}
 	want := `docker inspect --type container -f '` + inspectFormat + `' 'a' 'b'`
-	if got := inspectCommand([]string{"a", "b"}); got != want {
+	if got := dockerCLI.inspectCommand([]string{"a", "b"}); got != want {
 		t.Errorf("inspect: %q, want %q", got, want)
 	}
 	if got := commitCommand(compose); got != "git -C '/srv/my bridge' rev-parse HEAD" {

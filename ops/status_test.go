@@ -54,7 +54,7 @@ func TestParseInspectReadsEveryState(t *testing.T) {
 		{name: "odd status", stdout: line("c", "hibernating", "", "0", "0"), want: StateUnknown},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := parseInspect([]string{"c"}, tc.stdout, tc.stderr)["c"]
+			st := dockerCLI.parseInspect([]string{"c"}, tc.stdout, tc.stderr)["c"]
 			if st.State != tc.want {
 				t.Fatalf("state %q, want %q (%+v)", st.State, tc.want, st)
 			}
@@ -68,7 +68,7 @@ func TestParseInspectReadsEveryState(t *testing.T) {
 func TestParseInspectOfAHostWithOneContainerMissing(t *testing.T) {
 	stdout := line("a", "running", "", "0", "0") + "\n" + line("c", "exited", "", "0", "2") + "\n"
 	stderr := "Error response from daemon: No such container: b\n"
-	got := parseInspect([]string{"a", "b", "c"}, stdout, stderr)
+	got := dockerCLI.parseInspect([]string{"a", "b", "c"}, stdout, stderr)
 	for name, want := range map[string]State{"a": StateRunning, "b": StateNotDeployed, "c": StateExited} {
 		if got[name].State != want {
 			t.Errorf("%s: %q, want %q", name, got[name].State, want)
@@ -101,6 +101,6 @@ func BenchmarkParseInspect(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		parseInspect(names, out.String(), "")
+		dockerCLI.parseInspect(names, out.String(), "")
 	}
 }

@@ -79,9 +79,12 @@ func StartSystemdHost(t testing.TB) *SystemdHost {
 		_, _ = run("", "docker", "rm", "-f", "-v", h.Name)
 	})
 	// --privileged fails on these machines ("unable to apply caps");
-	// SYS_ADMIN and no seccomp filter are what systemd needs to boot.
+	// SYS_ADMIN and no seccomp filter are what systemd needs to boot. The
+	// owner's rootless podman mounts a fresh /proc in each container, which the
+	// kernel refuses while Docker masks parts of this one (crun: "mount `proc`
+	// to `proc`: Operation not permitted"): systempaths=unconfined unmasks it.
 	Docker(t, "create", "--name", h.Name, "--label", "opsroom-test=1",
-		"--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined",
+		"--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "systempaths=unconfined",
 		"-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
 		"-e", "container=docker", image, "/lib/systemd/systemd")
 	// In place before boot, so ssh.service starts with this run's key.
@@ -92,6 +95,9 @@ func StartSystemdHost(t testing.TB) *SystemdHost {
 	booting := time.Now()
 	h.Addr = Inspect(t, h.Name, "{{.NetworkSettings.IPAddress}}") + ":22"
 	h.waitBooted(t)
+	// systemd makes / a shared mount when it boots a machine, not in a
+	// container; rootless podman warns at every command without it.
+	h.Exec(t, "mount", "--make-rshared", "/")
 	t.Logf("systemd host %s at %s booted in %s", h.Name, h.Addr, time.Since(booting).Round(100*time.Millisecond))
 
 	key, err := os.ReadFile(h.IdentityFile + ".pub")
