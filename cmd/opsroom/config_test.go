@@ -55,3 +55,20 @@ func TestCheckConfigNamesAnUndefinedHost(t *testing.T) {
 		t.Errorf("output does not name the key, the bad host and the defined one:\n%s", out)
 	}
 }
+
+func TestCheckConfigRejectsBadKindsEnginesProbesAndSteps(t *testing.T) {
+	code, out := checkConfig(t, "testdata/bad-kinds.yaml")
+	if code == 0 {
+		t.Fatalf("accepted:\n%s", out)
+	}
+	for _, want := range []string{
+		`hosts.spark.engine: "lxc" is not an engine; use docker or podman`,
+		`services.vm.kind: "vm" is not a kind; use one of compose, container, systemd`,
+		`services.api.health.http.url: required`,
+		`services.site.update[0].run: required`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
