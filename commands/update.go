@@ -363,7 +363,7 @@ func postFullOutput(ce *Event, msgID id.EventID, p *progress) {
 var cmdCheck = &command{
 	Name:    "check",
 	Args:    "SERVICE",
-	Summary: "preflight of an update, changing nothing: the host has what opsroom needs, remote reachable, clean checkout on the tracked branch, docker and compose usable",
+	Summary: "preflight of an update, changing nothing: the host has what opsroom needs, remote reachable, clean checkout on the tracked branch, the engine (docker or podman) and compose usable",
 	Run: func(ce *Event, args []string) outcome {
 		svc, bad := lookup(ce, args[0])
 		if bad != nil {
