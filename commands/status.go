@@ -191,7 +191,7 @@ func statusReport(all []ops.Status, muted map[string]store.Mute, now time.Time) 
 			if !down {
 				counts[st.State]++ // a host that is down is counted as a host
 			}
-			if st.State == ops.StateRunning {
+			if st.State == ops.StateRunning && st.Preflight == nil {
 				up++
 				if listAll {
 					running = append(running, serviceRow(st, muted, now))
@@ -290,11 +290,19 @@ func serviceRow(st ops.Status, muted map[string]store.Mute, now time.Time) statu
 	if _, ok := muted[st.Service]; ok {
 		name += " 🔕"
 	}
+	if st.Preflight != nil {
+		name += " ⚠️"
+	}
 	r := statusRow{row: fmt.Sprintf("| %s %s | %s | %s | %s | %d | %s |",
 		stateIcon(st.State), name, escape(st.Host), stateText(st), since(st, now), st.RestartCount, health)}
+	var reasons []string
 	if st.Err != nil {
-		r.reason = fmt.Sprintf("- **%s**: %s", escape(st.Service), escape(clip(st.Err.Error(), maxReasonRunes)))
+		reasons = append(reasons, fmt.Sprintf("- **%s**: %s", escape(st.Service), escape(clip(st.Err.Error(), maxReasonRunes))))
 	}
+	if st.Preflight != nil {
+		reasons = append(reasons, fmt.Sprintf("- **%s**: ⚠️ %s", escape(st.Service), preflightNote(st.Service, st.Preflight)))
+	}
+	r.reason = strings.Join(reasons, "\n")
 	return r
 }
 
@@ -380,6 +388,9 @@ func statusDetail(st ops.Status, now time.Time) string {
 	switch st.State {
 	case ops.StateUnreachable:
 		item("error", escape(errText(st.Err)))
+		if st.Preflight != nil {
+			item("⚠️ preflight", preflightNote(st.Service, st.Preflight))
+		}
 		return b.String()
 	case ops.StateNotDeployed:
 		item(st.Noun, code(st.Object)+" "+absence(st))
@@ -406,6 +417,9 @@ func statusDetail(st ops.Status, now time.Time) string {
 	if st.Commit != "" {
 		item("commit", code(ops.ShortCommit(st.Commit)))
 	}
+	if st.Preflight != nil {
+		item("⚠️ preflight", preflightNote(st.Service, st.Preflight))
+	}
 	if st.State == ops.StateUnknown {
 		if st.Err != nil {
 			item("error", escape(st.Err.Error()))
@@ -415,6 +429,16 @@ func statusDetail(st ops.Status, now time.Time) string {
 		}
 	}
 	return b.String()
+}
+
+// preflightNote says which check of the last preflight a service failed:
+// "failed preflight: remote reachable — exit 128: …".
+func preflightNote(service string, c *ops.Check) string {
+	what := escape(c.Name)
+	if c.Service == "" {
+		what = "its host's " + what
+	}
+	return fmt.Sprintf("failed preflight: %s — %s (%s)", what, escape(clip(c.Detail, maxReasonRunes)), code(Prefix+"check "+service))
 }
 
 // probeAnswer is a health probe's answer and how long it took: "HTTP 401, 3ms".

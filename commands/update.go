@@ -359,36 +359,3 @@ func postFullOutput(ce *Event, msgID id.EventID, p *progress) {
 		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to post the full output")
 	}
 }
-
-var cmdCheck = &command{
-	Name:    "check",
-	Args:    "SERVICE",
-	Summary: "preflight of an update, changing nothing: the host has what opsroom needs, remote reachable, clean checkout on the tracked branch, the engine (docker or podman) and compose usable",
-	Run: func(ce *Event, args []string) outcome {
-		svc, bad := lookup(ce, args[0])
-		if bad != nil {
-			return *bad
-		}
-		checks, err := ce.Meta.Fleet.Check(ce.Ctx, svc.Name)
-		if err != nil && len(checks) == 0 {
-			return failed(svc.Name, err)
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "Preflight of **%s** on %s:\n\n", escape(svc.Name), code(svc.Host))
-		o := outcome{Service: svc.Name, Result: store.ResultOK}
-		for _, c := range checks {
-			mark := "✅"
-			if !c.OK {
-				mark = "❌"
-				o.Result, o.Detail = store.ResultFailed, c.Name+": "+c.Detail
-			}
-			fmt.Fprintf(&b, "- %s %s — %s\n", mark, c.Name, escape(c.Detail))
-		}
-		if err != nil {
-			fmt.Fprintf(&b, "- ❌ %s\n", escape(err.Error()))
-			o.Result, o.Detail = store.ResultFailed, err.Error()
-		}
-		o.Reply = b.String()
-		return o
-	},
-}

@@ -34,6 +34,10 @@ type backend interface {
 	// line once it listens, then a line an event. "" when the kind has no
 	// stream; its services are then probed on the interval only.
 	eventsCommand(services []*ServiceConfig) string
+	// preflight is what the host must do for the backend to operate the given
+	// services (its engine answers, the journal is readable), each check a
+	// command: Preflight runs them once per host.
+	preflight(services []*ServiceConfig) []hostCheck
 	// parseEvent reads a line of that stream: the object it concerns, whether
 	// it can change what a probe sees, and whether the object's process died.
 	parseEvent(line []byte) (object string, relevant, died bool)

@@ -263,3 +263,7 @@ func engineFailure(res RunResult) bool {
 	}
 	return res.ExitCode == 127
 }
+
+func (b dockerBackend) preflight(services []*ServiceConfig) []hostCheck {
+	return containerPreflight(EngineDocker, b.compose, services)
+}

@@ -19,6 +19,11 @@ type Fleet struct {
 	cfg      *Config
 	conns    map[string]*conn
 	services []*ServiceConfig
+
+	preflightMu sync.Mutex
+	// preflightFailed is, by service, the first check the last preflight
+	// failed (see Preflight and notePreflight).
+	preflightFailed map[string]Check
 }
 
 // NewFleet prepares the fleet of a validated config; it dials nothing until used.
@@ -208,6 +213,7 @@ func (f *Fleet) probe(ctx context.Context, host string, services []*ServiceConfi
 			st = Status{State: StateUnknown, Err: err}
 		}
 		st.Service, st.Host, st.Kind, st.Object, st.Noun = s.Name, s.Host, s.Kind, b.object(s), b.noun()
+		f.notePreflight(&st)
 		out[i] = st
 	}
 	f.runProbes(ctx, host, services, out)

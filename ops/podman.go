@@ -125,3 +125,7 @@ func relevantPodmanStatus(status, health string) bool {
 	}
 	return true
 }
+
+func (b podmanBackend) preflight(services []*ServiceConfig) []hostCheck {
+	return containerPreflight(EnginePodman, b.compose, services)
+}

@@ -37,4 +37,7 @@ type Status struct {
 	Probe        *ProbeResult // the health probe's answer, when the service has one and runs
 	Raw          string       // output that could not be parsed
 	Err          error        // why unreachable or unknown
+	// Preflight is the check the last preflight failed for the service or
+	// its host, until a preflight or a probe says otherwise.
+	Preflight *Check
 }

@@ -232,3 +232,41 @@ func (systemdBackend) parseEvent(line []byte) (object string, relevant, died boo
 	died = ev.MessageID == unitExitMessageID || strings.Contains(msg, "Main process exited")
 	return ev.Unit, true, died
 }
+
+// preflight checks that systemctl answers (for user units: the user's own
+// manager, which needs lingering or a login) and that the journal, which
+// !logs and the event stream read, shows systemd's own lines: a user outside
+// the group systemd-journal sees only its own.
+func (b systemdBackend) preflight([]*ServiceConfig) []hostCheck {
+	manager := hostCheck{name: "systemctl usable", cmd: b.systemctl() + " --version", judge: func(res RunResult) Check {
+		if res.ExitCode != 0 {
+			return failure(res)
+		}
+		first, _, _ := strings.Cut(strings.TrimSpace(res.Stdout), "\n")
+		return Check{OK: true, Detail: first}
+	}}
+	journal := hostCheck{name: "journal readable", cmd: "journalctl -n 1 --no-pager -q -o cat _PID=1", judge: func(res RunResult) Check {
+		switch {
+		case res.ExitCode != 0:
+			return failure(res)
+		case strings.TrimSpace(res.Stdout) == "":
+			return Check{Detail: "journalctl shows none of systemd's own lines: add the user to the group systemd-journal"}
+		}
+		return Check{OK: true, Detail: "systemd's own lines"}
+	}}
+	if b.user {
+		// --version never asks the manager; show-environment does.
+		manager.name, manager.cmd = "systemctl --user reachable", b.systemctl()+" show-environment >/dev/null && "+b.systemctl()+" --version"
+		journal.name, journal.cmd = "user journal readable", "journalctl -n 1 --no-pager -q -o cat"
+		journal.judge = func(res RunResult) Check {
+			out := res.Stderr + res.Stdout
+			if res.ExitCode != 0 || strings.Contains(out, "No journal files") || strings.Contains(out, "insufficient permissions") {
+				c := failure(res)
+				c.Detail += "; add the user to the group systemd-journal"
+				return c
+			}
+			return Check{OK: true, Detail: "the user's units' lines"}
+		}
+	}
+	return []hostCheck{manager, journal}
+}

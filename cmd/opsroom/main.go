@@ -41,6 +41,7 @@ func run() error {
 	started := processStart()
 	configPath := flag.String("config", "config.yaml", "path of the config file")
 	checkOnly := flag.Bool("check-config", false, "validate the config, print every error and warning, and exit")
+	connect := flag.Bool("connect", false, "with -check-config: also connect to every host and check it and its services (the preflight of !check all), print the table, and exit non-zero if a check fails")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -62,9 +63,12 @@ func run() error {
 	if len(errs) > 0 {
 		return errInvalidConfig
 	}
-	if *checkOnly {
+	if *checkOnly || *connect {
 		fmt.Fprintf(os.Stderr, "%s: ok (%d hosts, %d services, %d warnings)\n",
 			*configPath, len(cfg.Fleet.Hosts), len(cfg.Fleet.Services), len(warnings))
+		if *connect {
+			return connectCheck(cfg)
+		}
 		return nil
 	}
 
@@ -123,6 +127,7 @@ func serve(ctx context.Context, cfg *Config, started time.Time) error {
 			return nil
 		})
 	}
+	g.Go(func() error { startupPreflight(gctx, fleet); return nil })
 	if zerolog.Ctx(ctx).GetLevel() <= zerolog.DebugLevel {
 		g.Go(func() error { logRuntime(gctx, time.Minute); return nil })
 	}
