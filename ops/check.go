@@ -158,7 +158,7 @@ func (f *Fleet) preflightHost(ctx context.Context, host string, services []*Serv
 		return []Check{
 			hostRow(Check{Name: "connect", OK: true, Detail: "as " + h.User + ", host key pinned", seeable: true}),
 			hostRow(Check{Name: "run_as " + h.RunAs, Detail: fmt.Sprintf("sudo did not let %s act as %s (exit %d): %s; the sudoers rule it needs: %s ALL=(%s) NOPASSWD: ALL",
-				h.User, h.RunAs, shell.Exit, oneLine(shell.Output, 300), h.User, h.RunAs), seeable: true}),
+				h.User, h.RunAs, shell.Exit, oneLine(lastLine(shell.Output), 300), h.User, h.RunAs), seeable: true}),
 		}
 	case err != nil:
 		return []Check{hostRow(Check{Name: "connect", Detail: oneLine(err.Error(), 500), seeable: true})}
