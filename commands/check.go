@@ -11,7 +11,7 @@ import (
 var cmdCheck = &command{
 	Name:    "check",
 	Args:    "SERVICE|all",
-	Summary: "preflight, changing nothing: the host answers with its pinned key and run_as works, has what opsroom needs, its engine (docker or podman, compose, systemctl, the journal) answers; the service's container or unit exists; a checkout is on the tracked branch, clean, its remote reachable. `all` checks every host and service in one table",
+	Summary: "preflight, changing nothing, of one service or of `all` in one table: the host answers with its pinned key and run_as works, its engine (docker or podman, compose, systemctl, the journal) answers, the container or unit exists, a checkout is clean, on the tracked branch, its remote reachable",
 	Run: func(ce *Event, args []string) outcome {
 		if args[0] == "all" {
 			checks, err := ce.Meta.Fleet.Preflight(ce.Ctx)
