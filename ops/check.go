@@ -78,7 +78,7 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 		}
 		return Check{Detail: fmt.Sprintf("exit %d: %s", res.ExitCode, out)}
 	}
-	engine := f.cfg.Hosts[s.Host].Engine
+	engine := f.hostOf(s).Engine
 	err = step("host has what opsroom needs", prerequisitesCommand(engine), func(res RunResult) Check {
 		line := lastLine(res.Stdout)
 		list, ok := strings.CutPrefix(line, "missing:")
@@ -145,7 +145,7 @@ func (f *Fleet) Check(ctx context.Context, service string) ([]Check, error) {
 		})
 	}
 	if err == nil {
-		compose := f.cfg.Hosts[s.Host].ComposeCommand
+		compose := f.hostOf(s).ComposeCommand
 		err = step("compose usable", "cd "+dir+" && "+compose+" version", func(res RunResult) Check {
 			if res.ExitCode != 0 {
 				c := failure(res)
