@@ -49,7 +49,7 @@ func TestAccessValidateNamesTheKey(t *testing.T) {
 func TestEveryChangingCommandNeedsAnOperator(t *testing.T) {
 	for _, c := range registry() {
 		changes := false
-		for _, verb := range append(ops.ChangingVerbs, "cancel", "mute", "unmute", "confirm", "deny") {
+		for _, verb := range append(ops.ChangingVerbs, "cancel", "mute", "unmute", "reload", "confirm", "deny") {
 			changes = changes || c.Name == verb
 		}
 		if want := map[bool]Role{true: RoleOperator, false: RoleViewer}[changes]; c.needs() != want {

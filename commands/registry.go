@@ -39,6 +39,8 @@ type Deps struct {
 	RequireEncryption bool
 	// MaxJobs bounds the commands doing remote work at once (matrix.max_concurrent_jobs, default 4).
 	MaxJobs int
+	// Reload, when set, is what !reload runs.
+	Reload Reloader
 
 	registry []*command // for !help
 	jobs     jobs
@@ -89,7 +91,7 @@ func registry() []*command {
 		cmdRestart, cmdStop, cmdStart,
 		cmdCheck, cmdUpdate, cmdCancel, cmdRollback,
 		cmdAlerts, cmdMute, cmdUnmute, cmdWatch,
-		cmdHistory,
+		cmdHistory, cmdReload,
 		cmdConfirm, cmdDeny,
 	}
 }

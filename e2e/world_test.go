@@ -163,9 +163,9 @@ type opsroom struct {
 	exited chan struct{}
 }
 
-// startOpsroom writes a config for hosts and services and starts opsroom on it,
-// returning once it has synced and listens for commands.
-func (w *world) startOpsroom(t testing.TB, hosts map[string]host, services map[string]service) *opsroom {
+// writeConfig writes opsroom's config for hosts and services, where
+// startOpsroom and launch read it.
+func (w *world) writeConfig(t testing.TB, hosts map[string]host, services map[string]service) {
 	t.Helper()
 	matrix := map[string]any{
 		"homeserver":    w.hs.URL,
@@ -198,6 +198,14 @@ func (w *world) startOpsroom(t testing.TB, hosts map[string]host, services map[s
 	if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+
+}
+
+// startOpsroom writes a config for hosts and services and starts opsroom on it,
+// returning once it has synced and listens for commands.
+func (w *world) startOpsroom(t testing.TB, hosts map[string]host, services map[string]service) *opsroom {
+	t.Helper()
+	w.writeConfig(t, hosts, services)
 
 	o := w.launch(t)
 	select {

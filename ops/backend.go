@@ -44,7 +44,7 @@ type backend interface {
 }
 
 // backendOf is the backend that operates the service on its host.
-func (f *Fleet) backendOf(s *ServiceConfig) backend { return backendFor(f.cfg.Hosts[s.Host], s) }
+func (f *Fleet) backendOf(s *ServiceConfig) backend { return backendFor(f.hostOf(s), s) }
 
 // backendFor is the backend that operates the service on host h. Only
 // validated configs get here: the kind is known.

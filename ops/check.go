@@ -105,7 +105,7 @@ func containerPreflight(engine, compose string, services []*ServiceConfig) []hos
 // own first, then its services in name order. The last run's failures show in
 // every Status until a later preflight, or a probe, says otherwise.
 func (f *Fleet) Preflight(ctx context.Context, names ...string) ([]Check, error) {
-	services := f.services
+	services := f.now().services
 	if len(names) > 0 {
 		services = nil
 		for _, n := range names {
@@ -138,7 +138,7 @@ func (f *Fleet) Preflight(ctx context.Context, names ...string) ([]Check, error)
 
 // preflightHost checks one host and the given services on it.
 func (f *Fleet) preflightHost(ctx context.Context, host string, services []*ServiceConfig) []Check {
-	h := f.cfg.Hosts[host]
+	h := f.now().cfg.Hosts[host]
 	hostRow := func(c Check) Check {
 		c.Host = host
 		return c

@@ -110,6 +110,8 @@ type ServiceConfig struct {
 	// Health is a probe opsroom runs through the host's SSH connection; a
 	// running service whose probe fails is unhealthy.
 	Health *HealthConfig `yaml:"health"`
+
+	hostConfig *HostConfig // its host's config, set by the fleet
 }
 
 const (

@@ -8,17 +8,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Fleet runs actions on the configured services, one pooled SSH connection per host.
+// Fleet runs actions on the configured services, one pooled SSH connection
+// per host. Its hosts and services can be replaced while it runs (Reload):
+// every method reads one snapshot of them.
 type Fleet struct {
-	cfg      *Config
-	conns    map[string]*conn
-	services []*ServiceConfig
+	mu    sync.Mutex // one Reload at a time
+	state atomic.Pointer[fleetState]
 
 	preflightMu sync.Mutex
 	// preflightFailed is, by service, the first check the last preflight
@@ -26,56 +29,168 @@ type Fleet struct {
 	preflightFailed map[string]Check
 }
 
+// fleetState is the fleet as one config made it.
+type fleetState struct {
+	cfg      *Config
+	conns    map[string]*conn
+	services []*ServiceConfig // sorted by name
+}
+
 // NewFleet prepares the fleet of a validated config; it dials nothing until used.
 func NewFleet(cfg *Config) (*Fleet, error) {
-	f := &Fleet{cfg: cfg, conns: make(map[string]*conn, len(cfg.Hosts))}
+	st, err := newFleetState(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	f := &Fleet{}
+	f.state.Store(st)
+	return f, nil
+}
+
+// newFleetState makes the fleet of cfg, keeping the connections of old whose
+// hosts did not change (nor the hosts they jump through).
+func newFleetState(cfg *Config, old *fleetState) (*fleetState, error) {
+	st := &fleetState{cfg: cfg, conns: make(map[string]*conn, len(cfg.Hosts))}
 	for name, h := range cfg.Hosts {
 		if h == nil || h.Name == "" {
 			return nil, fmt.Errorf("hosts.%s: config not validated", name)
 		}
-		f.conns[name] = newConn(h)
 	}
 	if cycles := jumpCycles(cfg.Hosts); len(cycles) > 0 {
 		return nil, fmt.Errorf("hosts.%s.jump: jump hosts form a cycle: %s", cycles[0][0], strings.Join(cycles[0], " -> "))
 	}
-	for name, c := range f.conns {
+	for name, h := range cfg.Hosts {
+		if jump := h.Jump; jump != "" && cfg.Hosts[jump] == nil {
+			return nil, fmt.Errorf("hosts.%s.jump: %q is not a defined host", name, jump)
+		}
+	}
+	for name, h := range cfg.Hosts {
+		if old != nil && sameRoute(cfg.Hosts, old.cfg.Hosts, name) {
+			st.conns[name] = old.conns[name]
+		} else {
+			st.conns[name] = newConn(h)
+		}
+	}
+	for _, c := range st.conns {
 		if jump := c.host.Jump; jump != "" {
-			if f.conns[jump] == nil {
-				return nil, fmt.Errorf("hosts.%s.jump: %q is not a defined host", name, jump)
-			}
-			c.jump = f.conns[jump]
+			c.jump = st.conns[jump]
 		}
 	}
 	for _, name := range sortedKeys(cfg.Services) {
 		s := cfg.Services[name]
-		if f.conns[s.Host] == nil {
+		if st.conns[s.Host] == nil {
 			return nil, fmt.Errorf("services.%s.host: %q is not a defined host", name, s.Host)
 		}
-		f.services = append(f.services, s)
+		s.hostConfig = cfg.Hosts[s.Host]
+		st.services = append(st.services, s)
 	}
-	return f, nil
+	return st, nil
 }
+
+// sameRoute says whether the host, and every host it jumps through, is
+// configured the same in both: then its connection can be kept.
+func sameRoute(now, before map[string]*HostConfig, name string) bool {
+	for seen := 0; name != "" && seen <= len(now); seen++ {
+		h, was := now[name], before[name]
+		if h == nil || was == nil || !reflect.DeepEqual(*h, *was) {
+			return false
+		}
+		name = h.Jump
+	}
+	return name == ""
+}
+
+// hostOf is the config of the service's host, as the fleet the service came
+// from had it: a command that began before a reload goes on as it began.
+func (f *Fleet) hostOf(s *ServiceConfig) *HostConfig {
+	if s.hostConfig != nil {
+		return s.hostConfig
+	}
+	return f.now().cfg.Hosts[s.Host]
+}
+
+// now is the fleet's current hosts and services.
+func (f *Fleet) now() *fleetState { return f.state.Load() }
 
 // Close closes every SSH connection.
 func (f *Fleet) Close() error {
-	for _, c := range f.conns {
+	for _, c := range f.now().conns {
 		c.close()
 	}
 	return nil
 }
 
+// Reloaded says what a Reload changed.
+type Reloaded struct {
+	Added, Removed, Changed []string // services, by name
+	Hosts                   []string // hosts added, removed or changed: their connections are new
+}
+
+// Empty says whether nothing changed.
+func (r Reloaded) Empty() bool {
+	return len(r.Added)+len(r.Removed)+len(r.Changed)+len(r.Hosts) == 0
+}
+
+// Reload replaces the fleet's hosts and services with those of cfg, a
+// validated config. Connections to hosts that did not change are kept; those
+// of changed and removed hosts are closed, which ends the commands running on
+// them. The watch: section is read once, at start.
+func (f *Fleet) Reload(cfg *Config) (Reloaded, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.now()
+	cfg.Watch = old.cfg.Watch
+	st, err := newFleetState(cfg, old)
+	if err != nil {
+		return Reloaded{}, err
+	}
+	var r Reloaded
+	for _, name := range sortedKeys(cfg.Services) {
+		was, ok := old.cfg.Services[name]
+		switch {
+		case !ok:
+			r.Added = append(r.Added, name)
+		case !reflect.DeepEqual(*was, *cfg.Services[name]) || st.conns[was.Host] != old.conns[was.Host]:
+			r.Changed = append(r.Changed, name)
+		}
+	}
+	for _, name := range sortedKeys(old.cfg.Services) {
+		if _, ok := cfg.Services[name]; !ok {
+			r.Removed = append(r.Removed, name)
+		}
+	}
+	for _, name := range sortedKeys(old.conns) {
+		if st.conns[name] != old.conns[name] {
+			r.Hosts = append(r.Hosts, name)
+		}
+	}
+	for _, name := range sortedKeys(st.conns) {
+		if old.conns[name] == nil {
+			r.Hosts = append(r.Hosts, name)
+		}
+	}
+	f.state.Store(st)
+	for name, c := range old.conns {
+		if st.conns[name] != c {
+			c.close()
+		}
+	}
+	return r, nil
+}
+
 // Services returns the registered services, sorted by name.
 func (f *Fleet) Services() []*ServiceConfig {
-	return f.services
+	return f.now().services
 }
 
 // Lookup finds a service by the name a user typed.
 func (f *Fleet) Lookup(name string) (*ServiceConfig, error) {
-	if s, ok := f.cfg.Services[name]; ok {
+	st := f.now()
+	if s, ok := st.cfg.Services[name]; ok {
 		return s, nil
 	}
-	known := make([]string, len(f.services))
-	for i, s := range f.services {
+	known := make([]string, len(st.services))
+	for i, s := range st.services {
 		known[i] = s.Name
 	}
 	return nil, &UnknownServiceError{Name: name, Closest: closest(name, known), Known: known}
@@ -122,7 +237,7 @@ func (f *Fleet) runGroup(ctx context.Context, host, cmd string, o runOpts) (RunR
 
 // run is Run with options.
 func (f *Fleet) run(ctx context.Context, host, cmd string, o runOpts) (RunResult, error) {
-	c := f.conns[host]
+	c := f.now().conns[host]
 	if c == nil {
 		return RunResult{}, fmt.Errorf("unknown host %q", host)
 	}
@@ -160,7 +275,7 @@ func (f *Fleet) Status(ctx context.Context, service string) Status {
 // StatusAll probes every service: one command per host and backend, hosts concurrently.
 func (f *Fleet) StatusAll(ctx context.Context) []Status {
 	byHost := map[string][]*ServiceConfig{}
-	for _, s := range f.services {
+	for _, s := range f.now().services {
 		byHost[s.Host] = append(byHost[s.Host], s)
 	}
 	var (
@@ -259,7 +374,7 @@ func (f *Fleet) change(ctx context.Context, service, action string) (Status, err
 
 // action runs one of the service's action commands; a non-zero exit is a *CommandError.
 func (f *Fleet) action(ctx context.Context, s *ServiceConfig, action string, lines int) (RunResult, error) {
-	cmd := actionCommand(f.cfg.Hosts[s.Host], s, action, lines)
+	cmd := actionCommand(f.hostOf(s), s, action, lines)
 	res, err := f.Run(ctx, s.Host, cmd)
 	if err != nil {
 		return res, err

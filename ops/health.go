@@ -326,7 +326,7 @@ func (f *Fleet) runProbes(ctx context.Context, host string, services []*ServiceC
 	if len(todo) == 0 {
 		return
 	}
-	dial, err := f.conns[host].dialer(ctx)
+	dial, err := f.now().conns[host].dialer(ctx)
 	if err != nil {
 		for _, i := range todo {
 			r := ProbeResult{Target: services[i].Health.target(), Answer: "no connection to the host: " + err.Error()}

@@ -116,7 +116,7 @@ func TestWaitingCommandTimesOutSayingWhy(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		_ = f.conns["spark"].slots.acquire(context.Background(), false)
+		_ = f.now().conns["spark"].slots.acquire(context.Background(), false)
 	}
 	start := time.Now()
 	_, err = f.Run(context.Background(), "spark", "true")

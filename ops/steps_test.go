@@ -296,7 +296,7 @@ func TestOwnStepsRunInOrderInTheDirectoryAndAFailureNamesTheStep(t *testing.T) {
 
 	// In a checkout the commits before and after are reported, with the log between them.
 	obs = &stageRecorder{}
-	f.cfg.Services["site"].Update = f.cfg.Services["site"].Update[1:]
+	f.now().cfg.Services["site"].Update = f.now().cfg.Services["site"].Update[1:]
 	res2, err := f.Update(ctx, "site", obs)
 	if err != nil {
 		t.Fatalf("second update: %v", err)

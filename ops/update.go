@@ -98,7 +98,7 @@ func (f *Fleet) UpdateRecipe(service string) (*Recipe, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := f.cfg.Hosts[s.Host]
+	h := f.hostOf(s)
 	switch {
 	case len(s.Update) > 0:
 		return stepsRecipe(s, s.Update), nil
@@ -118,7 +118,7 @@ func (f *Fleet) RollbackRecipe(service, commit string) (*Recipe, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := f.cfg.Hosts[s.Host]
+	h := f.hostOf(s)
 	switch {
 	case len(s.Rollback) > 0:
 		if commit != "" {

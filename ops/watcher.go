@@ -52,6 +52,7 @@ type Watcher struct {
 	operating map[string]int  // services a command is changing right now
 	settling  map[string]bool // services whose next probe is a command's result
 	lastProbe map[string]time.Time
+	reload    chan struct{}       // the fleet reloaded
 	streaming map[string]bool     // "host/engine": whether that event stream is connected
 	streams   map[string][]string // host: the engines whose event streams it follows
 	// downEngine is, by host, the engine that did not answer its last probe.
@@ -63,7 +64,7 @@ type Watcher struct {
 
 // NewWatcher prepares a watcher of the fleet.
 func NewWatcher(f *Fleet, r Reporter) *Watcher {
-	cfg := f.cfg.Watch
+	cfg := f.now().cfg.Watch
 	return &Watcher{
 		fleet:    f,
 		reporter: r,
@@ -83,6 +84,7 @@ func NewWatcher(f *Fleet, r Reporter) *Watcher {
 		operating:  map[string]int{},
 		settling:   map[string]bool{},
 		lastProbe:  map[string]time.Time{},
+		reload:     make(chan struct{}, 1),
 		streaming:  map[string]bool{},
 		streams:    map[string][]string{},
 		downEngine: map[string]string{},
@@ -97,7 +99,8 @@ const unhealthyFor = 2 * time.Second
 func serviceKey(name string) string { return "service:" + name }
 func hostKey(name string) string    { return "host:" + name }
 
-// Run watches until ctx ends.
+// Run watches until ctx ends. After the fleet reloads (Reloaded), it starts
+// over on the new hosts and services, keeping what it knows of those that stay.
 func (w *Watcher) Run(ctx context.Context) error {
 	log := zerolog.Ctx(ctx).With().Str("component", "watcher").Logger()
 	ctx = log.WithContext(ctx)
@@ -105,16 +108,82 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.mu.Lock()
-	for _, s := range w.fleet.Services() {
-		w.services[s.Name] = &tracker{rem: remembered[serviceKey(s.Name)]}
-	}
-	for name := range w.fleet.conns {
-		w.hosts[name] = &hostTracker{rem: remembered[hostKey(name)]}
-	}
-	w.mu.Unlock()
+	w.adopt(ctx, remembered)
 	log.Info().Dur("interval", w.cfg.Interval.Duration).Bool("events", !w.cfg.NoEvents).Msg("Watching services")
-	var wg sync.WaitGroup
+	for {
+		runCtx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		w.start(runCtx, &wg)
+		select {
+		case <-ctx.Done():
+			cancel()
+			wg.Wait()
+			return nil
+		case <-w.reload:
+			cancel()
+			wg.Wait()
+			remembered, err := w.reporter.Remembered(ctx)
+			if err != nil {
+				log.Err(err).Msg("Failed to read what was remembered; new services start afresh")
+			}
+			w.adopt(ctx, remembered)
+			log.Info().Int("services", len(w.fleet.Services())).Msg("Watching the reloaded fleet")
+		}
+	}
+}
+
+// Reloaded tells the watcher that the fleet's hosts or services changed.
+func (w *Watcher) Reloaded() {
+	select {
+	case w.reload <- struct{}{}:
+	default:
+	}
+}
+
+// adopt makes the trackers match the fleet: new services and hosts start
+// from what was remembered, those that stay keep their trackers, and those
+// that left are forgotten, in the store too, without an alert.
+func (w *Watcher) adopt(ctx context.Context, remembered map[string]Remembered) {
+	w.mu.Lock()
+	current := map[string]bool{}
+	for _, s := range w.fleet.Services() {
+		current[serviceKey(s.Name)] = true
+		if w.services[s.Name] == nil {
+			w.services[s.Name] = &tracker{rem: remembered[serviceKey(s.Name)]}
+		}
+	}
+	hosts := w.fleet.now().conns
+	for name := range hosts {
+		current[hostKey(name)] = true
+		if w.hosts[name] == nil {
+			w.hosts[name] = &hostTracker{rem: remembered[hostKey(name)]}
+		}
+	}
+	var gone []string
+	for name := range w.services {
+		if !current[serviceKey(name)] {
+			delete(w.services, name)
+			gone = append(gone, serviceKey(name))
+		}
+	}
+	for name := range w.hosts {
+		if hosts[name] == nil {
+			delete(w.hosts, name)
+			delete(w.lastProbe, name)
+			delete(w.downEngine, name)
+			gone = append(gone, hostKey(name))
+		}
+	}
+	clear(w.streams)
+	clear(w.streaming)
+	w.mu.Unlock()
+	for _, key := range gone {
+		_ = w.report(ctx, key, Remembered{}, nil)
+	}
+}
+
+// start watches the fleet as it is now, until ctx ends.
+func (w *Watcher) start(ctx context.Context, wg *sync.WaitGroup) {
 	for host, services := range w.byHost() {
 		events := make(chan struct{}, 1)
 		wg.Go(func() { w.watchHost(ctx, host, services, events) })
@@ -130,7 +199,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 		}
 	}
-	wg.Wait()
+}
+
+// mention is whom the service's alerts mention.
+func (w *Watcher) mention(service string) []string {
+	if s, err := w.fleet.Lookup(service); err == nil {
+		return s.Mention
+	}
 	return nil
 }
 
@@ -205,7 +280,7 @@ func (w *Watcher) Hosts() []HostWatch {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []HostWatch
-	for _, name := range sortedKeys(w.fleet.conns) {
+	for _, name := range sortedKeys(w.fleet.now().conns) {
 		hw := HostWatch{Host: name, LastProbe: w.lastProbe[name], Engine: w.downEngine[name]}
 		if ht := w.hosts[name]; ht != nil {
 			hw.Problem = ht.problem
@@ -291,7 +366,7 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		var alert *Alert
 		if kind != "" {
 			alert = &Alert{Kind: kind, Service: st.Service, Host: host, Status: st, Was: before.State,
-				Suppressed: suppressed, Window: w.rules.FlapWindow, Mention: w.fleet.cfg.Services[st.Service].Mention}
+				Suppressed: suppressed, Window: w.rules.FlapWindow, Mention: w.mention(st.Service)}
 			switch kind {
 			case AlertRecovered:
 				alert.Downtime = now.Sub(before.Since)

@@ -81,14 +81,14 @@ func run() error {
 	defer stop()
 	ctx = log.WithContext(ctx)
 	log.Info().Str("version", version).Str("config", *configPath).Time("process_start", started).Msg("Starting opsroom")
-	return serve(ctx, cfg, started)
+	return serve(ctx, cfg, *configPath, started)
 }
 
 // serve wires the parts together and runs until ctx ends or a part stops for
 // good: sync (a revoked token, a store error), alert delivery or the watcher.
 // Then it returns why, and main exits non-zero for the service manager to
 // restart opsroom, instead of running on deaf.
-func serve(ctx context.Context, cfg *Config, started time.Time) error {
+func serve(ctx context.Context, cfg *Config, path string, started time.Time) error {
 	lock, err := store.LockDatabase(cfg.Database)
 	if err != nil {
 		return err
@@ -106,8 +106,10 @@ func serve(ctx context.Context, cfg *Config, started time.Time) error {
 	}
 	defer fleet.Close()
 
+	reload := &reloader{path: path, fleet: fleet, running: *cfg}
 	deps := &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration,
-		Access: cfg.Access, RequireEncryption: cfg.Matrix.Encryption.Require, MaxJobs: cfg.Matrix.MaxJobs}
+		Access: cfg.Access, RequireEncryption: cfg.Matrix.Encryption.Require, MaxJobs: cfg.Matrix.MaxJobs,
+		Reload: reload.reload}
 	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps, Started: started})
 	if err != nil {
 		return err
@@ -119,7 +121,7 @@ func serve(ctx context.Context, cfg *Config, started time.Time) error {
 	g.Go(func() error { maintain(gctx, st, retention); return nil })
 	if !cfg.Fleet.Watch.Disabled {
 		watcher := ops.NewWatcher(fleet, b)
-		deps.Watcher = watcher
+		deps.Watcher, reload.watcher = watcher, watcher
 		g.Go(func() error {
 			if err := watcher.Run(gctx); err != nil {
 				return fmt.Errorf("the watcher stopped: %w", err)
@@ -131,6 +133,7 @@ func serve(ctx context.Context, cfg *Config, started time.Time) error {
 	if zerolog.Ctx(ctx).GetLevel() <= zerolog.DebugLevel {
 		g.Go(func() error { logRuntime(gctx, time.Minute); return nil })
 	}
+	g.Go(func() error { reload.onHangup(gctx); return nil })
 	g.Go(func() error { return b.Run(gctx) })
 	if err := g.Wait(); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Stopped: a part of opsroom stopped for good; exiting for the service manager to restart opsroom")
