@@ -78,4 +78,3 @@ func (e *UnknownServiceError) Error() string {
 	}
 	return fmt.Sprintf("unknown service %.64q; the services are: %s", e.Name, strings.Join(e.Known, ", "))
 }
-
