@@ -269,7 +269,7 @@ func structFields(t reflect.Type) map[string]field {
 	fields := map[string]field{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if !f.IsExported() {
+		if !f.IsExported() && !f.Anonymous { // yaml.v3 inlines an unexported embedded struct too
 			continue
 		}
 		tag := f.Tag.Get("yaml")
