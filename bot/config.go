@@ -21,7 +21,7 @@ type Config struct {
 	Rooms        []id.RoomID     `yaml:"rooms"`
 	AlertRooms   []id.RoomID     `yaml:"alert_rooms"`
 	AlertMention []id.UserID     `yaml:"alert_mention"`
-	MaxJobs      int             `yaml:"max_concurrent_jobs"`
+	MaxJobs      int             `yaml:"max_concurrent_jobs" check:"positive"`
 	EditInterval config.Duration `yaml:"edit_interval"`
 	Encryption   Encryption      `yaml:"encryption"`
 }

@@ -50,7 +50,7 @@ type Access struct {
 	// one who asked.
 	FourEyes bool `yaml:"four_eyes"`
 	// ConfirmTimeout is how long a command waits for its confirmation (default 2m).
-	ConfirmTimeout config.Duration `yaml:"confirm_timeout"`
+	ConfirmTimeout config.Duration `yaml:"confirm_timeout" check:"positive"`
 }
 
 // Validate reports every problem at once, naming the key; it also checks the

@@ -24,14 +24,14 @@ type Config struct {
 // WatchConfig is the `watch:` section: how the watcher probes and when a change is an alert.
 type WatchConfig struct {
 	Disabled          bool            `yaml:"disabled"`
-	Interval          config.Duration `yaml:"interval"`
+	Interval          config.Duration `yaml:"interval" check:"positive"`
 	NoEvents          bool            `yaml:"no_events"` // probe only; do not follow `docker events`
-	CrashLoopRestarts int             `yaml:"crash_loop_restarts"`
-	CrashLoopWindow   config.Duration `yaml:"crash_loop_window"`
-	UnreachableProbes int             `yaml:"unreachable_probes"`
-	FlapChanges       int             `yaml:"flap_changes"`
-	FlapWindow        config.Duration `yaml:"flap_window"`
-	LogLines          int             `yaml:"log_lines"`
+	CrashLoopRestarts int             `yaml:"crash_loop_restarts" check:"positive"`
+	CrashLoopWindow   config.Duration `yaml:"crash_loop_window" check:"positive"`
+	UnreachableProbes int             `yaml:"unreachable_probes" check:"positive"`
+	FlapChanges       int             `yaml:"flap_changes" check:"positive"`
+	FlapWindow        config.Duration `yaml:"flap_window" check:"positive"`
+	LogLines          int             `yaml:"log_lines" check:"positive"`
 }
 
 // HostConfig is one machine opsroom reaches over SSH.
@@ -47,12 +47,12 @@ type HostConfig struct {
 	RunAs              string          `yaml:"run_as"`
 	Engine             string          `yaml:"engine"` // docker or podman: what runs its compose and container services
 	ComposeCommand     string          `yaml:"compose_command"`
-	ConnectTimeout     config.Duration `yaml:"connect_timeout"`
-	CommandTimeout     config.Duration `yaml:"command_timeout"`
+	ConnectTimeout     config.Duration `yaml:"connect_timeout" check:"positive"`
+	CommandTimeout     config.Duration `yaml:"command_timeout" check:"positive"`
 	// MaxSessions bounds the SSH sessions opsroom opens at once on its
 	// connection to the host, the event streams included; more
 	// commands wait in line. OpenSSH allows 10 (MaxSessions).
-	MaxSessions int `yaml:"max_sessions"`
+	MaxSessions int `yaml:"max_sessions" check:"positive"`
 }
 
 // Kind says how a service is run, and so which recipes operate it.
@@ -94,7 +94,7 @@ type ServiceConfig struct {
 	ComposeService string          `yaml:"compose_service"`
 	GitRemote      string          `yaml:"git_remote"`
 	GitBranch      string          `yaml:"git_branch"`
-	UpdateTimeout  config.Duration `yaml:"update_timeout"`
+	UpdateTimeout  config.Duration `yaml:"update_timeout" check:"positive"`
 	Mention        []string        `yaml:"mention"` // Matrix users its alerts mention
 	// Operators, when set, are the only Matrix users (IDs or patterns) who may
 	// change this service, in place of the global operators.
@@ -180,8 +180,10 @@ func (c *Config) validateHost(name string, p *problems) {
 	h.Name = name
 	if h.Address == "" {
 		p.bad(key+".address", "required: host:port, e.g. 10.0.0.2:22")
-	} else if _, _, err := net.SplitHostPort(h.Address); err != nil {
+	} else if host, port, err := net.SplitHostPort(h.Address); err != nil {
 		h.Address = net.JoinHostPort(h.Address, "22")
+	} else if host == "" || !validPort(port) {
+		p.bad(key+".address", "%q is not host:port with a port from 1 to 65535, e.g. 10.0.0.2:22", h.Address)
 	}
 	if h.User == "" {
 		p.bad(key+".user", "required: the SSH user, e.g. deploy")

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/opsroom/opsroom/internal/config"
 )
 
 // Fleet runs actions on the configured services, one pooled SSH connection
@@ -193,7 +195,7 @@ func (f *Fleet) Lookup(name string) (*ServiceConfig, error) {
 	for i, s := range st.services {
 		known[i] = s.Name
 	}
-	return nil, &UnknownServiceError{Name: name, Closest: closest(name, known), Known: known}
+	return nil, &UnknownServiceError{Name: name, Closest: config.Closest(name, known), Known: known}
 }
 
 // Run runs a command line on the named host, as its run_as user if set, within

@@ -32,7 +32,7 @@ type HTTPProbe struct {
 	URL     string          `yaml:"url"`
 	Status  StatusCodes     `yaml:"status"` // default 200-399
 	Body    string          `yaml:"body"`
-	Timeout config.Duration `yaml:"timeout"`
+	Timeout config.Duration `yaml:"timeout" check:"positive"`
 
 	accept []codeRange // Status, read by Validate
 }
@@ -40,7 +40,7 @@ type HTTPProbe struct {
 // TCPProbe connects to an address, as the host sees it.
 type TCPProbe struct {
 	Address string          `yaml:"address"`
-	Timeout config.Duration `yaml:"timeout"`
+	Timeout config.Duration `yaml:"timeout" check:"positive"`
 }
 
 // StatusCodes is `status:`, one entry or a list: codes (401) and ranges ("200-399").

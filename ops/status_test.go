@@ -76,14 +76,8 @@ func TestParseInspectOfAHostWithOneContainerMissing(t *testing.T) {
 	}
 }
 
-func TestClosestNamesATypo(t *testing.T) {
+func TestUnknownServiceWithoutACloseNameListsTheServices(t *testing.T) {
 	known := []string{"bridge", "homeserver", "postgres", "synapse"}
-	for typed, want := range map[string]string{"brigde": "bridge", "bridg": "bridge", "homeservr": "homeserver", "postgre": "postgres", "xyz": ""} {
-		got := closest(typed, known)
-		if want == "" && len(got) != 0 || want != "" && (len(got) == 0 || got[0] != want) {
-			t.Errorf("closest(%q) = %q, want first %q", typed, got, want)
-		}
-	}
 	err := &UnknownServiceError{Name: "xyz", Known: known}
 	if !strings.Contains(err.Error(), "bridge, homeserver, postgres, synapse") {
 		t.Errorf("without a close name the error must list the services: %s", err)

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"regexp"
-	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/opsroom/opsroom/bot"
 	"github.com/opsroom/opsroom/commands"
@@ -56,62 +50,6 @@ var defaultRetention = RetentionConfig{
 	Alerts:        config.Duration{Duration: 90 * 24 * time.Hour},
 	UpdateRuns:    config.Duration{Duration: 365 * 24 * time.Hour},
 	Confirmations: config.Duration{Duration: 30 * 24 * time.Hour},
-}
-
-var typeSection = map[string]string{
-	"main.AuditConfig":     "audit",
-	"main.RetentionConfig": "retention",
-	"main.Config":          "the top level",
-	"main.LogConfig":       "log",
-	"bot.Config":           "matrix",
-	"bot.Encryption":       "matrix.encryption",
-	"commands.Access":      "access",
-	"ops.HostConfig":       "a host",
-	"ops.ServiceConfig":    "a service",
-	"ops.Step":             "a step of update: or rollback:",
-}
-
-var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
-
-// loadConfig reads and parses the file; it reports every unknown key at once.
-func loadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no config at %s: copy config.example.yaml there and edit it, or name another file with -config", path)
-	} else if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
-	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		var typeErr *yaml.TypeError
-		if errors.As(err, &typeErr) {
-			msgs := make([]string, len(typeErr.Errors))
-			for i, e := range typeErr.Errors {
-				msgs[i] = explainYAMLError(e)
-			}
-			return nil, fmt.Errorf("%s:\n  %s", path, strings.Join(msgs, "\n  "))
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &cfg, nil
-}
-
-func explainYAMLError(msg string) string {
-	m := unknownFieldRE.FindStringSubmatch(msg)
-	if m == nil {
-		return msg
-	}
-	if m[2] == "allowed_users" && m[3] == "bot.Config" {
-		return fmt.Sprintf("line %s: matrix.allowed_users is now access.operators (who may change things) "+
-			"and access.viewers (who may only look); move the list there", m[1])
-	}
-	section := typeSection[m[3]]
-	if section == "" {
-		section = m[3]
-	}
-	return fmt.Sprintf("line %s: unknown key %q in %s; see config.example.yaml for the keys it takes", m[1], m[2], section)
 }
 
 // validate fills defaults and collects every section's errors and warnings.
@@ -161,6 +99,10 @@ func (c *Config) validate() (errs, warnings []error) {
 	errs, warnings = append(errs, e...), append(warnings, w...)
 	e, w = c.Fleet.Validate()
 	errs, warnings = append(errs, e...), append(warnings, w...)
+	if len(c.Fleet.Services) == 0 {
+		// A fleet without services is fine to the fleet (its tests build them), not to a user.
+		errs = append(errs, errors.New("services: at least one service is needed: opsroom operates and watches the services named there (see config.example.yaml)"))
+	}
 	e, w = c.Access.Validate(c.Fleet.Services)
 	errs, warnings = append(errs, e...), append(warnings, w...)
 	return errs, warnings

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/opsroom/opsroom"
 	"github.com/opsroom/opsroom/bot"
 	"github.com/opsroom/opsroom/commands"
 	"github.com/opsroom/opsroom/ops"
@@ -43,17 +44,21 @@ func run() error {
 	checkOnly := flag.Bool("check-config", false, "validate the config, print every error and warning, and exit")
 	connect := flag.Bool("connect", false, "with -check-config: also connect to every host and check it and its services (the preflight of !check all), print the table, and exit non-zero if a check fails")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	printExample := flag.Bool("print-example", false, "print the documented example config (config.example.yaml) and exit")
 	flag.Parse()
+	if *printExample {
+		_, err := os.Stdout.Write(opsroom.ExampleConfig)
+		return err
+	}
 	if *showVersion {
 		fmt.Println("opsroom", version)
 		return nil
 	}
 
-	cfg, err := loadConfig(*configPath)
+	cfg, errs, warnings, err := loadConfig(*configPath)
 	if err != nil {
 		return err
 	}
-	errs, warnings := cfg.validate()
 	for _, w := range warnings {
 		fmt.Fprintln(os.Stderr, "warning:", w)
 	}

@@ -31,11 +31,11 @@ type reloader struct {
 func (r *reloader) reload(ctx context.Context) (ops.Reloaded, []string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cfg, err := loadConfig(r.path)
+	cfg, errs, _, err := loadConfig(r.path)
 	if err != nil {
 		return ops.Reloaded{}, nil, err
 	}
-	if errs, _ := cfg.validate(); len(errs) > 0 {
+	if len(errs) > 0 {
 		return ops.Reloaded{}, nil, errors.Join(errs...)
 	}
 	var notes []string

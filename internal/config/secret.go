@@ -82,3 +82,24 @@ func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String()))
 
 // MarshalText keeps encoders (JSON logs, YAML) from showing the value.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Check reads the secret as Reveal does, and says why it cannot be read,
+// naming the environment variable or file, never the value: the config
+// check runs it, so that opsroom refuses to start before it creates anything.
+func (s Secret) Check() error {
+	switch {
+	case s.File != "":
+		data, err := os.ReadFile(s.File)
+		if err != nil {
+			return fmt.Errorf("the secret's file cannot be read: %w; create it (readable by opsroom's user), or give the secret as {env: NAME}", err)
+		}
+		if strings.TrimRight(string(data), "\r\n") == "" {
+			return fmt.Errorf("the secret's file %s is empty", s.File)
+		}
+	case s.Env != "":
+		if v, ok := os.LookupEnv(s.Env); !ok || v == "" {
+			return fmt.Errorf("environment variable %s is not set (or empty); set it in opsroom's environment, or give the secret as {file: PATH}", s.Env)
+		}
+	}
+	return nil
+}
