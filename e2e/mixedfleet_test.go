@@ -37,7 +37,12 @@ func TestStatusAllOfAMixedFleet(t *testing.T) {
 		"daemon":   {"host": "box-login", "kind": "systemd", "unit": "daemon.service"},
 		"no-unit":  {"host": "box-login", "kind": "systemd", "unit": "no-unit.service"},
 	})
-	w.ask(t, w.alice, "!status all") // connects to every host
+	// The preflight at start (in the background) marks the missing ones: once
+	// both carry its ⚠️, it is done and runs no more commands.
+	eventually(t, "the start's preflight done", func() bool {
+		got := w.ask(t, w.alice, "!status all")
+		return strings.Contains(got, "pod-gone ⚠️") && strings.Contains(got, "no-unit ⚠️")
+	})
 
 	// Where the journal is now: what the next !status all does comes after.
 	shown := strings.Split(h.Exec(t, "journalctl", "-n", "1", "--show-cursor", "-o", "cat"), "\n")
@@ -50,10 +55,10 @@ func TestStatusAllOfAMixedFleet(t *testing.T) {
 		"| 🟢 web | local | running |",
 		"| 🟢 app | local | running |",
 		"| 🟢 pod-web | box | running |",
-		"| 🔴 pod-gone | box | not-deployed |",
+		"| 🔴 pod-gone ⚠️ | box | not-deployed |",
 		"| 🟢 mine | box | running |",
 		"| 🟢 daemon | box-login | running |",
-		"| 🔴 no-unit | box-login | not-deployed |",
+		"| 🔴 no-unit ⚠️ | box-login | not-deployed |",
 	} {
 		if !strings.Contains(got, row) {
 			t.Errorf("!status all has no row with %q:\n%s", row, got)
