@@ -7,6 +7,14 @@ import (
 	"github.com/opsroom/opsroom/internal/testworld"
 )
 
+// podmanHost is the systemd host as a podman host: the login user, whose
+// run_as owner runs the containers in its own rootless podman.
+func podmanHost(h *testworld.SystemdHost) host {
+	pod := systemdHostFor(h)
+	pod["run_as"], pod["engine"] = h.Owner, "podman"
+	return pod
+}
+
 // TestPodmanHost runs container services on a podman host: the systemd host,
 // reached over its sshd as the login user, whose run_as owner runs the
 // containers in its own rootless podman. The subtests share the host and
@@ -17,17 +25,7 @@ func TestPodmanHost(t *testing.T) {
 	h.RunPodman(t, "web", map[string]string{"LINES": "12"})
 	h.RunPodman(t, "loop", map[string]string{"LINES": "0", "EXIT_AFTER": "1s", "EXIT_CODE": "1"}, "--restart", "always")
 	eventually(t, "web printing its 12 lines", func() bool { return strings.Contains(h.Podman(t, "logs", "web"), "log line 12") })
-	pod := host{
-		"address":         h.Addr,
-		"user":            h.User,
-		"run_as":          h.Owner,
-		"identity_file":   h.IdentityFile,
-		"known_hosts":     h.HashedKnownHosts,
-		"engine":          "podman",
-		"connect_timeout": "5s",
-		"command_timeout": "60s",
-	}
-	w.startOpsroom(t, map[string]host{"pod": pod}, map[string]service{
+	w.startOpsroom(t, map[string]host{"pod": podmanHost(h)}, map[string]service{
 		"web":   {"host": "pod", "kind": "container", "container": "web"},
 		"loop":  {"host": "pod", "kind": "container", "container": "loop"},
 		"ghost": {"host": "pod", "kind": "container", "container": "ghost"},
@@ -84,4 +82,65 @@ func TestPodmanHost(t *testing.T) {
 	if got := w.alertsMatching(t, "ghost"); len(got) != 0 {
 		t.Errorf("a service never deployed was alerted: %q", got)
 	}
+}
+
+// TestPodmanCompose runs a compose service on a podman host: a real git
+// checkout of the owner's on the systemd host, with its bare origin there
+// too, deployed with podman-compose 1.0.3 in the owner's rootless podman and
+// reached through run_as.
+func TestPodmanCompose(t *testing.T) {
+	w := newWorld(t)
+	h := testworld.StartSystemdHost(t)
+	p := h.NewPodmanComposeProject(t, "shop")
+	w.startOpsroom(t, map[string]host{"pod": podmanHost(h)}, map[string]service{
+		"app": {"host": "pod", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container, "update_timeout": "5m"},
+	})
+
+	old := p.Head(t)
+	mustContain(t, "status", w.ask(t, w.alice, "!status app"), "**running**", "commit: `"+old[:7]+"`")
+
+	t.Run("check", func(t *testing.T) {
+		got := w.ask(t, w.alice, "!check app")
+		mustContain(t, "check", got, "✅ host has what opsroom needs", "✅ remote reachable", "✅ on the tracked branch — master",
+			"✅ no local changes", "✅ podman usable", "✅ compose usable — podman-composer version 1.0.3")
+		if strings.Contains(got, "❌") {
+			t.Errorf("a clean checkout failed a check:\n%s", got)
+		}
+	})
+
+	t.Run("update", func(t *testing.T) {
+		p.PushVersion(t, "v2")
+		_, edits := w.runUpdate(t, "!update app")
+		final := edits[len(edits)-1]
+		now := p.Head(t)
+		t.Logf("progress message, last form:\n%s", final)
+		mustContain(t, "update", final, "✅ Updated **app**", old[:7], now[:7], "v2", "Now: running")
+		if now == old {
+			t.Errorf("the checkout is still at %s", old[:7])
+		}
+		if v := p.Version(t); v != "v2" {
+			t.Errorf("after !update the container runs %q, want v2", v)
+		}
+		mustContain(t, "status after update", w.ask(t, w.alice, "!status app"), "**running**", "commit: `"+now[:7]+"`")
+	})
+
+	t.Run("a broken build fails and keeps the old version", func(t *testing.T) {
+		running := p.Version(t)
+		p.PushDockerfile(t, "FROM scratch\nCOPY no-such-file /x\n", "break the build")
+		_, edits := w.runUpdate(t, "!update app")
+		final := edits[len(edits)-1]
+		mustContain(t, "build failure", final, "failed at stage build", "no-such-file", "exited 125", "Still running: running")
+		if v := p.Version(t); v != running {
+			t.Errorf("after a failed build the container runs %q, want %q", v, running)
+		}
+	})
+
+	t.Run("start recreates a removed container", func(t *testing.T) {
+		h.Podman(t, "rm", "-f", "-t", "0", p.Container)
+		mustContain(t, "status after rm", w.ask(t, w.alice, "!status app"), "**not-deployed**")
+		mustContain(t, "start", w.ask(t, w.alice, "!start app"), "started **app**: running")
+		if state := h.Podman(t, "inspect", "--type", "container", "-f", "{{.State.Status}}", p.Container); state != "running" {
+			t.Errorf("after !start the container is %s, want running", state)
+		}
+	})
 }

@@ -27,6 +27,10 @@ type backend interface {
 	parseProbe(host string, services []*ServiceConfig, res RunResult) (map[string]Status, error)
 	// actionCommand is the command of logs (the last lines), restart, stop or start.
 	actionCommand(s *ServiceConfig, action string, lines int) string
+	// actionOutcome is how that command went, as far as its exit code does
+	// not say (podman-compose exits 0 when what it ran failed); most
+	// backends return res as it is.
+	actionOutcome(s *ServiceConfig, action string, res RunResult) RunResult
 	// healthLogCommand prints what the service's own health check said last,
 	// or is "" for a kind without health checks.
 	healthLogCommand(s *ServiceConfig) string
@@ -45,6 +49,16 @@ type backend interface {
 
 // backendOf is the backend that operates the service on its host.
 func (f *Fleet) backendOf(s *ServiceConfig) backend { return backendFor(f.hostOf(s), s) }
+
+// composeBackend is a backend of compose services: what the update's up
+// runs, and how the compose command's result reads (see actionOutcome).
+type composeBackend interface {
+	backend
+	composeUp() string
+	composeOutcome(res RunResult) RunResult
+}
+
+var _, _ composeBackend = dockerBackend{}, podmanBackend{}
 
 // backendFor is the backend that operates the service on host h. Only
 // validated configs get here: the kind is known.

@@ -87,9 +87,7 @@ func containerPreflight(engine, compose string, services []*ServiceConfig) []hos
 			c.Detail = "`" + compose + " version`: " + c.Detail + " (set the host's compose_command)"
 			return c
 		}
-		// v1 goes on with the versions of its libraries: the first line says it.
-		first, _, _ := strings.Cut(strings.TrimSpace(res.Stdout), "\n")
-		return Check{OK: true, Detail: first}
+		return Check{OK: true, Detail: composeVersion(res.Stdout)}
 	}})
 }
 
@@ -409,4 +407,18 @@ func (f *Fleet) notePreflight(st *Status) {
 		}
 	}
 	st.Preflight = &c
+}
+
+// composeVersion is the line of a compose command's `version` that gives its
+// version: the first that names compose. docker-compose v1 goes on with the
+// versions of its libraries; podman-compose 1.0 begins with podman's
+// ("podman version 4.3.1", its own is "podman-composer version  1.0.3").
+func composeVersion(stdout string) string {
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	for _, line := range lines {
+		if strings.Contains(strings.ToLower(line), "compose") {
+			return strings.Join(strings.Fields(line), " ")
+		}
+	}
+	return strings.TrimSpace(lines[0])
 }

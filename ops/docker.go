@@ -68,6 +68,14 @@ func (c containerCLI) actionCommand(compose string, s *ServiceConfig, action str
 	panic("ops: no " + c.command + " recipe for action " + action)
 }
 
+func (dockerBackend) actionOutcome(_ *ServiceConfig, _ string, res RunResult) RunResult { return res }
+
+// composeUp recreates what changed: docker compose compares the container
+// with the service's config and image.
+func (dockerBackend) composeUp() string { return "up -d" }
+
+func (dockerBackend) composeOutcome(res RunResult) RunResult { return res }
+
 func (dockerBackend) healthLogCommand(s *ServiceConfig) string {
 	return dockerCLI.healthLogCommand(s.Container)
 }

@@ -381,6 +381,7 @@ func (f *Fleet) action(ctx context.Context, s *ServiceConfig, action string, lin
 	if err != nil {
 		return res, err
 	}
+	res = f.backendOf(s).actionOutcome(s, action, res)
 	if res.ExitCode != 0 {
 		return res, &CommandError{Host: s.Host, Service: s.Name, Step: action, Command: cmd,
 			ExitCode: res.ExitCode, Stdout: res.Stdout, Stderr: res.Stderr}

@@ -2,7 +2,9 @@ package ops
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -128,4 +130,89 @@ func relevantPodmanStatus(status, health string) bool {
 
 func (b podmanBackend) preflight(services []*ServiceConfig) []hostCheck {
 	return containerPreflight(EnginePodman, b.compose, services)
+}
+
+// composeUp is the compose command's up of an update: podman-compose 1.0
+// never recreates a container that exists (its `podman run` fails on the
+// name, and it starts the old container instead), so the new image would not
+// run without --force-recreate, which stops and removes the service's
+// container first.
+func (podmanBackend) composeUp() string { return "up -d --force-recreate" }
+
+// composeOutcome reads a compose command's result as podman-compose 1.0
+// leaves it: it exits 0 whatever the podman commands it runs do, printing
+// each (`podman build -t …`) and then `exit code: N` on stdout. The first
+// that failed and mattered is the result's exit code, with a line on stderr
+// that names it. What does not matter: a stop or rm of a container that is
+// not there (--force-recreate's), and a `podman run` that failed on an
+// existing container that the `podman start` after it started.
+func (podmanBackend) composeOutcome(res RunResult) RunResult {
+	if res.ExitCode != 0 {
+		return res
+	}
+	type ran struct {
+		command string
+		code    int
+	}
+	var runs []ran
+	command := ""
+	for _, line := range strings.Split(res.Stdout+"\n"+res.Stderr, "\n") {
+		line = strings.TrimSpace(line)
+		if code, ok := strings.CutPrefix(line, "exit code: "); ok {
+			if n, err := strconv.Atoi(code); err == nil && command != "" {
+				runs = append(runs, ran{command, n})
+				command = ""
+			}
+			continue
+		}
+		if podmanVerb(line) != "" {
+			command = line
+		}
+	}
+	for i, r := range runs {
+		if r.code == 0 {
+			continue
+		}
+		switch podmanVerb(r.command) {
+		case "stop", "rm":
+			continue
+		case "run":
+			if i+1 < len(runs) && podmanVerb(runs[i+1].command) == "start" && runs[i+1].code == 0 {
+				continue
+			}
+		}
+		res.ExitCode = r.code
+		shown := r.command
+		if len(shown) > 120 {
+			shown = strings.ToValidUTF8(shown[:120], "") + "…"
+		}
+		res.Stderr = strings.TrimRight(res.Stderr, "\n") + "\n" +
+			fmt.Sprintf("opsroom: the compose command exited 0, but its `%s` exited %d", shown, r.code)
+		res.Stderr = strings.TrimLeft(res.Stderr, "\n")
+		return res
+	}
+	return res
+}
+
+// podmanVerb is the podman command a line of podman-compose's output shows
+// it running ("podman build -t …" is build), or "" if the line is no such command.
+func podmanVerb(line string) string {
+	f := strings.Fields(line)
+	if len(f) < 2 || (f[0] != "podman" && !strings.HasSuffix(f[0], "/podman")) {
+		return ""
+	}
+	for _, w := range f[1:] {
+		if !strings.HasPrefix(w, "-") {
+			return w
+		}
+	}
+	return ""
+}
+
+// actionOutcome: a compose service starts through the compose command (see composeOutcome).
+func (b podmanBackend) actionOutcome(s *ServiceConfig, action string, res RunResult) RunResult {
+	if s.Kind == KindCompose && action == "start" {
+		return b.composeOutcome(res)
+	}
+	return res
 }

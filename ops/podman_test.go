@@ -2,6 +2,9 @@ package ops
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,6 +215,104 @@ services:
 		s := c.Services[name]
 		if got := backendFor(c.Hosts[s.Host], s).name(); got != want {
 			t.Errorf("service %s on %s: backend %s, want %s", name, s.Host, got, want)
+		}
+	}
+}
+
+// TestPodmanComposeOutcome reads what podman-compose 1.0.3 (Debian
+// bookworm's) printed, rootless, in the test world's systemd host: it exits 0
+// whether or not its podman commands failed.
+func TestPodmanComposeOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		file     string
+		exitCode int
+		failed   string // what the note on stderr names
+	}{
+		{"build-ok.txt", 0, ""},
+		{"build-ok-v2.txt", 0, ""},
+		{"build-failed.txt", 125, "`podman build -t localhost/myapp:latest -f ./Dockerfile .` exited 125"},
+		{"up-created.txt", 0, ""},
+		// The container exists: run fails on its name, and start starts the old one.
+		{"up-existing.txt", 0, ""},
+		{"up-force-recreate.txt", 0, ""},
+		// No container to stop or remove: those fail, the run does not.
+		{"up-force-recreate-missing.txt", 0, ""},
+		// No image (nothing to pull): run fails, and the start after it.
+		{"up-failed.txt", 125, "`podman run --name=broken -d "},
+		{"version.txt", 0, ""},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			out, err := os.ReadFile(filepath.Join("testdata", t.Name()[:strings.Index(t.Name(), "/")], tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := podmanBackend{}.composeOutcome(RunResult{Stdout: string(out)})
+			if res.ExitCode != tc.exitCode {
+				t.Errorf("exit code %d, want %d", res.ExitCode, tc.exitCode)
+			}
+			switch {
+			case tc.failed == "" && res.Stderr != "":
+				t.Errorf("stderr %q, want none", res.Stderr)
+			case tc.failed != "" && !strings.Contains(res.Stderr, "opsroom: the compose command exited 0, but its "+tc.failed):
+				t.Errorf("stderr %q, want it to name %s", res.Stderr, tc.failed)
+			}
+			if res.Stdout != string(out) {
+				t.Errorf("stdout changed")
+			}
+		})
+	}
+
+	t.Run("a failure of its own", func(t *testing.T) {
+		// An unknown service is a Python traceback, exit 1: that stands.
+		res := RunResult{ExitCode: 1, Stderr: "ValueError: unknown service: nosuch\n"}
+		if got := (podmanBackend{}).composeOutcome(res); got != res {
+			t.Errorf("%+v, want it unchanged", got)
+		}
+	})
+	t.Run("actions", func(t *testing.T) {
+		failed := RunResult{Stdout: "podman run --name=app -d x\nexit code: 125\npodman start app\nexit code: 125\n"}
+		app := &ServiceConfig{Name: "app", Kind: KindCompose, Container: "app"}
+		web := &ServiceConfig{Name: "web", Kind: KindContainer, Container: "web"}
+		b := podmanBackend{compose: "podman-compose"}
+		if got := b.actionOutcome(app, "start", failed); got.ExitCode != 125 {
+			t.Errorf("compose start: exit %d, want 125", got.ExitCode)
+		}
+		// A container's logs may print anything.
+		if got := b.actionOutcome(web, "logs", failed); got != failed {
+			t.Errorf("logs changed: %+v", got)
+		}
+		if got := b.actionOutcome(app, "restart", failed); got != failed {
+			t.Errorf("restart changed: %+v", got)
+		}
+	})
+}
+
+func TestPodmanComposeRecipe(t *testing.T) {
+	h := &HostConfig{Engine: EnginePodman, ComposeCommand: "podman-compose"}
+	s := &ServiceConfig{Name: "app", Kind: KindCompose, Container: "app", Directory: "/srv/app", ComposeService: "app", GitRemote: "origin", GitBranch: "master"}
+	var shown []string
+	for _, st := range gitRecipe(h, s, "").Stages() {
+		shown = append(shown, st.Command)
+	}
+	want := []string{"git fetch origin master", "git reset --hard origin/master", "podman-compose build app", "podman-compose up -d --force-recreate app"}
+	if !slices.Equal(shown, want) {
+		t.Errorf("stages %q\nwant %q", shown, want)
+	}
+}
+
+func TestComposeVersion(t *testing.T) {
+	out, err := os.ReadFile("testdata/TestPodmanComposeOutcome/version.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ out, want string }{
+		{string(out), "podman-composer version 1.0.3"},
+		{"Docker Compose version v2.32.4\n", "Docker Compose version v2.32.4"},
+		{"docker-compose version 1.29.2, build unknown\ndocker-py version: 5.0.3\nCPython version: 3.11.2\n", "docker-compose version 1.29.2, build unknown"},
+		{"1.2.3\n", "1.2.3"},
+	} {
+		if got := composeVersion(tc.out); got != tc.want {
+			t.Errorf("composeVersion(%q) = %q, want %q", tc.out, got, tc.want)
 		}
 	}
 }

@@ -72,7 +72,7 @@ func stepsRecipe(s *ServiceConfig, steps []Step) *Recipe {
 			cmd = "cd " + Quote(s.Directory) + " && " + cmd
 		}
 		shown := shownStep(st.Run)
-		r.stages = append(r.stages, commandStage(UpdateStage(st.Name), shown, cmd, shown))
+		r.stages = append(r.stages, commandStage(UpdateStage(st.Name), shown, cmd, shown, nil))
 	}
 	return r
 }

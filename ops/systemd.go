@@ -194,6 +194,8 @@ func (b systemdBackend) actionCommand(s *ServiceConfig, action string, lines int
 }
 
 // healthLogCommand is empty: systemd has no health checks; a health probe is the way.
+func (systemdBackend) actionOutcome(_ *ServiceConfig, _ string, res RunResult) RunResult { return res }
+
 func (systemdBackend) healthLogCommand(*ServiceConfig) string { return "" }
 
 // eventsCommand follows what systemd itself writes to the journal about the

@@ -185,21 +185,23 @@ func gitRecipe(h *HostConfig, s *ServiceConfig, commit string) *Recipe {
 		return "HEAD is now " + ShortCommit(u.newCommit), nil
 	}}
 	compose := "cd " + dir + " && " + h.ComposeCommand
+	b := backendFor(h, s).(composeBackend)
 	return &Recipe{service: s, stages: []Stage{
 		fetch,
 		reset,
-		commandStage(StageBuild, h.ComposeCommand+" build "+s.ComposeService, compose+" build "+Quote(s.ComposeService)+" 2>&1", "built"),
-		commandStage(StageUp, h.ComposeCommand+" up -d "+s.ComposeService, compose+" up -d "+Quote(s.ComposeService)+" 2>&1", "up"),
+		commandStage(StageBuild, h.ComposeCommand+" build "+s.ComposeService, compose+" build "+Quote(s.ComposeService)+" 2>&1", "built", b.composeOutcome),
+		commandStage(StageUp, h.ComposeCommand+" "+b.composeUp()+" "+s.ComposeService, compose+" "+b.composeUp()+" "+Quote(s.ComposeService)+" 2>&1", "up", b.composeOutcome),
 	}}
 }
 
 // commandStage is a stage that runs one command, its output streamed to the
 // observer; a failure names the command as shown. Done, its line says done
-// and how long it took.
-func commandStage(name UpdateStage, shown, cmd, done string) Stage {
+// and how long it took. outcome, if not nil, reads how the command went where
+// its exit code does not say (see composeBackend).
+func commandStage(name UpdateStage, shown, cmd, done string, outcome func(RunResult) RunResult) Stage {
 	return Stage{Name: name, Command: shown, run: func(u *updater) (string, error) {
 		start := time.Now()
-		if _, err := u.stream(name, cmd, shown); err != nil {
+		if _, err := u.run(name, cmd, shown, observerWriter{u.obs, name}, outcome); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%s (%s)", done, time.Since(start).Round(time.Second)), nil
@@ -282,21 +284,24 @@ func (u *updater) head() string {
 
 // output runs a short command whose trimmed stdout is the answer.
 func (u *updater) output(stage UpdateStage, cmd string) (string, error) {
-	res, err := u.run(stage, cmd, "", nil)
+	res, err := u.run(stage, cmd, "", nil, nil)
 	return strings.TrimSpace(res.Stdout), err
 }
 
 // stream runs a command whose output the observer sees as it comes; a
 // failure names it as shown ("" for the command itself).
 func (u *updater) stream(stage UpdateStage, cmd, shown string) (RunResult, error) {
-	return u.run(stage, cmd, shown, observerWriter{u.obs, stage})
+	return u.run(stage, cmd, shown, observerWriter{u.obs, stage}, nil)
 }
 
-func (u *updater) run(stage UpdateStage, cmd, shown string, stream io.Writer) (RunResult, error) {
+func (u *updater) run(stage UpdateStage, cmd, shown string, stream io.Writer, outcome func(RunResult) RunResult) (RunResult, error) {
 	s := u.r.service
 	res, err := u.f.runGroup(u.ctx, s.Host, cmd, runOpts{timeout: s.UpdateTimeout.Duration, stream: stream})
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", u.r.Label(stage), err)
+	}
+	if outcome != nil {
+		res = outcome(res)
 	}
 	if res.ExitCode != 0 {
 		return res, &CommandError{Host: s.Host, Service: s.Name, Step: u.r.Label(stage), Command: cmp.Or(shown, cmd),

@@ -62,7 +62,7 @@ if [ ! -x "$OPSROOM_COMPOSE_BIN/docker-compose" ]; then
 fi
 
 # The systemd (and podman) host: bump the suffix when test/systemd-image.sh changes.
-export OPSROOM_SYSTEMD_IMAGE=opsroom-test-systemd:bookworm-1
+export OPSROOM_SYSTEMD_IMAGE=opsroom-test-systemd:bookworm-2
 if ! docker image inspect "$OPSROOM_SYSTEMD_IMAGE" >/dev/null 2>&1; then
 	say "building $OPSROOM_SYSTEMD_IMAGE (the systemd host: a Debian root filesystem from debootstrap; it takes minutes)"
 	bash test/systemd-image.sh "$OPSROOM_SYSTEMD_IMAGE"

@@ -3,7 +3,10 @@
 # filesystem made by debootstrap (minbase, from the mirror apt uses), imported
 # into Docker, booted with /lib/systemd/systemd as its command (see
 # internal/testworld/systemdhost.go for how it runs). It carries podman too,
-# for the podman hosts, with vfs storage: fuse-overlayfs cannot mount here.
+# for the podman hosts, with vfs storage (fuse-overlayfs cannot mount here),
+# podman-compose (1.0.3; bookworm's podman 4.3 has no `podman compose`) and
+# slirp4netns, which the rootless bridge network of a compose project needs
+# (with /dev/net/tun), and git for the compose checkouts.
 # Needs root (debootstrap chroots); takes minutes, so test/setup.sh runs it only
 # when the image is missing: bump the tag there when this file changes.
 set -euo pipefail
@@ -11,7 +14,7 @@ set -euo pipefail
 image=${1:?usage: test/systemd-image.sh IMAGE}
 [ "$(id -u)" -eq 0 ] || { echo "test/systemd-image.sh needs root (debootstrap chroots): run it as root, as CI does" >&2; exit 1; }
 suite=bookworm
-packages=systemd,systemd-sysv,openssh-server,dbus,dbus-user-session,sudo,podman,crun,uidmap,fuse-overlayfs,containernetworking-plugins,iptables,ca-certificates
+packages=systemd,systemd-sysv,openssh-server,dbus,dbus-user-session,sudo,podman,crun,uidmap,fuse-overlayfs,containernetworking-plugins,iptables,ca-certificates,podman-compose,slirp4netns,git
 
 # The Debian archive apt is configured with: the first URI of a stanza (or a
 # one-line `deb` entry) for a release suite, not its -security or -updates.

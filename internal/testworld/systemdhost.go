@@ -83,8 +83,11 @@ func StartSystemdHost(t testing.TB) *SystemdHost {
 	// owner's rootless podman mounts a fresh /proc in each container, which the
 	// kernel refuses while Docker masks parts of this one (crun: "mount `proc`
 	// to `proc`: Operation not permitted"): systempaths=unconfined unmasks it.
+	// The rootless bridge network of a compose project is slirp4netns's
+	// tap device, which needs /dev/net/tun.
 	Docker(t, "create", "--name", h.Name, "--label", "opsroom-test=1",
 		"--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "systempaths=unconfined",
+		"--device", "/dev/net/tun",
 		"-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
 		"-e", "container=docker", image, "/lib/systemd/systemd")
 	// In place before boot, so ssh.service starts with this run's key.
@@ -98,6 +101,9 @@ func StartSystemdHost(t testing.TB) *SystemdHost {
 	// systemd makes / a shared mount when it boots a machine, not in a
 	// container; rootless podman warns at every command without it.
 	h.Exec(t, "mount", "--make-rshared", "/")
+	// --device keeps this machine's mode of /dev/net/tun (0600 here); udev
+	// makes it 0666 on a real host, and the owner's slirp4netns opens it.
+	h.Exec(t, "chmod", "666", "/dev/net/tun")
 	t.Logf("systemd host %s at %s booted in %s", h.Name, h.Addr, time.Since(booting).Round(100*time.Millisecond))
 
 	key, err := os.ReadFile(h.IdentityFile + ".pub")
