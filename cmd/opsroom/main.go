@@ -165,19 +165,6 @@ func maintain(ctx context.Context, st *store.Store, retention store.Retention) {
 	}
 }
 
-func newLogger(cfg LogConfig) zerolog.Logger {
-	level, _ := zerolog.ParseLevel(cfg.Level)
-	var log zerolog.Logger
-	if cfg.Format == "json" {
-		// Milliseconds: what happened first, among a kill, a probe and an alert, matters.
-		zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
-		log = zerolog.New(os.Stderr)
-	} else {
-		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.DateTime})
-	}
-	return log.Level(level).With().Timestamp().Logger()
-}
-
 // logRuntime logs, at debug level, the live heap (what the last GC kept) and
 // the goroutines every interval: a leak shows as either climbing while the work
 // stays the same. The memory soak benchmark reads these lines.
