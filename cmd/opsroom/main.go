@@ -23,9 +23,6 @@ import (
 	"github.com/opsroom/opsroom/store"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "opsroom:", err)
@@ -44,7 +41,7 @@ func run() error {
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
-		fmt.Println("opsroom", version)
+		fmt.Print(readBuildInfo())
 		return nil
 	}
 
@@ -76,7 +73,9 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx = log.WithContext(ctx)
-	log.Info().Str("version", version).Str("config", *configPath).Time("process_start", started).Msg("Starting opsroom")
+	build := readBuildInfo()
+	log.Info().Str("version", build.Version).Str("revision", build.Revision).Bool("modified", build.Modified).
+		Str("config", *configPath).Time("process_start", started).Msg("Starting opsroom")
 	return serve(ctx, cfg, started)
 }
 
