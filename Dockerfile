@@ -13,11 +13,14 @@ ARG BUILD_TIME=
 RUN BUILD_TIME="${BUILD_TIME:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}" && \
 	CGO_ENABLED=0 go build -tags goolm -trimpath \
 	-ldflags "-s -w -X main.version=${VERSION} -X main.revision=${REVISION} -X main.buildTime=${BUILD_TIME}" \
-	-o /opsroom ./cmd/opsroom
+	-o /opsroom ./cmd/opsroom && mkdir /data
 
 # Run: nothing but the binary and CA certificates, as an unprivileged user.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /opsroom /usr/local/bin/opsroom
+# The database's directory belongs to nonroot (65532): a new named volume
+# mounted here takes this owner; a bind-mounted directory must have it.
+COPY --from=build --chown=65532:65532 /data /data
 WORKDIR /data
 USER nonroot:nonroot
 ENTRYPOINT ["/usr/local/bin/opsroom"]
