@@ -73,6 +73,13 @@ func TestDeploySystemdUnit(t *testing.T) {
 	// When root runs the unit's own install steps,
 	steps := installSteps(t, filepath.Join(stage, "contrib", "opsroom.service"))
 	t.Logf("the install steps of contrib/opsroom.service:\n%s", steps)
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), steps) {
+		t.Errorf("README.md does not give the unit's install steps as they are:\n%s", steps)
+	}
 	if out, err := hostRun(h, "set -ex; cd /root/opsroom-install; "+steps); err != nil {
 		t.Fatalf("installing as the unit says: %v\n%s", err, out)
 	}
