@@ -4,12 +4,23 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# .git stays out of the build context, so Go cannot record the revision:
+# docker build --build-arg VERSION=$(git describe --tags --always --dirty) \
+#   --build-arg REVISION=$(git rev-parse HEAD) . (opsroom -version prints them).
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -tags goolm -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /opsroom ./cmd/opsroom
+ARG REVISION=
+ARG BUILD_TIME=
+RUN BUILD_TIME="${BUILD_TIME:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}" && \
+	CGO_ENABLED=0 go build -tags goolm -trimpath \
+	-ldflags "-s -w -X main.version=${VERSION} -X main.revision=${REVISION} -X main.buildTime=${BUILD_TIME}" \
+	-o /opsroom ./cmd/opsroom && mkdir /data
 
 # Run: nothing but the binary and CA certificates, as an unprivileged user.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /opsroom /usr/local/bin/opsroom
+# The database's directory belongs to nonroot (65532): a new named volume
+# mounted here takes this owner; a bind-mounted directory must have it.
+COPY --from=build --chown=65532:65532 /data /data
 WORKDIR /data
 USER nonroot:nonroot
 ENTRYPOINT ["/usr/local/bin/opsroom"]

@@ -24,9 +24,6 @@ import (
 	"github.com/opsroom/opsroom/store"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "opsroom:", err)
@@ -51,7 +48,7 @@ func run() error {
 		return err
 	}
 	if *showVersion {
-		fmt.Println("opsroom", version)
+		fmt.Print(readBuildInfo())
 		return nil
 	}
 
@@ -85,7 +82,9 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx = log.WithContext(ctx)
-	log.Info().Str("version", version).Str("config", *configPath).Time("process_start", started).Msg("Starting opsroom")
+	build := readBuildInfo()
+	log.Info().Str("version", build.Version).Str("revision", build.Revision).Bool("modified", build.Modified).
+		Str("config", *configPath).Time("process_start", started).Msg("Starting opsroom")
 	return serve(ctx, cfg, *configPath, started)
 }
 
@@ -176,19 +175,6 @@ func maintain(ctx context.Context, st *store.Store, retention store.Retention) {
 		case <-tick.C:
 		}
 	}
-}
-
-func newLogger(cfg LogConfig) zerolog.Logger {
-	level, _ := zerolog.ParseLevel(cfg.Level)
-	var log zerolog.Logger
-	if cfg.Format == "json" {
-		// Milliseconds: what happened first, among a kill, a probe and an alert, matters.
-		zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
-		log = zerolog.New(os.Stderr)
-	} else {
-		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.DateTime})
-	}
-	return log.Level(level).With().Timestamp().Logger()
 }
 
 // logRuntime logs, at debug level, the live heap (what the last GC kept) and
