@@ -39,6 +39,8 @@ type Deps struct {
 	RequireEncryption bool
 	// MaxJobs bounds the commands doing remote work at once (matrix.max_concurrent_jobs, default 4).
 	MaxJobs int
+	// Observer, when set, hears of every command answered (metrics).
+	Observer Observer
 
 	registry []*command // for !help
 	jobs     jobs
@@ -265,6 +267,7 @@ func finish(ce *Event, start time.Time, o outcome) {
 	if err := ce.Meta.Store.Audit().Record(context.WithoutCancel(ce.Ctx), entry); err != nil {
 		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to write audit entry")
 	}
+	ce.Meta.observe(ce.Command, o.Service, o.Result, entry.Duration)
 }
 
 func invalid(msg string) outcome {

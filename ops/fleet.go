@@ -19,11 +19,12 @@ type Fleet struct {
 	cfg      *Config
 	conns    map[string]*conn
 	services []*ServiceConfig
+	observer Observer
 }
 
 // NewFleet prepares the fleet of a validated config; it dials nothing until used.
 func NewFleet(cfg *Config) (*Fleet, error) {
-	f := &Fleet{cfg: cfg, conns: make(map[string]*conn, len(cfg.Hosts))}
+	f := &Fleet{cfg: cfg, conns: make(map[string]*conn, len(cfg.Hosts)), observer: noObserver{}}
 	for name, h := range cfg.Hosts {
 		if h == nil || h.Name == "" {
 			return nil, fmt.Errorf("hosts.%s: config not validated", name)
@@ -129,7 +130,9 @@ func (f *Fleet) run(ctx context.Context, host, cmd string, o runOpts) (RunResult
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	start := time.Now()
 	res, err := c.run(ctx, cmd, o)
+	f.observer.RemoteExec(host, time.Since(start), err)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmp.Or(o.shown, cmd), o.timeout, err)
 	}
