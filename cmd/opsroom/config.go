@@ -14,6 +14,7 @@ import (
 	"github.com/opsroom/opsroom/bot"
 	"github.com/opsroom/opsroom/commands"
 	"github.com/opsroom/opsroom/internal/config"
+	"github.com/opsroom/opsroom/internal/monitor"
 	"github.com/opsroom/opsroom/ops"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	DisplayTimezone string     `yaml:"display_timezone"`
 	Log             LogConfig  `yaml:"log"`
 	Fleet           ops.Config `yaml:",inline"`
+	// HTTP and Heartbeat are how opsroom itself is watched (internal/monitor).
+	HTTP      monitor.HTTP      `yaml:"http"`
+	Heartbeat monitor.Heartbeat `yaml:"heartbeat"`
 }
 
 // LogConfig is the `log:` section.
@@ -69,6 +73,8 @@ var typeSection = map[string]string{
 	"ops.HostConfig":       "a host",
 	"ops.ServiceConfig":    "a service",
 	"ops.Step":             "a step of update: or rollback:",
+	"monitor.HTTP":         "http",
+	"monitor.Heartbeat":    "heartbeat",
 }
 
 var unknownFieldRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
@@ -162,6 +168,10 @@ func (c *Config) validate() (errs, warnings []error) {
 	e, w = c.Fleet.Validate()
 	errs, warnings = append(errs, e...), append(warnings, w...)
 	e, w = c.Access.Validate(c.Fleet.Services)
+	errs, warnings = append(errs, e...), append(warnings, w...)
+	e, w = c.HTTP.Validate()
+	errs, warnings = append(errs, e...), append(warnings, w...)
+	e, w = c.Heartbeat.Validate()
 	errs, warnings = append(errs, e...), append(warnings, w...)
 	return errs, warnings
 }

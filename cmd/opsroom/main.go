@@ -42,7 +42,11 @@ func run() error {
 	configPath := flag.String("config", "config.yaml", "path of the config file")
 	checkOnly := flag.Bool("check-config", false, "validate the config, print every error and warning, and exit")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	checkHealth := flag.Bool("healthcheck", false, "ask the running opsroom's /healthz (at the config's http.listen); exit 0 if healthy, else 1 with the reason")
 	flag.Parse()
+	if *checkHealth {
+		return healthcheck(*configPath, os.Stdout)
+	}
 	if *showVersion {
 		fmt.Println("opsroom", version)
 		return nil
@@ -104,7 +108,8 @@ func serve(ctx context.Context, cfg *Config, started time.Time) error {
 
 	deps := &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration,
 		Access: cfg.Access, RequireEncryption: cfg.Matrix.Encryption.Require, MaxJobs: cfg.Matrix.MaxJobs}
-	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps, Started: started})
+	mon := newMonitor(cfg, st, fleet, deps)
+	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps, Started: started, Observer: mon})
 	if err != nil {
 		return err
 	}
@@ -116,6 +121,7 @@ func serve(ctx context.Context, cfg *Config, started time.Time) error {
 	if !cfg.Fleet.Watch.Disabled {
 		watcher := ops.NewWatcher(fleet, b)
 		deps.Watcher = watcher
+		mon.Watch(watcher)
 		g.Go(func() error {
 			if err := watcher.Run(gctx); err != nil {
 				return fmt.Errorf("the watcher stopped: %w", err)
@@ -127,6 +133,7 @@ func serve(ctx context.Context, cfg *Config, started time.Time) error {
 		g.Go(func() error { logRuntime(gctx, time.Minute); return nil })
 	}
 	g.Go(func() error { return b.Run(gctx) })
+	g.Go(func() error { return mon.Run(gctx) })
 	if err := g.Wait(); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Stopped: a part of opsroom stopped for good; exiting for the service manager to restart opsroom")
 		return err
