@@ -91,7 +91,7 @@ var (
 	probeAgeDesc = prometheus.NewDesc("opsroom_last_probe_age_seconds",
 		"Time since the watcher's last probe of the host (hosts probed at least once).", []string{"host"}, nil)
 	streamsDesc = prometheus.NewDesc("opsroom_event_stream_connected",
-		"Whether the host's event stream of an engine (docker, podman, systemd) is connected.", []string{"host", "engine"}, nil)
+		"Whether the host's event stream of an engine (Docker, Podman, systemd, systemd --user, as !watch names them) is connected.", []string{"host", "engine"}, nil)
 	confirmationsDesc = prometheus.NewDesc("opsroom_confirmations_pending",
 		"Commands waiting for a confirmation now.", nil, nil)
 	lastSyncDesc = prometheus.NewDesc("opsroom_matrix_last_sync_timestamp_seconds",

@@ -43,7 +43,7 @@ type fakeWatcher struct {
 }
 
 func (w *fakeWatcher) Hosts() []ops.HostWatch {
-	return []ops.HostWatch{{Host: "a", LastProbe: time.Now().Add(-3 * time.Second), Streams: []ops.Stream{{Engine: "docker", Connected: true}}}}
+	return []ops.HostWatch{{Host: "a", LastProbe: time.Now().Add(-3 * time.Second), Streams: []ops.Stream{{Engine: "Docker", Connected: true}}}}
 }
 
 func (w *fakeWatcher) Late(time.Time) ([]ops.LateHost, bool) { return w.late, w.running }
@@ -187,7 +187,7 @@ func TestMetricsShowWhatTheObserversHeard(t *testing.T) {
 		{"opsroom_ssh_connection_up", map[string]string{"host": "b"}, 0},
 		{"opsroom_ssh_sessions_in_use", map[string]string{"host": "a"}, 2},
 		{"opsroom_ssh_sessions_max", map[string]string{"host": "b"}, 8},
-		{"opsroom_event_stream_connected", map[string]string{"host": "a", "engine": "docker"}, 1},
+		{"opsroom_event_stream_connected", map[string]string{"host": "a", "engine": "Docker"}, 1},
 		{"opsroom_confirmations_pending", nil, 1},
 	} {
 		if got := value(f, c.name, c.labels); got != c.want {
