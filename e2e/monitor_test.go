@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -180,27 +179,6 @@ func TestMetricsCountCommands(t *testing.T) {
 	}
 }
 
-// switchboard is a dead-man's switch (as Healthchecks.io takes pings) on loopback.
-type switchboard struct {
-	mu    sync.Mutex
-	pings []string // "GET /path" or "POST /path/fail: body"
-}
-
-func (s *switchboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	s.mu.Lock()
-	s.pings = append(s.pings, strings.TrimSuffix(r.Method+" "+r.URL.Path+": "+string(body), ": "))
-	s.mu.Unlock()
-	_, _ = w.Write([]byte("OK"))
-}
-
-// since returns the pings from the n-th on.
-func (s *switchboard) since(n int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.pings[min(n, len(s.pings)):]...)
-}
-
 func anyHasPrefix(list []string, prefix string) bool {
 	for _, s := range list {
 		if strings.HasPrefix(s, prefix) {
@@ -216,7 +194,7 @@ func anyHasPrefix(list []string, prefix string) bool {
 // reaches the log.
 func TestHeartbeatPingsAndFailsWhileTheHomeserverIsAway(t *testing.T) {
 	w := watchWorld(t)
-	sw := &switchboard{}
+	sw := &testworld.Recorder{}
 	srv := httptest.NewServer(sw)
 	defer srv.Close()
 	const token = "3f9c2e-heartbeat-token"
@@ -230,21 +208,21 @@ func TestHeartbeatPingsAndFailsWhileTheHomeserverIsAway(t *testing.T) {
 	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
 	o := w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
 
-	eventually(t, "a healthy ping", func() bool { return anyHasPrefix(sw.since(0), "GET /ping/"+token) })
-	if got := sw.since(0); anyHasPrefix(got, "POST") {
+	eventually(t, "a healthy ping", func() bool { return anyHasPrefix(sw.Since(0), "GET /ping/"+token) })
+	if got := sw.Since(0); anyHasPrefix(got, "POST") {
 		t.Errorf("pings while healthy: %q, want GETs only", got)
 	}
 
 	hs.SetEnabled(t, false)
-	cut := len(sw.since(0))
+	cut := len(sw.Since(0))
 	eventually(t, "a /fail ping with the homeserver away", func() bool {
-		return anyHasPrefix(sw.since(cut), "POST /ping/"+token+"/fail: sync: syncing with the homeserver has failed")
+		return anyHasPrefix(sw.Since(cut), "POST /ping/"+token+"/fail: sync: syncing with the homeserver has failed")
 	})
 
 	hs.SetEnabled(t, true)
-	back := len(sw.since(0))
+	back := len(sw.Since(0))
 	eventually(t, "healthy pings again", func() bool {
-		got := sw.since(back)
+		got := sw.Since(back)
 		return len(got) > 0 && got[len(got)-1] == "GET /ping/"+token
 	})
 	time.Sleep(time.Second) // a ping or two more, for the log check

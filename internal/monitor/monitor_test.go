@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
 
+	"github.com/opsroom/opsroom/internal/testworld"
 	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
 )
@@ -204,26 +204,6 @@ func TestMetricsShowWhatTheObserversHeard(t *testing.T) {
 	}
 }
 
-// pings is a dead-man's switch that records what it is sent.
-type pings struct {
-	mu  sync.Mutex
-	got []string // "GET /path" or "POST /path body"
-}
-
-func (p *pings) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	p.mu.Lock()
-	p.got = append(p.got, strings.TrimSpace(r.Method+" "+r.URL.Path+" "+string(body)))
-	p.mu.Unlock()
-	_, _ = w.Write([]byte("OK"))
-}
-
-func (p *pings) list() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.got...)
-}
-
 // lockedBuffer is a log the heartbeat writes while the test reads it.
 type lockedBuffer struct {
 	mu  sync.Mutex
@@ -266,7 +246,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestHeartbeatPingsAfterCompleteCyclesAndFailsWithTheReason(t *testing.T) {
-	p := &pings{}
+	p := &testworld.Recorder{}
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 	m := New(Deps{Heartbeat: heartbeatConfig(t, srv.URL+"/ping/token-123", "1ms"), Database: &fakeDB{}, Fleet: fakeFleet{}})
@@ -281,12 +261,12 @@ func TestHeartbeatPingsAfterCompleteCyclesAndFailsWithTheReason(t *testing.T) {
 	m.Synced(nil)
 	m.Probed("a", time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
-	if got := p.list(); len(got) != 0 {
+	if got := p.Since(0); len(got) != 0 {
 		t.Fatalf("pinged %q before a complete cycle", got)
 	}
 	m.Probed("b", time.Millisecond)
-	waitFor(t, "a ping after a complete cycle", func() bool { return len(p.list()) == 1 })
-	if got := p.list()[0]; got != "GET /ping/token-123" {
+	waitFor(t, "a ping after a complete cycle", func() bool { return len(p.Since(0)) == 1 })
+	if got := p.Since(0)[0]; got != "GET /ping/token-123" {
 		t.Errorf("healthy ping %q, want GET /ping/token-123", got)
 	}
 
@@ -295,8 +275,8 @@ func TestHeartbeatPingsAfterCompleteCyclesAndFailsWithTheReason(t *testing.T) {
 	time.Sleep(5 * time.Millisecond)
 	m.Probed("a", time.Millisecond)
 	m.Probed("b", time.Millisecond)
-	waitFor(t, "a /fail ping", func() bool { return len(p.list()) == 2 })
-	if got := p.list()[1]; !strings.HasPrefix(got, "POST /ping/token-123/fail sync: syncing with the homeserver has failed") ||
+	waitFor(t, "a /fail ping", func() bool { return len(p.Since(0)) == 2 })
+	if got := p.Since(0)[1]; !strings.HasPrefix(got, "POST /ping/token-123/fail: sync: syncing with the homeserver has failed") ||
 		!strings.Contains(got, "connection refused") {
 		t.Errorf("unhealthy ping %q, want POST /ping/token-123/fail with the sync's reason", got)
 	}
@@ -317,7 +297,7 @@ func TestHeartbeatPingsAfterCompleteCyclesAndFailsWithTheReason(t *testing.T) {
 }
 
 func TestHeartbeatPingsAtMostOncePerInterval(t *testing.T) {
-	p := &pings{}
+	p := &testworld.Recorder{}
 	srv := httptest.NewServer(p)
 	defer srv.Close()
 	m := New(Deps{Heartbeat: heartbeatConfig(t, srv.URL, "1h"), Database: &fakeDB{}, Fleet: fakeFleet{}})
@@ -331,7 +311,7 @@ func TestHeartbeatPingsAtMostOncePerInterval(t *testing.T) {
 		m.Probed("b", time.Millisecond)
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := p.list(); len(got) != 1 {
+	if got := p.Since(0); len(got) != 1 {
 		t.Errorf("%d pings in five cycles within the interval, want 1: %q", len(got), got)
 	}
 }
