@@ -23,5 +23,8 @@ COPY --from=build /opsroom /usr/local/bin/opsroom
 COPY --from=build --chown=65532:65532 /data /data
 WORKDIR /data
 USER nonroot:nonroot
+# The binary asks its own /healthz (http.listen in the config); no curl in a static image.
+HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 \
+	CMD ["/usr/local/bin/opsroom", "-healthcheck", "-config", "/config/config.yaml"]
 ENTRYPOINT ["/usr/local/bin/opsroom"]
 CMD ["-config", "/config/config.yaml"]

@@ -71,6 +71,7 @@ func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, al
 		return err
 	}
 	if rec != nil {
+		b.obs().Alerted(rec.Kind)
 		select {
 		case b.wakeDelivery <- struct{}{}:
 		default:
@@ -268,6 +269,9 @@ func (s *roomSender) deliver(ctx context.Context, d store.Delivery) {
 		return
 	}
 	refusal, wait := classify(err)
+	if refusal == refusedNot || refusal == refusedByRoom {
+		s.bot.obs().DeliveryRetry()
+	}
 	switch {
 	case refusal == refusedNot:
 		wait = s.retryIn(wait)
@@ -305,6 +309,7 @@ func (s *roomSender) delivered(ctx context.Context, d store.Delivery, eventID id
 		return
 	}
 	s.backoff, s.shortened = 0, 0
+	s.bot.obs().Delivered(d.Alert.Kind, time.Since(d.Alert.Time))
 	s.log.Debug().Int64("alert_id", d.Alert.ID).Stringer("event_id", eventID).Bool("shortened", short).Msg("Alert delivered")
 	if s.problem != nil {
 		s.canPostAgain(ctx)

@@ -37,6 +37,7 @@ type Bot struct {
 	started time.Time
 
 	wakeDelivery chan struct{} // an alert is waiting to be sent
+	observer     Observer
 	running      sync.WaitGroup
 	jobCtx       context.Context
 
@@ -52,6 +53,8 @@ type Deps struct {
 	// Started is when opsroom started: commands sent from then on are run,
 	// those sent before are answered "not run" (see notRunLookBack). Zero is now.
 	Started time.Time
+	// Observer, when set, hears how sync and alert delivery fare (health, metrics).
+	Observer Observer
 }
 
 // New logs in (reusing the device of an earlier run) and prepares the sync handlers.
@@ -88,7 +91,10 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 		}
 		helper.DecryptErrorCallback = b.onUndecryptable
 	}
-	syncer := client.Syncer.(*mautrix.DefaultSyncer)
+	b.observer = deps.Observer
+	// First, so that every handled response counts, the very first included.
+	observeSync(client, b.obs())
+	syncer := client.Syncer.(observedSyncer).DefaultSyncer
 	// Before skipOldEvents, which ends the handling of the whole first sync.
 	var readyOnce sync.Once
 	syncer.OnSync(func(ctx context.Context, _ *mautrix.RespSync, _ string) bool {

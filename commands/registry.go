@@ -41,6 +41,8 @@ type Deps struct {
 	MaxJobs int
 	// Reload, when set, is what !reload runs.
 	Reload Reloader
+	// Observer, when set, hears of every command answered (metrics).
+	Observer Observer
 
 	registry []*command // for !help
 	jobs     jobs
@@ -267,6 +269,7 @@ func finish(ce *Event, start time.Time, o outcome) {
 	if err := ce.Meta.Store.Audit().Record(context.WithoutCancel(ce.Ctx), entry); err != nil {
 		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to write audit entry")
 	}
+	ce.Meta.observe(ce.Command, o.Service, o.Result, entry.Duration)
 }
 
 func invalid(msg string) outcome {

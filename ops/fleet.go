@@ -25,6 +25,8 @@ type Fleet struct {
 	mu    sync.Mutex // one Reload at a time
 	state atomic.Pointer[fleetState]
 
+	observer Observer
+
 	preflightMu sync.Mutex
 	// preflightFailed is, by service, the first check the last preflight
 	// failed (see Preflight and notePreflight).
@@ -44,7 +46,7 @@ func NewFleet(cfg *Config) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fleet{}
+	f := &Fleet{observer: noObserver{}}
 	f.state.Store(st)
 	return f, nil
 }
@@ -251,7 +253,9 @@ func (f *Fleet) run(ctx context.Context, host, cmd string, o runOpts) (RunResult
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	start := time.Now()
 	res, err := c.run(ctx, cmd, o)
+	f.observer.RemoteExec(host, time.Since(start), err)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmp.Or(o.shown, cmd), o.timeout, err)
 	}

@@ -3,6 +3,8 @@ package ops
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,6 +49,7 @@ type Watcher struct {
 	rules    Rules
 
 	mu        sync.Mutex
+	started   time.Time // when Run began; zero before
 	services  map[string]*tracker
 	hosts     map[string]*hostTracker
 	operating map[string]int  // services a command is changing right now
@@ -108,6 +111,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	w.mu.Lock()
+	w.started = time.Now()
+	w.mu.Unlock()
 	w.adopt(ctx, remembered)
 	log.Info().Dur("interval", w.cfg.Interval.Duration).Bool("events", !w.cfg.NoEvents).Msg("Watching services")
 	for {
@@ -293,16 +299,60 @@ func (w *Watcher) Hosts() []HostWatch {
 	return out
 }
 
+// LateHost is a watched host whose probes stopped coming.
+type LateHost struct {
+	Host      string
+	LastProbe time.Time     // zero: never probed
+	Due       time.Duration // how long after the last probe (or the watcher's start) the next one was due at the latest
+}
+
+// Late lists the hosts with services whose last probe ended longer ago than
+// two intervals and the host's command timeout (the longest a hung probe
+// takes), counting from the watcher's start for a host not probed yet. A
+// watcher that has stopped probing shows here. running is false before Run.
+func (w *Watcher) Late(now time.Time) (late []LateHost, running bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.started.IsZero() {
+		return nil, false
+	}
+	seen := map[string]bool{}
+	for _, s := range w.fleet.Services() {
+		if seen[s.Host] {
+			continue
+		}
+		seen[s.Host] = true
+		due := 2*w.cfg.Interval.Duration + w.fleet.hostOf(s).CommandTimeout.Duration
+		last := w.lastProbe[s.Host]
+		if now.Sub(cmpTime(last, w.started)) > due {
+			late = append(late, LateHost{Host: s.Host, LastProbe: last, Due: due})
+		}
+	}
+	slices.SortFunc(late, func(a, b LateHost) int { return strings.Compare(a.Host, b.Host) })
+	return late, true
+}
+
+// cmpTime is t, or else if t is zero.
+func cmpTime(t, orElse time.Time) time.Time {
+	if t.IsZero() {
+		return orElse
+	}
+	return t
+}
+
 // probeHost probes the host's services once and reports what changed. It
 // returns how soon another probe could decide a state this one left open (0: none).
 func (w *Watcher) probeHost(ctx context.Context, host string, services []*ServiceConfig) (recheck time.Duration) {
 	log := zerolog.Ctx(ctx).With().Str("host", host).Logger()
 	logs := w.readLogsOfTheDead(ctx, host, services)
+	start := time.Now()
 	statuses := w.probe(ctx, host, services)
 	if ctx.Err() != nil {
 		return 0
 	}
 	now := time.Now()
+	// Told once the probe's changes are stored, whichever way this returns.
+	defer w.fleet.observer.Probed(host, now.Sub(start))
 	problem, cause := hostProblem(statuses)
 
 	w.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"github.com/opsroom/opsroom/bot"
 	"github.com/opsroom/opsroom/commands"
 	"github.com/opsroom/opsroom/internal/config"
+	"github.com/opsroom/opsroom/internal/monitor"
 	"github.com/opsroom/opsroom/ops"
 )
 
@@ -24,6 +25,9 @@ type Config struct {
 	DisplayTimezone string     `yaml:"display_timezone"`
 	Log             LogConfig  `yaml:"log"`
 	Fleet           ops.Config `yaml:",inline"`
+	// HTTP and Heartbeat are how opsroom itself is watched (internal/monitor).
+	HTTP      monitor.HTTP      `yaml:"http"`
+	Heartbeat monitor.Heartbeat `yaml:"heartbeat"`
 }
 
 // LogConfig is the `log:` section.
@@ -104,6 +108,10 @@ func (c *Config) validate() (errs, warnings []error) {
 		errs = append(errs, errors.New("services: at least one service is needed: opsroom operates and watches the services named there (see config.example.yaml)"))
 	}
 	e, w = c.Access.Validate(c.Fleet.Services)
+	errs, warnings = append(errs, e...), append(warnings, w...)
+	e, w = c.HTTP.Validate()
+	errs, warnings = append(errs, e...), append(warnings, w...)
+	e, w = c.Heartbeat.Validate()
 	errs, warnings = append(errs, e...), append(warnings, w...)
 	return errs, warnings
 }

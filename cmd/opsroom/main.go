@@ -42,10 +42,14 @@ func run() error {
 	connect := flag.Bool("connect", false, "with -check-config: also connect to every host and check it and its services (the preflight of !check all), print the table, and exit non-zero if a check fails")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	printExample := flag.Bool("print-example", false, "print the documented example config (config.example.yaml) and exit")
+	checkHealth := flag.Bool("healthcheck", false, "ask the running opsroom's /healthz (at the config's http.listen); exit 0 if healthy, else 1 with the reason")
 	flag.Parse()
 	if *printExample {
 		_, err := os.Stdout.Write(opsroom.ExampleConfig)
 		return err
+	}
+	if *checkHealth {
+		return healthcheck(*configPath, os.Stdout)
 	}
 	if *showVersion {
 		fmt.Print(readBuildInfo())
@@ -114,7 +118,8 @@ func serve(ctx context.Context, cfg *Config, path string, started time.Time) err
 	deps := &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration,
 		Access: cfg.Access, RequireEncryption: cfg.Matrix.Encryption.Require, MaxJobs: cfg.Matrix.MaxJobs,
 		Reload: reload.reload}
-	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps, Started: started})
+	mon := newMonitor(cfg, st, fleet, deps)
+	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps, Started: started, Observer: mon})
 	if err != nil {
 		return err
 	}
@@ -126,6 +131,7 @@ func serve(ctx context.Context, cfg *Config, path string, started time.Time) err
 	if !cfg.Fleet.Watch.Disabled {
 		watcher := ops.NewWatcher(fleet, b)
 		deps.Watcher, reload.watcher = watcher, watcher
+		mon.Watch(watcher)
 		g.Go(func() error {
 			if err := watcher.Run(gctx); err != nil {
 				return fmt.Errorf("the watcher stopped: %w", err)
@@ -139,6 +145,7 @@ func serve(ctx context.Context, cfg *Config, path string, started time.Time) err
 	}
 	g.Go(func() error { reload.onHangup(gctx); return nil })
 	g.Go(func() error { return b.Run(gctx) })
+	g.Go(func() error { return mon.Run(gctx) })
 	if err := g.Wait(); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Stopped: a part of opsroom stopped for good; exiting for the service manager to restart opsroom")
 		return err
