@@ -17,13 +17,14 @@ func TestAnUpdateHoldsItsCheckoutAgainstOtherServicesDeployedFromIt(t *testing.T
 	w := newWorld(t)
 	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
 	p.PushVersion(t, "v2")
-	p.SlowFetch(t, 20*time.Second)
-	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{
+	o := w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{
 		"a": {"host": "local", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container},
 		// The same compose service; a container name of its own, since opsroom
 		// takes each container on a host for one service only.
 		"b": {"host": "local", "kind": "compose", "directory": p.Dir + "/", "compose_service": p.Service, "container": p.Container + "-b"},
 	})
+	o.preflightDone(t)
+	p.SlowFetch(t, 20*time.Second)
 
 	sent := w.say(t, w.alice, "!update a")
 	var progress id.EventID

@@ -92,7 +92,10 @@ func TestRequireEncryptionRefusesPlainCommands(t *testing.T) {
 
 func TestUndecryptableCommandIsAnsweredNotLost(t *testing.T) {
 	w := newEncryptedWorld(t)
-	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{})
+	// A config needs a service; this one's container is never asked about.
+	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{
+		"web": {"host": "local", "kind": "container", "container": "opsroom-undecryptable-web"},
+	})
 
 	// An encrypted event whose session opsroom never receives, as when a client
 	// does not share its keys with opsroom's device.

@@ -168,10 +168,11 @@ func TestControlIsAnsweredWhileTheJobSlotsAreTaken(t *testing.T) {
 	w.matrix = map[string]any{"max_concurrent_jobs": 1}
 	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
 	p.PushVersion(t, "v2")
-	p.SlowFetch(t, 43*time.Second)
-	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{
+	o := w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{
 		"app": {"host": "local", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container},
 	})
+	o.preflightDone(t)
+	p.SlowFetch(t, 43*time.Second)
 
 	progress := w.startSlowUpdate(t, 43)
 

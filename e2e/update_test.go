@@ -126,12 +126,13 @@ func TestOneJobPerServiceAndInterruptedUpdatesAreSaidSo(t *testing.T) {
 	w := newWorld(t)
 	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
 	p.PushVersion(t, "v2")
-	p.SlowFetch(t, 20*time.Second)
 	hosts := map[string]host{"local": w.localHost()}
 	services := map[string]service{
 		"app": {"host": "local", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container},
 	}
 	bot := w.startOpsroom(t, hosts, services)
+	bot.preflightDone(t)
+	p.SlowFetch(t, 20*time.Second)
 
 	sent := w.say(t, w.alice, "!update app")
 	var progress id.EventID
@@ -212,10 +213,11 @@ func TestCancelEndsTheUpdateAndItsProcessesOnTheHost(t *testing.T) {
 	w := newWorld(t)
 	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
 	p.PushVersion(t, "v2")
-	p.SlowFetch(t, 37*time.Second)
-	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{
+	o := w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{
 		"app": {"host": "local", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container},
 	})
+	o.preflightDone(t)
+	p.SlowFetch(t, 37*time.Second)
 
 	progress := w.startSlowUpdate(t, 37)
 	mustContain(t, "cancel", w.ask(t, w.alice, "!cancel app"), "cancelling the update of **app**")

@@ -218,6 +218,14 @@ func (w *world) startOpsroom(t testing.TB, hosts map[string]host, services map[s
 	return o
 }
 
+// preflightDone waits for the preflight opsroom runs at start to finish:
+// its git ls-remote would otherwise meet a SlowFetch set up after the start,
+// and its processes be taken for the update's.
+func (o *opsroom) preflightDone(t testing.TB) {
+	t.Helper()
+	eventually(t, "the preflight at start done", func() bool { return strings.Contains(o.log(), "Preflight done") })
+}
+
 // launch starts an opsroom on the config startOpsroom last wrote, without
 // waiting for it to be ready; the test's cleanup stops it, checks the race
 // detector's verdict and, if the test failed, prints its log.
