@@ -166,7 +166,8 @@ func (f *Fleet) Drift(ctx context.Context, service string) Drift {
 	d.FetchedAt = f.drift.lastFetch(s.Name)
 	if time.Since(d.FetchedAt) >= f.DriftInterval() {
 		fetch := "git -C " + dir + " fetch --quiet --no-tags " + Quote(d.Remote) + " " + Quote("+refs/heads/"+d.Branch+":"+ref) + " 2>&1"
-		res, err := f.run(ctx, s.Host, fetch, runOpts{timeout: driftFetchTimeout})
+		// The host's own command timeout, when shorter, holds too (0 there is the default).
+		res, err := f.run(ctx, s.Host, fetch, runOpts{timeout: min(driftFetchTimeout, f.hostOf(s).CommandTimeout.Duration)})
 		switch {
 		case err != nil:
 			d.FetchErr = err
