@@ -20,6 +20,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	opscommands "github.com/opsroom/opsroom/commands"
+	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
 )
 
@@ -43,6 +44,9 @@ type Bot struct {
 
 	undecryptable undecryptable
 	notRun        notRun
+
+	fleet  *ops.Fleet
+	digest ops.DriftConfig
 }
 
 // Deps is what the bot is built from.
@@ -55,6 +59,9 @@ type Deps struct {
 	Started time.Time
 	// Observer, when set, hears how sync and alert delivery fare (health, metrics).
 	Observer Observer
+	// Digest says when the drift digest goes to the alert rooms (drift.digest,
+	// drift.digest_every; neither: never). It is read once, at start.
+	Digest ops.DriftConfig
 }
 
 // New logs in (reusing the device of an earlier run) and prepares the sync handlers.
@@ -83,6 +90,9 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 
 		undecryptable: undecryptable{answered: map[id.UserID]time.Time{}},
 		notRun:        notRun{answered: map[id.RoomID]int{}},
+
+		fleet:  deps.Commands.Fleet,
+		digest: deps.Digest,
 	}
 	if cfg.Encryption.Enabled() {
 		helper, err := setupCrypto(ctx, client, &cfg.Encryption, deps.Store)
@@ -190,6 +200,12 @@ func (b *Bot) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return b.sync(gctx) })
+	if b.fleet != nil {
+		g.Go(func() error {
+			b.runDigest(gctx)
+			return nil
+		})
+	}
 	err := g.Wait()
 	if err != nil {
 		log.Err(err).Msg("Sync stopped for good; waiting for running commands")

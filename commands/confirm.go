@@ -92,7 +92,11 @@ func askConfirmation(ce *Event, c *command, svc *ops.ServiceConfig) outcome {
 	md := fmt.Sprintf("⚠️ React ✅ within %s to confirm the %s, or ❌ to cancel. Needs %s; typing `!confirm %d` or `!deny %d` works too.",
 		ago(timeout), w.what(), who, w.n, w.n)
 	content := Render(md)
-	content.SetReply(ce.Event)
+	if ce.Event.Type == event.EventReaction {
+		relate(ce, &content) // a ✅ on a digest entry: the prompt answers the entry
+	} else {
+		content.SetReply(ce.Event)
+	}
 	reactions := map[string]any{}
 	for _, k := range confirmKeys {
 		reactions[k] = fmt.Sprintf("%sconfirm %d", Prefix, w.n)

@@ -89,7 +89,7 @@ type outcome struct {
 func registry() []*command {
 	return []*command{
 		cmdHelp, cmdServices,
-		cmdStatus, cmdLogs,
+		cmdStatus, cmdOutdated, cmdLogs,
 		cmdRestart, cmdStop, cmdStart,
 		cmdCheck, cmdUpdate, cmdCancel, cmdRollback,
 		cmdAlerts, cmdMute, cmdUnmute, cmdWatch,
@@ -180,7 +180,7 @@ func notRun(sent time.Time) outcome {
 // max_concurrent_jobs slots. The others, control (!cancel, !confirm, !deny)
 // and quick reads (!status, !help), are answered at once, however many jobs run;
 // a confirmed command takes its slot when it runs.
-var work = []*command{cmdLogs, cmdRestart, cmdStop, cmdStart, cmdCheck, cmdUpdate, cmdRollback}
+var work = []*command{cmdOutdated, cmdLogs, cmdRestart, cmdStop, cmdStart, cmdCheck, cmdUpdate, cmdRollback}
 
 // run runs c, in one of the job slots if it is work; while it waits for one,
 // the command carries a ⏳ reaction.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -52,8 +53,18 @@ var cmdStatus = &command{
 		if bad != nil {
 			return *bad
 		}
+		var drift *ops.Drift
+		var wg sync.WaitGroup
+		if ops.Tracks(svc) {
+			// The drift's commands run beside the probe's, not after them.
+			wg.Go(func() {
+				d := ce.Meta.Fleet.Drift(ce.Ctx, svc.Name)
+				drift = &d
+			})
+		}
 		st := ce.Meta.Fleet.Status(ce.Ctx, svc.Name)
-		o := outcome{Reply: statusDetail(st, time.Now()), Service: svc.Name, Result: store.ResultOK}
+		wg.Wait()
+		o := outcome{Reply: statusDetailWithDrift(st, drift, time.Now()), Service: svc.Name, Result: store.ResultOK}
 		if st.State == ops.StateUnreachable || st.State == ops.StateUnknown {
 			o.Result = store.ResultFailed
 			if st.Err != nil {
@@ -382,6 +393,12 @@ func digits(s string) string {
 }
 
 func statusDetail(st ops.Status, now time.Time) string {
+	return statusDetailWithDrift(st, nil, now)
+}
+
+// statusDetailWithDrift is !status SERVICE: its state and what qualifies it,
+// with how far its checkout is behind its tracked branch when drift is known.
+func statusDetailWithDrift(st ops.Status, drift *ops.Drift, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s **%s** on %s: **%s**\n\n", stateIcon(st.State), escape(st.Service), code(st.Host), stateText(st))
 	item := func(label, value string) { fmt.Fprintf(&b, "- %s: %s\n", label, value) }
@@ -416,6 +433,9 @@ func statusDetail(st ops.Status, now time.Time) string {
 	}
 	if st.Commit != "" {
 		item("commit", code(ops.ShortCommit(st.Commit)))
+	}
+	if drift != nil {
+		item("drift", driftText(*drift, now))
 	}
 	if st.Preflight != nil {
 		item("⚠️ preflight", preflightNote(st.Service, st.Preflight))

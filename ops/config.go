@@ -19,6 +19,7 @@ type Config struct {
 	Hosts    map[string]*HostConfig    `yaml:"hosts"`
 	Services map[string]*ServiceConfig `yaml:"services"`
 	Watch    WatchConfig               `yaml:"watch"`
+	Drift    DriftConfig               `yaml:"drift"`
 }
 
 // WatchConfig is the `watch:` section: how the watcher probes and when a change is an alert.
@@ -147,6 +148,7 @@ func (c *Config) Validate() (errs, warnings []error) {
 	}
 	e, w := c.Watch.validate()
 	p.errs, p.warnings = append(p.errs, e...), append(p.warnings, w...)
+	p.errs = append(p.errs, c.Drift.validate()...)
 	objects := map[string]string{} // host/container or host/unit -> service
 	for _, name := range sortedKeys(c.Services) {
 		c.validateService(name, objects, &p)

@@ -31,6 +31,8 @@ type Fleet struct {
 	// preflightFailed is, by service, the first check the last preflight
 	// failed (see Preflight and notePreflight).
 	preflightFailed map[string]Check
+
+	drift driftCache // when each service's tracked branch was last fetched
 }
 
 // fleetState is the fleet as one config made it.

@@ -24,23 +24,7 @@ func (quietObserver) Commits(string, string)           {}
 // whose reset does nothing) is a failed update, never a ✅.
 func TestAResetThatLeavesHEADWhereItWasFailsTheUpdate(t *testing.T) {
 	srv := startSessionServer(t, 10)
-	root := t.TempDir()
-	git := func(dir string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=master"}, args...)...)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	git(root, "init", "-q", "--bare", "origin.git")
-	git(root, "clone", "-q", "origin.git", "dev")
-	dev, checkout := filepath.Join(root, "dev"), filepath.Join(root, "app")
-	git(dev, "commit", "-q", "--allow-empty", "-m", "v1")
-	git(dev, "push", "-q", "origin", "master")
-	git(root, "clone", "-q", "origin.git", "app")
+	git, dev, checkout := gitCheckout(t)
 	git(dev, "commit", "-q", "--allow-empty", "-m", "v2")
 	git(dev, "push", "-q", "origin", "master")
 	old := git(checkout, "rev-parse", "HEAD")
@@ -72,6 +56,31 @@ func TestAResetThatLeavesHEADWhereItWasFailsTheUpdate(t *testing.T) {
 	if now := git(checkout, "rev-parse", "HEAD"); now != old {
 		t.Fatalf("HEAD moved to %s after all; the shim did not stand in for reset", now)
 	}
+}
+
+// gitCheckout makes a bare origin.git with one commit (v1), a developer's
+// clone of it (dev) and a deploy checkout (app), all in a temporary
+// directory, and returns a git that runs in a directory of it.
+func gitCheckout(t *testing.T) (git func(dir string, args ...string) string, dev, checkout string) {
+	t.Helper()
+	root := t.TempDir()
+	git = func(dir string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=master"}, args...)...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git(root, "init", "-q", "--bare", "origin.git")
+	git(root, "clone", "-q", "origin.git", "dev")
+	dev, checkout = filepath.Join(root, "dev"), filepath.Join(root, "app")
+	git(dev, "commit", "-q", "--allow-empty", "-m", "v1")
+	git(dev, "push", "-q", "origin", "master")
+	git(root, "clone", "-q", "origin.git", "app")
+	return git, dev, checkout
 }
 
 func gitPath(t *testing.T) string {

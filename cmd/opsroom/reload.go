@@ -42,6 +42,9 @@ func (r *reloader) reload(ctx context.Context) (ops.Reloaded, []string, error) {
 	if !reflect.DeepEqual(cfg.Fleet.Watch, r.running.Fleet.Watch) {
 		notes = append(notes, "watch: changed; it takes effect when opsroom restarts")
 	}
+	if d, was := cfg.Fleet.Drift, r.running.Fleet.Drift; d.Digest != was.Digest || d.DigestEvery != was.DigestEvery {
+		notes = append(notes, "drift.digest or drift.digest_every changed; the digest's schedule takes effect when opsroom restarts")
+	}
 	other, running := *cfg, r.running
 	other.Fleet, running.Fleet = ops.Config{}, ops.Config{}
 	if !reflect.DeepEqual(other, running) {
