@@ -84,6 +84,7 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 		undecryptable: undecryptable{answered: map[id.UserID]time.Time{}},
 		notRun:        notRun{answered: map[id.RoomID]int{}},
 	}
+	deps.Commands.AlertsChanged = b.wakeAlerts
 	if cfg.Encryption.Enabled() {
 		helper, err := setupCrypto(ctx, client, &cfg.Encryption, deps.Store)
 		if err != nil {
@@ -262,10 +263,11 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 	b.spawn(jobCtx, func(ctx context.Context) { b.proc.Process(ctx, evt) })
 }
 
-// onReaction hands reactions in ops rooms to the processor, which runs the
-// command a confirmation prompt attached to the reaction (mautrix's reaction commands).
+// onReaction hands reactions in ops and alert rooms to the processor, which
+// runs the command the message reacted to attached to the reaction (mautrix's
+// reaction commands): a confirmation prompt's ✅ or ❌, an alert's 👀.
 func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
-	if evt.Sender == b.client.UserID || !b.cfg.roomAllowed(evt.RoomID) || time.UnixMilli(evt.Timestamp).Before(b.started) {
+	if evt.Sender == b.client.UserID || !slices.Contains(b.cfg.talkRooms(), evt.RoomID) || time.UnixMilli(evt.Timestamp).Before(b.started) {
 		return
 	}
 	log := zerolog.Ctx(ctx).With().
