@@ -36,6 +36,7 @@ type Bot struct {
 	proc    *commands.Processor[*opscommands.Deps]
 	started time.Time
 
+	alertsCfg    *AlertsConfig // nil: no reminders
 	wakeDelivery chan struct{} // an alert is waiting to be sent
 	observer     Observer
 	running      sync.WaitGroup
@@ -55,6 +56,8 @@ type Deps struct {
 	Started time.Time
 	// Observer, when set, hears how sync and alert delivery fare (health, metrics).
 	Observer Observer
+	// Alerts, when set, says when alerts no one takes are reminded (the alerts: section).
+	Alerts *AlertsConfig
 }
 
 // New logs in (reusing the device of an earlier run) and prepares the sync handlers.
@@ -78,6 +81,7 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 		proc:    opscommands.NewProcessor(client, deps.Commands),
 		started: started,
 
+		alertsCfg:    deps.Alerts,
 		wakeDelivery: make(chan struct{}, 1),
 		jobCtx:       ctx,
 
@@ -188,6 +192,10 @@ func (b *Bot) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		b.deliverAlerts(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		b.remind(gctx)
 		return nil
 	})
 	g.Go(func() error { return b.sync(gctx) })

@@ -169,3 +169,67 @@ func TestMutedWhileBrokenStillGetsItsResolvingEdit(t *testing.T) {
 	}
 	mustContain(t, "!alerts", w.ask(t, w.alice, "!alerts web"), "| recovered | muted; edited into #")
 }
+
+// reminders are opsroom's replies to an alert that remind of it (their first line has want).
+func (w *world) reminders(t testing.TB, alert id.EventID, want string) []*event.Event {
+	t.Helper()
+	var out []*event.Event
+	for _, evt := range w.replies(t, alert) {
+		if strings.Contains(evt.Content.AsMessage().Body, want) {
+			out = append(out, evt)
+		}
+	}
+	return out
+}
+
+func TestAnAlertNoOneTakesIsRemindedOnceThenEscalated(t *testing.T) {
+	w := watchWorld(t)
+	w.top = map[string]any{"alerts": map[string]any{
+		"remind_after": "4s",
+		"escalate":     []map[string]any{{"after": "3s", "mention": []id.UserID{w.eve.UserID}}},
+	}}
+	alone := testworld.RunContainer(t, testworld.UniqueName(t, "alone"), nil)
+	taken := testworld.RunContainer(t, testworld.UniqueName(t, "taken"), nil)
+	aloneSvc := containerService(alone)
+	aloneSvc["mention"] = []string{string(w.alice.UserID)}
+	hosts := map[string]host{"local": w.localHost()}
+	services := map[string]service{"alone": aloneSvc, "taken": containerService(taken)}
+	bot := w.startOpsroom(t, hosts, services)
+	w.waitWatching(t, true)
+
+	testworld.Docker(t, "kill", taken.Name)
+	takenAlert := w.firstAlert(t, "**taken**", "exited with code 137")
+	w.react(t, w.alice, takenAlert.ID, "👀")
+	eventually(t, "taken acknowledged", func() bool { return strings.Contains(w.lastEdit(t, takenAlert.ID), "Acknowledged by") })
+	testworld.Docker(t, "kill", alone.Name)
+	aloneAlert := w.firstAlert(t, "**alone**", "exited with code 137")
+
+	eventually(t, "a reminder of the alert no one took", func() bool {
+		return len(w.reminders(t, aloneAlert.ID, "⏰ Not acknowledged for 4 s")) > 0
+	})
+	reminder := w.reminders(t, aloneAlert.ID, "⏰")[0].Content.AsMessage()
+	if m := reminder.Mentions; m == nil || len(m.UserIDs) != 1 || m.UserIDs[0] != w.alice.UserID {
+		t.Errorf("the reminder mentions %+v, want alice (the service's mention)", m)
+	}
+	mustContain(t, "the reminder", reminder.Body, "**alone**", "exited with code 137", "!ack")
+	eventually(t, "the escalation", func() bool { return len(w.reminders(t, aloneAlert.ID, "⏫ Escalated")) > 0 })
+	escalation := w.reminders(t, aloneAlert.ID, "⏫")[0].Content.AsMessage()
+	if m := escalation.Mentions; m == nil || len(m.UserIDs) != 1 || m.UserIDs[0] != w.eve.UserID {
+		t.Errorf("the escalation mentions %+v, want eve (its step's mention)", m)
+	}
+
+	// No more, not after a restart of opsroom either; none for the alert taken.
+	settle()
+	bot.stop(t)
+	w.startOpsroom(t, hosts, services)
+	settle()
+	if got := w.replies(t, aloneAlert.ID); len(got) != 2 {
+		t.Errorf("%d replies to the alert no one took, want the reminder and the escalation", len(got))
+	}
+	if got := w.replies(t, takenAlert.ID); len(got) != 0 {
+		t.Errorf("the acknowledged alert was reminded: %q", got[0].Content.AsMessage().Body)
+	}
+	if got := w.alerts(t); len(got) != 2 {
+		t.Errorf("%d alerts, want the two exits (reminders are replies): %q", len(got), got)
+	}
+}
