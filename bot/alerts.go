@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/commands"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/format"
 	"maunium.net/go/mautrix/id"
@@ -58,10 +59,16 @@ func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, al
 			}
 		}
 		rec = &store.Alert{Subject: subject, Kind: string(alert.Kind), Message: opscommands.AlertMarkdown(alert), Mentions: mentions}
-		if alert.Service != "" {
-			// A muted service's alerts are recorded, with nowhere to go.
+		if alert.Kind == ops.AlertResolved {
+			// The command's reply says it; the alert it fixed is edited to say so.
+			rec.EditOnly, rec.Mentions = true, nil
+		} else if alert.Service != "" {
+			// A muted service's alerts are recorded, with nowhere to go; its
+			// recovery still marks resolved the alert posted before the mute.
 			if mute, err := b.store.ActiveMute(ctx, alert.Service, time.Now()); err != nil {
 				return err
+			} else if mute != nil && alert.Kind == ops.AlertRecovered {
+				rec.EditOnly, rec.Mentions = true, nil
 			} else if mute != nil {
 				rooms = nil
 			}
@@ -70,14 +77,19 @@ func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, al
 	if err := b.store.RecordTransition(ctx, ws, rec, rooms); err != nil {
 		return err
 	}
-	if rec != nil {
+	if rec != nil && rec.ID != 0 {
 		b.obs().Alerted(rec.Kind)
-		select {
-		case b.wakeDelivery <- struct{}{}:
-		default:
-		}
+		b.wakeAlerts()
 	}
 	return nil
+}
+
+// wakeAlerts wakes the delivery loop: an alert, an edit or a reminder waits.
+func (b *Bot) wakeAlerts() {
+	select {
+	case b.wakeDelivery <- struct{}{}:
+	default:
+	}
 }
 
 // deliverAlerts sends the stored alerts until ctx ends. Each room has a sender
@@ -251,15 +263,25 @@ func sleep(ctx context.Context, d time.Duration) {
 func (s *roomSender) deliver(ctx context.Context, d store.Delivery) {
 	log := s.log.With().Int64("alert_id", d.Alert.ID).Logger()
 	short := s.shortened == d.Alert.ID
-	md := d.Alert.Message
-	if short {
-		md, _ = shortenAlert(d.Alert, s.tooLong)
+	content, long, err := s.compose(ctx, d, short)
+	if err != nil {
+		log.Err(err).Msg("Failed to read the alert an alert is about; will retry")
+		s.pause(ctx, 0)
+		return
+	}
+	if content == nil {
+		// An edit of an alert that never reached this room: nothing to edit.
+		if err := s.bot.store.MarkFailed(ctx, d, "the alert it edits was not posted in this room"); err != nil {
+			log.Err(err).Msg("Failed to record an edit with nothing to edit; will retry")
+			s.pause(ctx, 0)
+		}
+		return
 	}
 	txnID := alertTxnID(d)
 	if short {
 		txnID += "-short"
 	}
-	resp, err := s.bot.client.SendMessageEvent(ctx, s.room, event.EventMessage, alertContent(d.Alert, md),
+	resp, err := s.bot.client.SendMessageEvent(ctx, s.room, event.EventMessage, content,
 		mautrix.ReqSendEvent{TransactionID: txnID})
 	if err == nil {
 		s.delivered(ctx, d, resp.EventID, short)
@@ -282,7 +304,7 @@ func (s *roomSender) deliver(ctx context.Context, d store.Delivery) {
 		wait = s.retryIn(0)
 		log.Debug().Err(err).Stringer("retry_in", wait).Msg("The room still refuses alerts; will retry")
 		sleep(ctx, wait)
-	case !short && shortens(d.Alert):
+	case !short && long:
 		log.Warn().Err(err).Msg("The homeserver refused the alert; sending it shortened")
 		s.shortened, s.tooLong = d.Alert.ID, tooLarge(err)
 	case refusal == refusedByRoom:
@@ -314,9 +336,81 @@ func (s *roomSender) delivered(ctx context.Context, d store.Delivery, eventID id
 	if s.problem != nil {
 		s.canPostAgain(ctx)
 	}
-	if d.Alert.Kind == string(ops.AlertRecovered) {
+	if d.Alert.Kind == string(ops.AlertRecovered) && !d.Alert.EditOnly {
 		s.markResolved(ctx, d)
 	}
+}
+
+// compose is what a delivery sends: the alert as posted, with 👀 to take it;
+// a reminder, as a reply to the alert it reminds of; or the edit of the alert
+// an EditOnly one is about (nil when that alert never reached the room). short
+// sends the shortened form; long says whether there is one.
+func (s *roomSender) compose(ctx context.Context, d store.Delivery, short bool) (*event.Content, bool, error) {
+	a := d.Alert
+	if a.EditOnly {
+		target, eventID, err := s.bot.store.AlertEvent(ctx, a.AboutID, s.room)
+		if err != nil || target == nil {
+			return nil, false, err
+		}
+		resolved := ""
+		switch a.Kind {
+		case store.KindResolved:
+			resolved = a.Message
+		case string(ops.AlertRecovered):
+			resolved = opscommands.RecoveredLine(a.Time, a.Message)
+		}
+		md := target.Message
+		if short {
+			md, _ = shortenAlert(target, s.tooLong)
+		}
+		edit := opscommands.RenderEdit(editedAlert(target, md, resolved), eventID)
+		return &event.Content{Parsed: &edit}, shortens(target), nil
+	}
+	md := a.Message
+	if short {
+		md, _ = shortenAlert(a, s.tooLong)
+	}
+	content := alertContent(a, md)
+	raw := map[string]any{}
+	switch {
+	case a.Kind == store.KindReminder:
+		_, eventID, err := s.bot.store.AlertEvent(ctx, a.AboutID, s.room)
+		if err != nil {
+			return nil, false, err
+		}
+		if eventID != "" {
+			content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(eventID)
+		}
+		raw[commands.ReactionCommandsKey] = opscommands.AckReactions(a.AboutID)
+	case ackable(a.Kind):
+		raw[commands.ReactionCommandsKey] = opscommands.AckReactions(a.ID)
+	}
+	if len(raw) > 0 {
+		raw[commands.ReactionMultiUseKey] = true
+	}
+	return &event.Content{Parsed: content, Raw: raw}, shortens(a), nil
+}
+
+// editedAlert is a posted alert as its edits show it: its text (md, perhaps
+// shortened), who took it, and how it was resolved.
+func editedAlert(a *store.Alert, md, resolved string) string {
+	if a.AckedBy != "" {
+		md += "\n\n" + opscommands.AckLine(a.AckedBy, a.AckedAt)
+	}
+	if resolved != "" {
+		md += "\n\n" + resolved
+	}
+	return md
+}
+
+// ackable says whether an alert of this kind can be taken with 👀.
+func ackable(kind string) bool {
+	switch ops.AlertKind(kind) {
+	case ops.AlertExited, ops.AlertNotDeployed, ops.AlertUnhealthy, ops.AlertCrashLoop, ops.AlertFlapping,
+		ops.AlertUnreachable, ops.AlertEngineDown:
+		return true
+	}
+	return false
 }
 
 // cannotPost reports a room that refuses opsroom's messages: in the store
@@ -392,8 +486,7 @@ func (s *roomSender) markResolved(ctx context.Context, recovery store.Delivery) 
 		}
 		return
 	}
-	first, _, _ := strings.Cut(recovery.Alert.Message, "\n")
-	resolved := "\n\n**Resolved** " + recovery.Alert.Time.Format("15:04:05 MST") + ": " + first
+	resolved := opscommands.RecoveredLine(recovery.Alert.Time, recovery.Alert.Message)
 	txnID := fmt.Sprintf("opsroom-resolved-%d-%s", recovery.Alert.ID, recovery.RoomID)
 	short, tooLong := false, false
 	for try := 1; ; try++ {
@@ -401,7 +494,7 @@ func (s *roomSender) markResolved(ctx context.Context, recovery store.Delivery) 
 		if short {
 			md, _ = shortenAlert(problem, tooLong)
 		}
-		content := opscommands.RenderEdit(md+resolved, eventID)
+		content := opscommands.RenderEdit(editedAlert(problem, md, resolved), eventID)
 		_, err := s.bot.client.SendMessageEvent(ctx, recovery.RoomID, event.EventMessage, &content,
 			mautrix.ReqSendEvent{TransactionID: txnID})
 		if err == nil || ctx.Err() != nil {

@@ -37,6 +37,7 @@ type Bot struct {
 	proc    *commands.Processor[*opscommands.Deps]
 	started time.Time
 
+	alertsCfg    *AlertsConfig // nil: no reminders
 	wakeDelivery chan struct{} // an alert is waiting to be sent
 	observer     Observer
 	running      sync.WaitGroup
@@ -62,6 +63,8 @@ type Deps struct {
 	// Digest says when the drift digest goes to the alert rooms (drift.digest,
 	// drift.digest_every; neither: never). It is read once, at start.
 	Digest ops.DriftConfig
+	// Alerts, when set, says when alerts no one takes are reminded (the alerts: section).
+	Alerts *AlertsConfig
 }
 
 // New logs in (reusing the device of an earlier run) and prepares the sync handlers.
@@ -85,6 +88,7 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 		proc:    opscommands.NewProcessor(client, deps.Commands),
 		started: started,
 
+		alertsCfg:    deps.Alerts,
 		wakeDelivery: make(chan struct{}, 1),
 		jobCtx:       ctx,
 
@@ -94,6 +98,7 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 		fleet:  deps.Commands.Fleet,
 		digest: deps.Digest,
 	}
+	deps.Commands.AlertsChanged = b.wakeAlerts
 	if cfg.Encryption.Enabled() {
 		helper, err := setupCrypto(ctx, client, &cfg.Encryption, deps.Store)
 		if err != nil {
@@ -199,6 +204,10 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.deliverAlerts(gctx)
 		return nil
 	})
+	g.Go(func() error {
+		b.remind(gctx)
+		return nil
+	})
 	g.Go(func() error { return b.sync(gctx) })
 	if b.fleet != nil {
 		g.Go(func() error {
@@ -278,10 +287,11 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 	b.spawn(jobCtx, func(ctx context.Context) { b.proc.Process(ctx, evt) })
 }
 
-// onReaction hands reactions in ops rooms to the processor, which runs the
-// command a confirmation prompt attached to the reaction (mautrix's reaction commands).
+// onReaction hands reactions in ops and alert rooms to the processor, which
+// runs the command the message reacted to attached to the reaction (mautrix's
+// reaction commands): a confirmation prompt's ✅ or ❌, an alert's 👀.
 func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
-	if evt.Sender == b.client.UserID || !b.cfg.roomAllowed(evt.RoomID) || time.UnixMilli(evt.Timestamp).Before(b.started) {
+	if evt.Sender == b.client.UserID || !slices.Contains(b.cfg.talkRooms(), evt.RoomID) || time.UnixMilli(evt.Timestamp).Before(b.started) {
 		return
 	}
 	log := zerolog.Ctx(ctx).With().

@@ -36,13 +36,9 @@ var cmdAlerts = &command{
 			return outcome{Reply: "No alerts yet.", Service: subject, Result: store.ResultOK}
 		}
 		var b strings.Builder
-		b.WriteString("| time | service or host | alert | |\n|---|---|---|---|\n")
+		b.WriteString("| # | time | service or host | alert | |\n|---|---|---|---|---|\n")
 		for _, a := range alerts {
-			note := undeliveredNote(a)
-			if !a.Posted {
-				note = "muted"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", a.Time.Format("Jan 2 15:04:05 MST"), escape(a.Subject), a.Kind, note)
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s |\n", a.ID, a.Time.Format("Jan 2 15:04:05 MST"), escape(a.Subject), a.Kind, alertNote(a))
 		}
 		return outcome{Reply: b.String(), Service: subject, Result: store.ResultOK}
 	},
@@ -144,6 +140,31 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%d kB", n/1000)
 	}
 	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+}
+
+// alertNote says what became of an alert: who took it, whether it was
+// posted, what it edited or replied to, where it did not arrive.
+func alertNote(a *store.Alert) string {
+	var notes []string
+	switch {
+	case a.Kind == store.KindAcknowledged:
+		notes = append(notes, fmt.Sprintf("by %s, on #%d", escape(a.Message), a.AboutID))
+	case a.EditOnly && a.Kind == store.KindResolved:
+		notes = append(notes, fmt.Sprintf("edited into #%d", a.AboutID))
+	case a.EditOnly && a.AboutID != 0:
+		notes = append(notes, fmt.Sprintf("muted; edited into #%d", a.AboutID))
+	case a.Kind == store.KindReminder:
+		notes = append(notes, fmt.Sprintf("of #%d", a.AboutID))
+	case !a.Posted || a.EditOnly:
+		notes = append(notes, "muted")
+	}
+	if a.AckedBy != "" {
+		notes = append(notes, "👀 "+escape(string(a.AckedBy)))
+	}
+	if n := undeliveredNote(a); n != "" {
+		notes = append(notes, n)
+	}
+	return strings.Join(notes, "; ")
 }
 
 // undeliveredNote says which rooms an alert did not reach: failed for good

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"maunium.net/go/mautrix/id"
 
 	"github.com/opsroom/opsroom/ops"
 )
@@ -76,6 +79,12 @@ func alertMarkdown(a *ops.Alert) string {
 	case ops.AlertFlapping:
 		fmt.Fprintf(&b, "〰️ **%s** on %s is flapping: it changed state too often; its alerts are held back until it has been stable for %s (now %s)",
 			escape(a.Service), code(a.Host), ago(a.Window), stateText(st))
+	case ops.AlertResolved:
+		by := ops.Cause{}
+		if a.By != nil {
+			by = *a.By
+		}
+		return ResolvedByLine(by)
 	case ops.AlertFlapEnded:
 		fmt.Fprintf(&b, "〰️ **%s** on %s is stable again: %s, after %d more %s held back",
 			escape(a.Service), code(a.Host), stateText(st), a.Suppressed, ops.Plural(a.Suppressed, "change", "changes"))
@@ -87,3 +96,42 @@ func alertMarkdown(a *ops.Alert) string {
 	}
 	return b.String()
 }
+
+// ResolvedByLine is what an alert a command fixed says at its end:
+// "✅ Resolved by @alice:example.org's `!start` at 14:05 UTC".
+func ResolvedByLine(c ops.Cause) string {
+	return fmt.Sprintf("✅ Resolved by %s's %s at %s", escape(c.By), code(Prefix+c.Command), c.At.Format("15:04 MST"))
+}
+
+// RecoveredLine is what an alert a recovery ends says at its end:
+// "**Resolved** 14:05:09 UTC: ✅ **web** on `spark` recovered: …".
+func RecoveredLine(at time.Time, recovery string) string {
+	first, _, _ := strings.Cut(recovery, "\n")
+	return "**Resolved** " + at.Format("15:04:05 MST") + ": " + first
+}
+
+// AckLine is what an alert someone took says: "👀 Acknowledged by @bob:example.org at 14:05 UTC".
+func AckLine(by id.UserID, at time.Time) string {
+	return fmt.Sprintf("👀 Acknowledged by %s at %s", escape(string(by)), at.Format("15:04 MST"))
+}
+
+// ReminderMarkdown is the reply that reminds of alert n, which no one took
+// for waited: step 1 is the reminder, the next ones escalate.
+func ReminderMarkdown(alert string, n int64, step int, waited time.Duration) string {
+	first, _, _ := strings.Cut(alert, "\n")
+	icon, what := "⏰", "Not acknowledged for"
+	if step > 1 {
+		icon, what = "⏫", "Escalated: still not acknowledged after"
+	}
+	return fmt.Sprintf("%s %s %s: %s\n\nReact 👀 on the alert (or send %s) if you are taking it.",
+		icon, what, ago(waited), first, code(fmt.Sprintf("%sack %d", Prefix, n)))
+}
+
+// AckReactions are the reaction commands an alert carries: 👀 takes alert n
+// (mautrix's reaction commands; some clients add the variation selector).
+func AckReactions(n int64) map[string]any {
+	cmd := fmt.Sprintf("%sack %d", Prefix, n)
+	return map[string]any{ackKeys[0]: cmd, ackKeys[1]: cmd}
+}
+
+var ackKeys = []string{"👀", "👀\ufe0f"}

@@ -130,7 +130,7 @@ func claim(ce *Event, svc *ops.ServiceConfig, verb string) (context.Context, *jo
 	}
 	expected := func() {}
 	if ce.Meta.Watcher != nil {
-		expected = ce.Meta.Watcher.Expect(svc.Name)
+		expected = ce.Meta.Watcher.Expect(svc.Name, ops.Cause{By: string(ce.Sender), Command: verb})
 	}
 	return ctx, jb, func() {
 		expected()

@@ -43,6 +43,8 @@ type Deps struct {
 	Reload Reloader
 	// Observer, when set, hears of every command answered (metrics).
 	Observer Observer
+	// AlertsChanged, when set, is told that an alert has an edit to deliver (an acknowledgement).
+	AlertsChanged func()
 
 	registry []*command // for !help
 	jobs     jobs
@@ -92,7 +94,7 @@ func registry() []*command {
 		cmdStatus, cmdOutdated, cmdLogs,
 		cmdRestart, cmdStop, cmdStart,
 		cmdCheck, cmdUpdate, cmdCancel, cmdRollback,
-		cmdAlerts, cmdMute, cmdUnmute, cmdWatch,
+		cmdAlerts, cmdAck, cmdMute, cmdUnmute, cmdWatch,
 		cmdHistory, cmdReload,
 		cmdConfirm, cmdDeny,
 	}
@@ -146,6 +148,9 @@ func (c *command) handler() *commands.Handler[*Deps] {
 				o = notRun(sent)
 			} else if refusal := authorize(ce, c, ce.Args); refusal != nil {
 				o = *refusal
+				if ce.Event.Type == event.EventReaction && c == cmdAck {
+					o.Reply = "" // a 👀 anyone may add; from someone without a role it is logged and audited, not answered
+				}
 			} else if err := c.checkArgCount(ce.Args); err != nil {
 				o = invalid(err.Error())
 			} else if svc, ask := needsConfirmation(ce, c, ce.Args); ask {

@@ -17,6 +17,9 @@ const (
 	AlertRecovered   AlertKind = "recovered"
 	AlertFlapping    AlertKind = "flapping"   // too many changes: alerts held back
 	AlertFlapEnded   AlertKind = "flap-ended" // stable again: a summary
+	// AlertResolved is a service a command brought back to running: not
+	// posted, but the alert it fixed is edited to say who fixed it.
+	AlertResolved AlertKind = "resolved"
 )
 
 // Rules are the thresholds of the transition rules.

@@ -27,6 +27,16 @@ type Alert struct {
 	Suppressed int
 	Window     time.Duration // the flap window
 	Mention    []string      // the service's `mention` users
+	// By is, for AlertResolved, the command that brought the service back.
+	By *Cause
+}
+
+// Cause is a command that changes a service: who ran it, which, and (in an
+// alert) when the watcher saw its result.
+type Cause struct {
+	By      string // the Matrix user
+	Command string // restart, start, update, rollback, …
+	At      time.Time
 }
 
 // Reporter keeps what the watcher remembers and takes its alerts. ops declares
@@ -52,8 +62,9 @@ type Watcher struct {
 	started   time.Time // when Run began; zero before
 	services  map[string]*tracker
 	hosts     map[string]*hostTracker
-	operating map[string]int  // services a command is changing right now
-	settling  map[string]bool // services whose next probe is a command's result
+	operating map[string]int   // services a command is changing right now
+	settling  map[string]bool  // services whose next probe is a command's result
+	causes    map[string]Cause // the command changing (or that changed) each of those
 	lastProbe map[string]time.Time
 	reload    chan struct{}       // the fleet reloaded
 	streaming map[string]bool     // "host/engine": whether that event stream is connected
@@ -86,6 +97,7 @@ func NewWatcher(f *Fleet, r Reporter) *Watcher {
 		hosts:      map[string]*hostTracker{},
 		operating:  map[string]int{},
 		settling:   map[string]bool{},
+		causes:     map[string]Cause{},
 		lastProbe:  map[string]time.Time{},
 		reload:     make(chan struct{}, 1),
 		streaming:  map[string]bool{},
@@ -247,10 +259,13 @@ func (w *Watcher) watchHost(ctx context.Context, host string, services []*Servic
 }
 
 // Expect marks the service as changed by a command until done is called: the
-// transitions it causes are the command's to report, not alerts.
-func (w *Watcher) Expect(service string) (done func()) {
+// transitions it causes are the command's to report, not alerts. One that
+// brings an alerted service back to running is an AlertResolved naming the
+// command, so that the alert it fixed says so.
+func (w *Watcher) Expect(service string, c Cause) (done func()) {
 	w.mu.Lock()
 	w.operating[service]++
+	w.causes[service] = c
 	w.mu.Unlock()
 	var once sync.Once
 	return func() {
@@ -400,8 +415,10 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		w.mu.Lock()
 		tr := w.services[st.Service]
 		quiet := w.operating[st.Service] > 0 || w.settling[st.Service]
+		cause := w.causes[st.Service]
 		if w.operating[st.Service] == 0 {
 			delete(w.settling, st.Service)
+			delete(w.causes, st.Service)
 		}
 		before := tr.rem
 		kind := tr.observe(st, now, w.rules, quiet)
@@ -413,11 +430,19 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		if after == before && kind == "" {
 			continue
 		}
+		if quiet && kind == "" && before.State != "" && before.State != string(StateRunning) && after.State == string(StateRunning) {
+			// The store knows whether an alert was open, and resolves it once.
+			kind = AlertResolved
+			cause.At = now
+		}
 		var alert *Alert
 		if kind != "" {
 			alert = &Alert{Kind: kind, Service: st.Service, Host: host, Status: st, Was: before.State,
 				Suppressed: suppressed, Window: w.rules.FlapWindow, Mention: w.mention(st.Service)}
 			switch kind {
+			case AlertResolved:
+				alert.By = &cause
+				alert.Downtime = now.Sub(before.Since)
 			case AlertRecovered:
 				alert.Downtime = now.Sub(before.Since)
 			case AlertUnhealthy:

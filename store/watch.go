@@ -35,6 +35,17 @@ type Alert struct {
 	Message  string // Markdown
 	Mentions []id.UserID
 	Posted   bool // read by RecentAlerts: it had rooms to go to (false: muted)
+	// AboutID is the alert this one is about: a reminder replies to it, an
+	// EditOnly alert edits it instead of being posted.
+	AboutID  int64
+	EditOnly bool
+	// AckedBy took the alert, at AckedAt; Resolved is when its service or
+	// host was seen running again (zero while open); Reminded is how many
+	// reminder steps were recorded.
+	AckedBy  id.UserID
+	AckedAt  time.Time
+	Resolved time.Time
+	Reminded int
 	// Undelivered, read by RecentAlerts, are its deliveries that did not
 	// arrive: failed for good, or waiting.
 	Undelivered []Undelivered
@@ -70,10 +81,12 @@ const (
 		ON CONFLICT (key) DO UPDATE SET state=excluded.state, alerted=excluded.alerted,
 			since_ms=excluded.since_ms, restart_count=excluded.restart_count, flapping=excluded.flapping,
 			flap_last_ms=excluded.flap_last_ms, flap_suppressed=excluded.flap_suppressed`
-	insertAlertQuery    = `INSERT INTO alerts (time_ms, subject, kind, message, mentions) VALUES ($1, $2, $3, $4, $5) RETURNING id`
+	insertAlertQuery = `
+		INSERT INTO alerts (time_ms, subject, kind, message, mentions, about_id, edit_only) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`
 	insertDeliveryQuery = `INSERT INTO alert_deliveries (alert_id, room_id) VALUES ($1, $2)`
 	// alertColumns are what Alert's Scan reads first, from alerts named a.
-	alertColumns      = `a.id, a.time_ms, a.subject, a.kind, a.message, a.mentions`
+	alertColumns = `a.id, a.time_ms, a.subject, a.kind, a.message, a.mentions,
+		a.about_id, a.edit_only, a.acked_by, a.acked_ms, a.resolved_ms, a.reminded`
 	nextDeliveryQuery = `
 		SELECT ` + alertColumns + `, d.room_id
 		FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
@@ -89,11 +102,11 @@ const (
 	deleteRoomProblemQuery = `DELETE FROM alert_room_problems WHERE room_id=$1`
 	resolvedQuery          = `
 		SELECT ` + alertColumns + `, d.event_id FROM alerts a JOIN alert_deliveries d ON d.alert_id = a.id
-		WHERE a.subject = $1 AND a.id < $2 AND a.kind NOT IN ('recovered', 'flap-ended') AND d.room_id = $3 AND d.event_id != ''
+		WHERE a.subject = $1 AND a.id < $2 AND a.kind IN (` + resolvableKinds + `) AND NOT a.edit_only AND d.room_id = $3 AND d.event_id != ''
 		ORDER BY a.id DESC LIMIT 1`
 	deliveredQuery    = `UPDATE alert_deliveries SET event_id=$3, delivered_ms=$4 WHERE alert_id=$1 AND room_id=$2`
 	recentAlertsQuery = `
-		SELECT ` + alertColumns + `, EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id)
+		SELECT ` + alertColumns + `, NOT a.edit_only AND EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id)
 		FROM alerts a WHERE $1 = '' OR a.subject = $1 ORDER BY a.id DESC LIMIT $2`
 )
 
@@ -120,15 +133,45 @@ func (ws *WatchState) Scan(row dbutil.Scannable) (*WatchState, error) {
 
 // RecordTransition saves a new remembered state and, when there is one, the
 // alert it causes with a pending delivery to each room, all in one transaction:
-// an alert is in the store before anyone tries to send it.
+// an alert is in the store before anyone tries to send it. A state of running
+// resolves the subject's open alerts. An EditOnly alert (a recovery while
+// muted, a resolution by a command) goes to the rooms of the open alert it
+// edits, whatever rooms says; an EditOnly "resolved" with no open alert to
+// edit is not recorded: the alert was resolved already.
 func (s *Store) RecordTransition(ctx context.Context, ws WatchState, alert *Alert, rooms []id.RoomID) error {
 	return s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
 		if _, err := s.DB.Exec(ctx, putWatchStateQuery, ws.Key, ws.State, ws.Alerted, toMilli(ws.Since), ws.RestartCount,
 			ws.Flapping, toMilli(ws.FlapLastChange), ws.FlapSuppressed); err != nil {
 			return fmt.Errorf("saving watch state of %s: %w", ws.Key, err)
 		}
+		prefix, subject, _ := strings.Cut(ws.Key, ":")
+		kinds := problemKinds[prefix]
+		var open *Alert
+		if kinds != "" && (alert != nil || ws.State == StateRunning) {
+			var err error
+			if open, err = s.oneAlert(ctx, fmt.Sprintf(openAlertQuery, kinds), subject); err != nil {
+				return fmt.Errorf("reading the open alert of %s: %w", subject, err)
+			}
+		}
+		if ws.State == StateRunning && open != nil {
+			if _, err := s.DB.Exec(ctx, fmt.Sprintf(resolveQuery, kinds), subject, time.Now().UnixMilli()); err != nil {
+				return fmt.Errorf("resolving the alerts of %s: %w", subject, err)
+			}
+		}
 		if alert == nil {
 			return nil
+		}
+		if open != nil && (alert.EditOnly || alert.Kind == KindRecovered) {
+			alert.AboutID = open.ID
+		}
+		if alert.EditOnly {
+			if open == nil && alert.Kind == KindResolved {
+				return nil
+			}
+			var err error
+			if rooms, err = s.alertRooms(ctx, alert.AboutID); err != nil {
+				return err
+			}
 		}
 		return s.insertAlert(ctx, alert, rooms)
 	})
@@ -141,7 +184,7 @@ func (s *Store) insertAlert(ctx context.Context, alert *Alert, rooms []id.RoomID
 		alert.Time = time.Now()
 	}
 	err := s.DB.QueryRow(ctx, insertAlertQuery, alert.Time.UnixMilli(), alert.Subject, alert.Kind, alert.Message,
-		joinUserIDs(alert.Mentions)).Scan(&alert.ID)
+		joinUserIDs(alert.Mentions), alert.AboutID, alert.EditOnly).Scan(&alert.ID)
 	if err != nil {
 		return fmt.Errorf("saving alert for %s: %w", alert.Subject, err)
 	}
@@ -150,8 +193,11 @@ func (s *Store) insertAlert(ctx context.Context, alert *Alert, rooms []id.RoomID
 			return fmt.Errorf("saving alert delivery: %w", err)
 		}
 	}
+	if alert.Kind == KindAcknowledged {
+		return nil // the !ack (or 👀) that caused it is audited as a command
+	}
 	entry := &AuditEntry{Time: alert.Time, Command: AuditAlert, Args: alert.Kind, Service: alert.Subject, Result: ResultOK}
-	if len(rooms) == 0 {
+	if len(rooms) == 0 && !alert.EditOnly {
 		entry.Detail = "muted: recorded, not posted"
 	}
 	return s.Audit().Record(ctx, entry)
@@ -329,12 +375,14 @@ func (a *Alert) Scan(row dbutil.Scannable) (*Alert, error) {
 
 // scan reads alertColumns, then the columns a query adds after them into extra.
 func (a *Alert) scan(row dbutil.Scannable, extra ...any) (*Alert, error) {
-	var t int64
+	var t, acked, resolved int64
 	var mentions string
-	if err := row.Scan(append([]any{&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &mentions}, extra...)...); err != nil {
+	if err := row.Scan(append([]any{&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &mentions,
+		&a.AboutID, &a.EditOnly, &a.AckedBy, &acked, &resolved, &a.Reminded}, extra...)...); err != nil {
 		return nil, err
 	}
 	a.Time, a.Mentions = time.UnixMilli(t), splitUserIDs(mentions)
+	a.AckedAt, a.Resolved = fromMilli(acked), fromMilli(resolved)
 	return a, nil
 }
 
@@ -404,6 +452,9 @@ func splitUserIDs(s string) []id.UserID {
 // problem alert of the same subject posted there before it, and its event; nil
 // when there is none.
 func (s *Store) AlertResolvedBy(ctx context.Context, recovery Delivery) (*Alert, id.EventID, error) {
+	if recovery.Alert.AboutID != 0 {
+		return s.AlertEvent(ctx, recovery.Alert.AboutID, recovery.RoomID)
+	}
 	posted, err := queryHelper[*postedAlert](s).QueryOne(ctx, resolvedQuery, recovery.Alert.Subject, recovery.Alert.ID, recovery.RoomID)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading the alert %d resolves: %w", recovery.Alert.ID, err)

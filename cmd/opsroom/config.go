@@ -14,10 +14,12 @@ import (
 
 // Config is the whole config file; each package owns the type of its own section.
 type Config struct {
-	Matrix   bot.Config      `yaml:"matrix"`
-	Access   commands.Access `yaml:"access"`
-	Database string          `yaml:"database"`
-	Audit    AuditConfig     `yaml:"audit"`
+	Matrix bot.Config      `yaml:"matrix"`
+	Access commands.Access `yaml:"access"`
+	// Alerts is what happens to an alert no one takes: reminders, escalation.
+	Alerts   bot.AlertsConfig `yaml:"alerts"`
+	Database string           `yaml:"database"`
+	Audit    AuditConfig      `yaml:"audit"`
 	// Retention is how long the other growing tables keep their rows.
 	Retention RetentionConfig `yaml:"retention"`
 	// DisplayTimezone is the zone of every time opsroom shows (an IANA name
@@ -100,6 +102,8 @@ func (c *Config) validate() (errs, warnings []error) {
 		}
 	}
 	e, w := c.Matrix.Validate()
+	errs, warnings = append(errs, e...), append(warnings, w...)
+	e, w = c.Alerts.Validate()
 	errs, warnings = append(errs, e...), append(warnings, w...)
 	e, w = c.Fleet.Validate()
 	errs, warnings = append(errs, e...), append(warnings, w...)
