@@ -57,7 +57,15 @@ func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, al
 				mentions = append(mentions, id.UserID(m))
 			}
 		}
-		rec = &store.Alert{Subject: subject, Kind: string(alert.Kind), Message: opscommands.AlertMarkdown(alert), Mentions: mentions}
+		now := time.Now()
+		var last *store.Change
+		if alert.Service != "" {
+			var err error
+			if last, err = b.store.LastChange(ctx, alert.Service, now); err != nil {
+				zerolog.Ctx(ctx).Err(err).Str("service", alert.Service).Msg("Failed to read the last change for an alert's evidence; sent without it")
+			}
+		}
+		rec = &store.Alert{Time: now, Subject: subject, Kind: string(alert.Kind), Message: opscommands.AlertMarkdown(alert, last, now), Mentions: mentions}
 		if alert.Service != "" {
 			// A muted service's alerts are recorded, with nowhere to go.
 			if mute, err := b.store.ActiveMute(ctx, alert.Service, time.Now()); err != nil {

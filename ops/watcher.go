@@ -434,6 +434,9 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 			case AlertExited, AlertCrashLoop:
 				alert.Logs = w.logsOf(ctx, st.Service, logs[st.Service])
 			}
+			if kind != AlertRecovered && kind != AlertFlapEnded {
+				alert.Status.Commit = w.fleet.deployedCommit(ctx, st.Service)
+			}
 		}
 		if err := w.report(ctx, serviceKey(st.Service), after, alert); err != nil {
 			w.mu.Lock()
