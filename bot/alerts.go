@@ -67,6 +67,9 @@ func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, al
 		}
 		rec = &store.Alert{Time: now, Subject: subject, Kind: string(alert.Kind), Message: opscommands.AlertMarkdown(alert, last, now), Mentions: mentions}
 		if alert.Service != "" {
+			rec.Host, rec.Line, rec.GroupWindow = alert.Host, opscommands.AlertLine(alert), alert.GroupWindow
+		}
+		if alert.Service != "" {
 			// A muted service's alerts are recorded, with nowhere to go.
 			if mute, err := b.store.ActiveMute(ctx, alert.Service, time.Now()); err != nil {
 				return err
@@ -267,10 +270,19 @@ func (s *roomSender) deliver(ctx context.Context, d store.Delivery) {
 	if short {
 		txnID += "-short"
 	}
-	resp, err := s.bot.client.SendMessageEvent(ctx, s.room, event.EventMessage, alertContent(d.Alert, md),
+	content, folded, err := s.groupEdit(ctx, d)
+	if err != nil {
+		log.Err(err).Msg("Failed to read the alert's group; will retry")
+		s.pause(ctx, 0)
+		return
+	}
+	if content == nil {
+		content = alertContent(d.Alert, md)
+	}
+	resp, err := s.bot.client.SendMessageEvent(ctx, s.room, event.EventMessage, content,
 		mautrix.ReqSendEvent{TransactionID: txnID})
 	if err == nil {
-		s.delivered(ctx, d, resp.EventID, short)
+		s.delivered(ctx, d, resp.EventID, short, folded)
 		return
 	}
 	if ctx.Err() != nil {
@@ -309,7 +321,39 @@ func (s *roomSender) deliver(ctx context.Context, d store.Delivery) {
 	}
 }
 
-func (s *roomSender) delivered(ctx context.Context, d store.Delivery, eventID id.EventID, short bool) {
+// groupEdit is, for an alert that joins a group whose message the room has,
+// the edit of that message that adds it; nil when the alert is posted on its
+// own: it is the group's first, its group's message did not reach the room,
+// or it is the recovery of a service alone in its group (a recovery posted,
+// and the alert marked resolved, as without groups). It is built from the
+// stored group up to this alert only, so a retry sends the same edit.
+func (s *roomSender) groupEdit(ctx context.Context, d store.Delivery) (content *event.MessageEventContent, folded bool, err error) {
+	a := d.Alert
+	if a.GroupID == 0 || a.GroupID == a.ID {
+		return nil, false, nil
+	}
+	members, err := s.bot.store.GroupAlerts(ctx, a.GroupID, a.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	services := map[string]bool{}
+	for _, m := range members {
+		if m.ID != a.ID && m.Kind != string(ops.AlertRecovered) {
+			services[m.Subject] = true
+		}
+	}
+	if a.Kind == string(ops.AlertRecovered) && len(services) < 2 {
+		return nil, false, nil
+	}
+	groupEvent, err := s.bot.store.GroupEvent(ctx, a.GroupID, s.room)
+	if err != nil || groupEvent == "" {
+		return nil, false, err
+	}
+	edit := opscommands.RenderEdit(opscommands.GroupMarkdown(members), groupEvent)
+	return &edit, true, nil
+}
+
+func (s *roomSender) delivered(ctx context.Context, d store.Delivery, eventID id.EventID, short, folded bool) {
 	if err := s.bot.store.MarkDelivered(ctx, d, eventID); err != nil {
 		// Sent again after the pause under the same transaction ID: no second message.
 		s.log.Err(err).Int64("alert_id", d.Alert.ID).Msg("Failed to record a delivered alert; will retry")
@@ -322,7 +366,7 @@ func (s *roomSender) delivered(ctx context.Context, d store.Delivery, eventID id
 	if s.problem != nil {
 		s.canPostAgain(ctx)
 	}
-	if d.Alert.Kind == string(ops.AlertRecovered) {
+	if d.Alert.Kind == string(ops.AlertRecovered) && !folded {
 		s.markResolved(ctx, d)
 	}
 }

@@ -35,7 +35,7 @@ func ExitMeaning(st Status) string {
 	}
 	switch c := st.ExitCode; {
 	case c == 0:
-		return "success: it ended on its own"
+		return "it ended on its own, without an error"
 	case c == 1:
 		return "error"
 	case c == 2:

@@ -27,6 +27,9 @@ type Alert struct {
 	Suppressed int
 	Window     time.Duration // the flap window
 	Mention    []string      // the service's `mention` users
+	// GroupWindow is watch.group_window: a service alert within it of the
+	// last one on the same host joins that one's message (0: off).
+	GroupWindow time.Duration
 }
 
 // Reporter keeps what the watcher remembers and takes its alerts. ops declares
@@ -98,6 +101,14 @@ func NewWatcher(f *Fleet, r Reporter) *Watcher {
 // unhealthyFor is how long a failing health check must last to be alerted:
 // long enough to tell it from a kill that cut a health check short.
 const unhealthyFor = 2 * time.Second
+
+// groupWindow is watch.group_window; 0 when grouping is off.
+func (w *Watcher) groupWindow() time.Duration {
+	if w.cfg.GroupWindow == nil {
+		return 0
+	}
+	return w.cfg.GroupWindow.Duration
+}
 
 func serviceKey(name string) string { return "service:" + name }
 func hostKey(name string) string    { return "host:" + name }
@@ -416,7 +427,7 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		var alert *Alert
 		if kind != "" {
 			alert = &Alert{Kind: kind, Service: st.Service, Host: host, Status: st, Was: before.State,
-				Suppressed: suppressed, Window: w.rules.FlapWindow, Mention: w.mention(st.Service)}
+				Suppressed: suppressed, Window: w.rules.FlapWindow, Mention: w.mention(st.Service), GroupWindow: w.groupWindow()}
 			switch kind {
 			case AlertRecovered:
 				alert.Downtime = now.Sub(before.Since)
