@@ -58,17 +58,26 @@ func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, al
 				mentions = append(mentions, id.UserID(m))
 			}
 		}
-		rec = &store.Alert{Subject: subject, Kind: string(alert.Kind), Message: opscommands.AlertMarkdown(alert), Mentions: mentions}
+		now := time.Now()
+		var last *store.Change
+		if alert.Service != "" && alert.Kind != ops.AlertResolved {
+			var err error
+			if last, err = b.store.LastChange(ctx, alert.Service, now); err != nil {
+				zerolog.Ctx(ctx).Err(err).Str("service", alert.Service).Msg("Failed to read the last change for an alert's evidence; sent without it")
+			}
+		}
+		rec = &store.Alert{Time: now, Subject: subject, Kind: string(alert.Kind), Message: opscommands.AlertMarkdown(alert, last, now), Mentions: mentions}
 		if alert.Kind == ops.AlertResolved {
 			// The command's reply says it; the alert it fixed is edited to say so.
 			rec.EditOnly, rec.Mentions = true, nil
 		} else if alert.Service != "" {
+			rec.Host, rec.Line, rec.GroupWindow = alert.Host, opscommands.AlertLine(alert), alert.GroupWindow
 			// A muted service's alerts are recorded, with nowhere to go; its
 			// recovery still marks resolved the alert posted before the mute.
 			if mute, err := b.store.ActiveMute(ctx, alert.Service, time.Now()); err != nil {
 				return err
 			} else if mute != nil && alert.Kind == ops.AlertRecovered {
-				rec.EditOnly, rec.Mentions = true, nil
+				rec.EditOnly, rec.Mentions, rec.GroupWindow = true, nil, 0
 			} else if mute != nil {
 				rooms = nil
 			}
@@ -263,19 +272,32 @@ func sleep(ctx context.Context, d time.Duration) {
 func (s *roomSender) deliver(ctx context.Context, d store.Delivery) {
 	log := s.log.With().Int64("alert_id", d.Alert.ID).Logger()
 	short := s.shortened == d.Alert.ID
-	content, long, err := s.compose(ctx, d, short)
+	// An alert that joined a group is an edit of the group's message.
+	grouped, folded, err := s.groupEdit(ctx, d)
 	if err != nil {
-		log.Err(err).Msg("Failed to read the alert an alert is about; will retry")
+		log.Err(err).Msg("Failed to read the alert's group; will retry")
 		s.pause(ctx, 0)
 		return
 	}
-	if content == nil {
-		// An edit of an alert that never reached this room: nothing to edit.
-		if err := s.bot.store.MarkFailed(ctx, d, "the alert it edits was not posted in this room"); err != nil {
-			log.Err(err).Msg("Failed to record an edit with nothing to edit; will retry")
+	var content *event.Content
+	var long bool
+	if grouped != nil {
+		content = &event.Content{Parsed: grouped}
+	} else {
+		content, long, err = s.compose(ctx, d, short)
+		if err != nil {
+			log.Err(err).Msg("Failed to read the alert an alert is about; will retry")
 			s.pause(ctx, 0)
+			return
 		}
-		return
+		if content == nil {
+			// An edit of an alert that never reached this room: nothing to edit.
+			if err := s.bot.store.MarkFailed(ctx, d, "the alert it edits was not posted in this room"); err != nil {
+				log.Err(err).Msg("Failed to record an edit with nothing to edit; will retry")
+				s.pause(ctx, 0)
+			}
+			return
+		}
 	}
 	txnID := alertTxnID(d)
 	if short {
@@ -284,7 +306,7 @@ func (s *roomSender) deliver(ctx context.Context, d store.Delivery) {
 	resp, err := s.bot.client.SendMessageEvent(ctx, s.room, event.EventMessage, content,
 		mautrix.ReqSendEvent{TransactionID: txnID})
 	if err == nil {
-		s.delivered(ctx, d, resp.EventID, short)
+		s.delivered(ctx, d, resp.EventID, short, folded)
 		return
 	}
 	if ctx.Err() != nil {
@@ -323,7 +345,39 @@ func (s *roomSender) deliver(ctx context.Context, d store.Delivery) {
 	}
 }
 
-func (s *roomSender) delivered(ctx context.Context, d store.Delivery, eventID id.EventID, short bool) {
+// groupEdit is, for an alert that joins a group whose message the room has,
+// the edit of that message that adds it; nil when the alert is posted on its
+// own: it is the group's first, its group's message did not reach the room,
+// or it is the recovery of a service alone in its group (a recovery posted,
+// and the alert marked resolved, as without groups). It is built from the
+// stored group up to this alert only, so a retry sends the same edit.
+func (s *roomSender) groupEdit(ctx context.Context, d store.Delivery) (content *event.MessageEventContent, folded bool, err error) {
+	a := d.Alert
+	if a.GroupID == 0 || a.GroupID == a.ID {
+		return nil, false, nil
+	}
+	members, err := s.bot.store.GroupAlerts(ctx, a.GroupID, a.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	services := map[string]bool{}
+	for _, m := range members {
+		if m.ID != a.ID && m.Kind != string(ops.AlertRecovered) {
+			services[m.Subject] = true
+		}
+	}
+	if a.Kind == string(ops.AlertRecovered) && len(services) < 2 {
+		return nil, false, nil
+	}
+	groupEvent, err := s.bot.store.GroupEvent(ctx, a.GroupID, s.room)
+	if err != nil || groupEvent == "" {
+		return nil, false, err
+	}
+	edit := opscommands.RenderEdit(opscommands.GroupMarkdown(members), groupEvent)
+	return &edit, true, nil
+}
+
+func (s *roomSender) delivered(ctx context.Context, d store.Delivery, eventID id.EventID, short, folded bool) {
 	if err := s.bot.store.MarkDelivered(ctx, d, eventID); err != nil {
 		// Sent again after the pause under the same transaction ID: no second message.
 		s.log.Err(err).Int64("alert_id", d.Alert.ID).Msg("Failed to record a delivered alert; will retry")
@@ -336,7 +390,7 @@ func (s *roomSender) delivered(ctx context.Context, d store.Delivery, eventID id
 	if s.problem != nil {
 		s.canPostAgain(ctx)
 	}
-	if d.Alert.Kind == string(ops.AlertRecovered) && !d.Alert.EditOnly {
+	if d.Alert.Kind == string(ops.AlertRecovered) && !d.Alert.EditOnly && !folded {
 		s.markResolved(ctx, d)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/opsroom/opsroom/ops"
+	"github.com/opsroom/opsroom/store"
 )
 
 // alertReserve is kept free in an alert for what delivery adds: mentions, and
@@ -18,13 +19,15 @@ const alertReserve = 2 * 1024
 // maxAlertServices is how many services an alert about a host names.
 const maxAlertServices = 20
 
-// AlertMarkdown is how an alert reads in the room. It fits in one event even
-// as the edit that marks it resolved, with room for mentions.
-func AlertMarkdown(a *ops.Alert) string {
-	return fitEdit(alertMarkdown(a), alertReserve)
+// AlertMarkdown is how an alert reads in the room, with its evidence: last
+// is the last change opsroom made to the service (nil: none known), said
+// relative to now. It fits in one event even as the edit that marks it
+// resolved, with room for mentions.
+func AlertMarkdown(a *ops.Alert, last *store.Change, now time.Time) string {
+	return fitEdit(alertMarkdown(a, last, now), alertReserve)
 }
 
-func alertMarkdown(a *ops.Alert) string {
+func alertMarkdown(a *ops.Alert, last *store.Change, now time.Time) string {
 	var b strings.Builder
 	st := a.Status
 	switch a.Kind {
@@ -33,6 +36,7 @@ func alertMarkdown(a *ops.Alert) string {
 		if st.Native != "" && st.Native != "exited" {
 			fmt.Fprintf(&b, " (%s)", st.Native)
 		}
+		fmt.Fprintf(&b, ": %s", ops.ExitMeaning(st))
 	case ops.AlertNotDeployed:
 		fmt.Fprintf(&b, "🔴 **%s** on %s is not deployed: %s %s %s", escape(a.Service), code(a.Host), st.Noun, code(st.Object), absence(st))
 	case ops.AlertUnhealthy:
@@ -91,6 +95,9 @@ func alertMarkdown(a *ops.Alert) string {
 	default:
 		fmt.Fprintf(&b, "⚪ %s: %s", escape(a.Service), a.Kind)
 	}
+	if ev := evidence(a, last, now); len(ev) > 0 {
+		b.WriteString("\n\n" + strings.Join(ev, "  \n"))
+	}
 	if strings.TrimSpace(a.Logs) != "" {
 		b.WriteString("\n\nLast lines:\n\n" + codeBlock(a.Logs, 0))
 	}
@@ -135,3 +142,46 @@ func AckReactions(n int64) map[string]any {
 }
 
 var ackKeys = []string{"👀", "👀\ufe0f"}
+
+// problemAlert says whether an alert says something is wrong with a service.
+func problemAlert(k ops.AlertKind) bool {
+	switch k {
+	case ops.AlertExited, ops.AlertCrashLoop, ops.AlertUnhealthy, ops.AlertNotDeployed, ops.AlertFlapping:
+		return true
+	}
+	return false
+}
+
+// evidence is what a problem alert says besides its state, a line each: the
+// last exit of a crash loop, the deployed commit, the last change opsroom made.
+func evidence(a *ops.Alert, last *store.Change, now time.Time) []string {
+	if a.Service == "" || !problemAlert(a.Kind) {
+		return nil
+	}
+	var out []string
+	st := a.Status
+	if a.Kind == ops.AlertCrashLoop && (st.ExitCode != 0 || st.OOMKilled) {
+		out = append(out, fmt.Sprintf("Last exit: code %d, %s", st.ExitCode, ops.ExitMeaning(st)))
+	}
+	if st.Commit != "" {
+		out = append(out, "Deployed commit: "+code(ops.ShortCommit(st.Commit)))
+	}
+	if last != nil {
+		out = append(out, "Last change from the room: "+changeText(last, now))
+	}
+	return out
+}
+
+// changeText says a change as people do: "restarted by @alice 4 min ago",
+// "updated to `9b7d4e2` by @alice 12 min ago".
+func changeText(c *store.Change, now time.Time) string {
+	verb := map[string]string{"restart": "restarted", "stop": "stopped", "start": "started",
+		"update": "updated", "rollback": "rolled back"}[c.Command]
+	if verb == "" {
+		verb = "changed (" + escape(c.Command) + ")"
+	}
+	if c.Commit != "" {
+		verb += " to " + code(ops.ShortCommit(c.Commit))
+	}
+	return fmt.Sprintf("%s by %s %s ago", verb, escape(string(c.Sender)), ago(now.Sub(c.Time)))
+}

@@ -187,7 +187,7 @@ func TestEveryMessageFitsEncrypted(t *testing.T) {
 	})
 	t.Run("an exit alert with its logs, and its edit when resolved", func(t *testing.T) {
 		a := &ops.Alert{Kind: ops.AlertExited, Service: "web<&>", Host: "spark", Status: ops.Status{ExitCode: 1}, Logs: log}
-		md := AlertMarkdown(a)
+		md := AlertMarkdown(a, nil, time.Now())
 		pills := strings.Repeat(format.MarkdownMention(id.UserID("@someone-with-a-long-name:opsroom.example.org"))+" ", 5)
 		content := Render(pills + ": " + md)
 		content.Mentions = &event.Mentions{UserIDs: []id.UserID{"@a:b", "@c:d", "@e:f"}}
@@ -204,7 +204,7 @@ func TestEveryMessageFitsEncrypted(t *testing.T) {
 			services = append(services, fmt.Sprintf("service-%d-<&>", i))
 		}
 		a := &ops.Alert{Kind: ops.AlertEngineDown, Host: "spark", Services: services, Err: &ops.EngineError{Host: "spark", Output: log}}
-		content := Render(AlertMarkdown(a))
+		content := Render(AlertMarkdown(a, nil, time.Now()))
 		r.mustFit(t, "engine down", &content)
 	})
 	t.Run("progress of an update, edited", func(t *testing.T) {

@@ -25,7 +25,7 @@ func TestHealthProbeShowsInStatusAndAlerts(t *testing.T) {
 		t.Errorf("detail lacks %q:\n%s", want, got)
 	}
 	// and the alert carries the probe's answer where a health check's output goes
-	alert := AlertMarkdown(&ops.Alert{Kind: ops.AlertUnhealthy, Service: "web", Host: "spark", Status: web, Health: web.Probe.String()})
+	alert := AlertMarkdown(&ops.Alert{Kind: ops.AlertUnhealthy, Service: "web", Host: "spark", Status: web, Health: web.Probe.String()}, nil, time.Now())
 	if want := "🟠 **web** on `spark` is unhealthy: it runs, but its health probe fails: `http://127.0.0.1:8080/health: no answer within 5s`"; !strings.HasPrefix(alert, want) {
 		t.Errorf("alert:\n%s\nwant it to start with:\n%s", alert, want)
 	}

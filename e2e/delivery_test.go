@@ -41,7 +41,8 @@ func (w *world) secondRoom(t testing.TB, inviteBot bool) id.RoomID {
 // shortened, and the alerts after it arrive too.
 func TestAnAlertTooLargeArrivesShortenedAndTheNextOneToo(t *testing.T) {
 	w := newEncryptedWorld(t)
-	w.watch = map[string]any{"interval": probeInterval.String()}
+	// Each its own message: small's alert must follow big's shortened one.
+	w.watch = map[string]any{"interval": probeInterval.String(), "group_window": "0s"}
 	line := `{"level":"error","msg":"render failed","html":"` +
 		strings.Repeat(`<div class='e'><b>&amp;</b> &lt;x&gt; <i>y</i></div>`, 25) + `"}`
 	big := testworld.RunContainer(t, testworld.UniqueName(t, "big"), map[string]string{

@@ -192,16 +192,12 @@ func (w *world) killWhileHomeserverAway(t *testing.T, away, back func()) {
 // retry_after_ms) delays alerts: it neither drops one nor makes one arrive twice.
 func TestRateLimitedAlertsArriveOnceEach(t *testing.T) {
 	w := watchWorld(t)
+	// An alert each, not one for the four: the rate limit is what is tested.
+	w.watch["group_window"] = "0s"
 	limiter := testworld.StartRateLimiter(t, w.hs.URL, time.Second) // one send a second
 	w.matrix = map[string]any{"homeserver": limiter.URL}
 	names := []string{"a", "b", "c", "d"}
-	services := map[string]service{}
-	var containers []*testworld.Container
-	for _, name := range names {
-		c := testworld.RunContainer(t, testworld.UniqueName(t, name), nil)
-		containers = append(containers, c)
-		services[name] = containerService(c)
-	}
+	containers, services := runContainers(t, names)
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, services)
 	// The baseline. Not asked with !watch: every answer would queue behind
 	// the rate limit this test is about.

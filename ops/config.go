@@ -33,6 +33,9 @@ type WatchConfig struct {
 	FlapChanges       int             `yaml:"flap_changes" check:"positive"`
 	FlapWindow        config.Duration `yaml:"flap_window" check:"positive"`
 	LogLines          int             `yaml:"log_lines" check:"positive"`
+	// GroupWindow: service alerts of one host that come within it of each
+	// other are one message (default 5s; 0s: each alert its own message).
+	GroupWindow *config.Duration `yaml:"group_window"`
 }
 
 // HostConfig is one machine opsroom reaches over SSH.
@@ -457,6 +460,12 @@ func (w *WatchConfig) validate() (errs, warnings []error) {
 	}
 	if w.CrashLoopWindow.Duration <= 0 {
 		w.CrashLoopWindow.Duration = 10 * time.Minute
+	}
+	switch {
+	case w.GroupWindow == nil:
+		w.GroupWindow = &config.Duration{Duration: 5 * time.Second}
+	case w.GroupWindow.Duration < 0:
+		errs = append(errs, fmt.Errorf("watch.group_window: must be 0s (off) or more, got %s", w.GroupWindow.Duration))
 	}
 	if w.CrashLoopWindow.Duration < 2*w.Interval.Duration {
 		warnings = append(warnings, fmt.Errorf("watch.crash_loop_window: %s is shorter than two probe intervals (%s); only `restarting` seen twice will count as a crash loop",

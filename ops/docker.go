@@ -104,10 +104,16 @@ func (dockerBackend) parseEvent(line []byte) (object string, relevant, died bool
 	return ev.Actor.Attributes.Name, relevantAction(ev.Action), ev.Action == "die"
 }
 
-// inspectFormat is the one line per container that a status probe asks docker for.
-const inspectFormat = `{{.Name}}|{{.State.Status}}|{{.State.StartedAt}}|{{.State.FinishedAt}}|{{.RestartCount}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{.State.ExitCode}}|{{.Config.Image}}`
+// inspectFormat is the one line per container that a status probe asks docker
+// for; its last two fields are an exit alert's evidence.
+const inspectFormat = `{{.Name}}|{{.State.Status}}|{{.State.StartedAt}}|{{.State.FinishedAt}}|{{.RestartCount}}|{{if .State.Health}}{{.State.Health.Status}}{{end}}|{{.State.ExitCode}}|{{.Config.Image}}|{{.State.OOMKilled}}|{{.HostConfig.Memory}}`
 
-const inspectFields = 8
+// inspectFields is how many fields a line has; a line of the format before
+// OOMKilled and Memory were added (inspectFieldsBefore) still reads.
+const (
+	inspectFields       = 10
+	inspectFieldsBefore = 8
+)
 
 // parseInspect reads the output of one batched inspect for the given
 // containers: a line for each that exists, and on stderr a "No such object"
@@ -152,7 +158,7 @@ func missing(stderr, container string) bool {
 
 func (c containerCLI) parseInspectLine(line string) (string, Status) {
 	f := strings.Split(line, "|")
-	if len(f) != inspectFields || c.slashed != strings.HasPrefix(f[0], "/") || f[0] == "" {
+	if (len(f) != inspectFields && len(f) != inspectFieldsBefore) || c.slashed != strings.HasPrefix(f[0], "/") || f[0] == "" {
 		return "", Status{}
 	}
 	name := strings.TrimPrefix(f[0], "/")
@@ -172,6 +178,11 @@ func (c containerCLI) parseInspectLine(line string) (string, Status) {
 	}
 	if st.ExitCode, err = strconv.Atoi(f[6]); err != nil {
 		return unknown("bad ExitCode " + strconv.Quote(f[6]))
+	}
+	if len(f) == inspectFields {
+		st.OOMKilled = f[8] == "true"
+		// Evidence only: a limit that does not read is no limit.
+		st.MemoryLimit, _ = strconv.ParseInt(f[9], 10, 64)
 	}
 	switch st.Native {
 	case "running":

@@ -280,6 +280,20 @@ func (f *Fleet) Status(ctx context.Context, service string) Status {
 	return st
 }
 
+// deployedCommit is the commit checked out in the service's directory, for an
+// alert's evidence: "" for a service without one, or when git cannot say.
+func (f *Fleet) deployedCommit(ctx context.Context, service string) string {
+	s, err := f.Lookup(service)
+	if err != nil || s.Directory == "" {
+		return ""
+	}
+	res, err := f.Run(ctx, s.Host, commitCommand(s))
+	if err != nil || res.ExitCode != 0 {
+		return ""
+	}
+	return strings.TrimSpace(res.Stdout)
+}
+
 // StatusAll probes every service: one command per host and backend, hosts concurrently.
 func (f *Fleet) StatusAll(ctx context.Context) []Status {
 	byHost := map[string][]*ServiceConfig{}

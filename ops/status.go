@@ -40,4 +40,9 @@ type Status struct {
 	// Preflight is the check the last preflight failed for the service or
 	// its host, until a preflight or a probe says otherwise.
 	Preflight *Check
+	// OOMKilled says the kernel's OOM killer ended it (docker and podman
+	// inspect's State.OOMKilled, systemd's Result=oom-kill).
+	OOMKilled bool
+	// MemoryLimit is a container's memory limit in bytes (0: none).
+	MemoryLimit int64
 }

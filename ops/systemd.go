@@ -135,6 +135,7 @@ func unitStatus(unit string, p map[string]string) Status {
 	if code := p["ExecMainCode"]; code == "2" || code == "3" {
 		st.ExitCode += 128
 	}
+	st.OOMKilled = p["Result"] == "oom-kill"
 	if st.StartedAt, err = parseUnitTime(p["ActiveEnterTimestamp"]); err != nil {
 		return unknown("bad ActiveEnterTimestamp " + strconv.Quote(p["ActiveEnterTimestamp"]))
 	}

@@ -29,6 +29,9 @@ type Alert struct {
 	Mention    []string      // the service's `mention` users
 	// By is, for AlertResolved, the command that brought the service back.
 	By *Cause
+	// GroupWindow is watch.group_window: a service alert within it of the
+	// last one on the same host joins that one's message (0: off).
+	GroupWindow time.Duration
 }
 
 // Cause is a command that changes a service: who ran it, which, and (in an
@@ -110,6 +113,14 @@ func NewWatcher(f *Fleet, r Reporter) *Watcher {
 // unhealthyFor is how long a failing health check must last to be alerted:
 // long enough to tell it from a kill that cut a health check short.
 const unhealthyFor = 2 * time.Second
+
+// groupWindow is watch.group_window; 0 when grouping is off.
+func (w *Watcher) groupWindow() time.Duration {
+	if w.cfg.GroupWindow == nil {
+		return 0
+	}
+	return w.cfg.GroupWindow.Duration
+}
 
 func serviceKey(name string) string { return "service:" + name }
 func hostKey(name string) string    { return "host:" + name }
@@ -438,7 +449,7 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 		var alert *Alert
 		if kind != "" {
 			alert = &Alert{Kind: kind, Service: st.Service, Host: host, Status: st, Was: before.State,
-				Suppressed: suppressed, Window: w.rules.FlapWindow, Mention: w.mention(st.Service)}
+				Suppressed: suppressed, Window: w.rules.FlapWindow, Mention: w.mention(st.Service), GroupWindow: w.groupWindow()}
 			switch kind {
 			case AlertResolved:
 				alert.By = &cause
@@ -458,6 +469,9 @@ func (w *Watcher) probeHost(ctx context.Context, host string, services []*Servic
 				alert.Logs = w.logsOf(ctx, st.Service, nil)
 			case AlertExited, AlertCrashLoop:
 				alert.Logs = w.logsOf(ctx, st.Service, logs[st.Service])
+			}
+			if kind != AlertRecovered && kind != AlertFlapEnded {
+				alert.Status.Commit = w.fleet.deployedCommit(ctx, st.Service)
 			}
 		}
 		if err := w.report(ctx, serviceKey(st.Service), after, alert); err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -109,4 +110,47 @@ func (e *AuditEntry) Scan(row dbutil.Scannable) (*AuditEntry, error) {
 		e.ExitCode = &code
 	}
 	return e, nil
+}
+
+// Change is the last change opsroom made to a service from the room: who ran
+// which command when, and for an update or rollback the commit it deployed.
+type Change struct {
+	Command string // restart, stop, start, update, rollback
+	Sender  id.UserID
+	Time    time.Time
+	Commit  string // update, rollback: the commit deployed; "" if unknown
+}
+
+const (
+	lastChangeQuery = `
+		SELECT command, sender, time_ms FROM audit_log
+		WHERE service = $1 AND result = 'ok' AND sender <> '' AND time_ms <= $2
+			AND command IN ('restart', 'stop', 'start', 'update', 'rollback')
+		ORDER BY id DESC LIMIT 1`
+	changeCommitQuery = `
+		SELECT new_commit FROM update_runs
+		WHERE service = $1 AND result = 'succeeded' AND started_ms >= $2 AND started_ms <= $3
+		ORDER BY id DESC LIMIT 1`
+)
+
+// LastChange returns the last command that changed the service and succeeded
+// at or before the given time, from the audit log; nil when there is none.
+func (s *Store) LastChange(ctx context.Context, service string, before time.Time) (*Change, error) {
+	var c Change
+	var t int64
+	err := s.DB.QueryRow(ctx, lastChangeQuery, service, before.UnixMilli()).Scan(&c.Command, &c.Sender, &t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("reading the last change of %s: %w", service, err)
+	}
+	c.Time = time.UnixMilli(t)
+	if c.Command == "update" || c.Command == "rollback" {
+		// The run starts just after the command's audit row takes its time.
+		err := s.DB.QueryRow(ctx, changeCommitQuery, service, t, before.UnixMilli()).Scan(&c.Commit)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("reading the commit %s deployed: %w", service, err)
+		}
+	}
+	return &c, nil
 }

@@ -46,6 +46,15 @@ type Alert struct {
 	AckedAt  time.Time
 	Resolved time.Time
 	Reminded int
+	// Host is the service's host, for grouping; Line the alert as one line
+	// of a group's message; GroupWindow, when positive, how close to the last
+	// alert of a group on the same host it must come to join it.
+	Host        string
+	Line        string
+	GroupWindow time.Duration
+	// GroupID is the first alert of the group this one is in (its own ID for
+	// that first one), or 0.
+	GroupID int64
 	// Undelivered, read by RecentAlerts, are its deliveries that did not
 	// arrive: failed for good, or waiting.
 	Undelivered []Undelivered
@@ -82,11 +91,13 @@ const (
 			since_ms=excluded.since_ms, restart_count=excluded.restart_count, flapping=excluded.flapping,
 			flap_last_ms=excluded.flap_last_ms, flap_suppressed=excluded.flap_suppressed`
 	insertAlertQuery = `
-		INSERT INTO alerts (time_ms, subject, kind, message, mentions, about_id, edit_only) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`
+		INSERT INTO alerts (time_ms, subject, kind, message, mentions, about_id, edit_only, host, line, group_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
 	insertDeliveryQuery = `INSERT INTO alert_deliveries (alert_id, room_id) VALUES ($1, $2)`
 	// alertColumns are what Alert's Scan reads first, from alerts named a.
 	alertColumns = `a.id, a.time_ms, a.subject, a.kind, a.message, a.mentions,
-		a.about_id, a.edit_only, a.acked_by, a.acked_ms, a.resolved_ms, a.reminded`
+		a.about_id, a.edit_only, a.acked_by, a.acked_ms, a.resolved_ms, a.reminded,
+		a.host, a.line, COALESCE(a.group_id, 0)`
 	nextDeliveryQuery = `
 		SELECT ` + alertColumns + `, d.room_id
 		FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
@@ -183,8 +194,17 @@ func (s *Store) insertAlert(ctx context.Context, alert *Alert, rooms []id.RoomID
 	if alert.Time.IsZero() {
 		alert.Time = time.Now()
 	}
+	if alert.GroupWindow > 0 && len(rooms) > 0 {
+		if err := s.findGroup(ctx, alert); err != nil {
+			return err
+		}
+	}
+	var group any
+	if alert.GroupID != 0 {
+		group = alert.GroupID
+	}
 	err := s.DB.QueryRow(ctx, insertAlertQuery, alert.Time.UnixMilli(), alert.Subject, alert.Kind, alert.Message,
-		joinUserIDs(alert.Mentions), alert.AboutID, alert.EditOnly).Scan(&alert.ID)
+		joinUserIDs(alert.Mentions), alert.AboutID, alert.EditOnly, alert.Host, alert.Line, group).Scan(&alert.ID)
 	if err != nil {
 		return fmt.Errorf("saving alert for %s: %w", alert.Subject, err)
 	}
@@ -378,7 +398,7 @@ func (a *Alert) scan(row dbutil.Scannable, extra ...any) (*Alert, error) {
 	var t, acked, resolved int64
 	var mentions string
 	if err := row.Scan(append([]any{&a.ID, &t, &a.Subject, &a.Kind, &a.Message, &mentions,
-		&a.AboutID, &a.EditOnly, &a.AckedBy, &acked, &resolved, &a.Reminded}, extra...)...); err != nil {
+		&a.AboutID, &a.EditOnly, &a.AckedBy, &acked, &resolved, &a.Reminded, &a.Host, &a.Line, &a.GroupID}, extra...)...); err != nil {
 		return nil, err
 	}
 	a.Time, a.Mentions = time.UnixMilli(t), splitUserIDs(mentions)

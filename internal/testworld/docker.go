@@ -2,6 +2,7 @@ package testworld
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -57,6 +58,7 @@ func UniqueName(t testing.TB, prefix string) string {
 var (
 	imageOnce sync.Once
 	imageErr  error
+	imageTag  string
 )
 
 // testsvcBinary builds the static test service once per process.
@@ -65,24 +67,33 @@ func testsvcBinary(t testing.TB) string {
 }
 
 // ServiceImage builds the test service's image (once per process, and under a
-// lock across the test processes) and returns its name.
+// lock across the test processes) and returns its name: ImageName tagged
+// with a hash of the binary, so that test runs of checkouts whose test
+// services differ, side by side on one engine, each run their own.
 func ServiceImage(t testing.TB) string {
 	t.Helper()
 	imageOnce.Do(func() {
 		bin := testsvcBinary(t)
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			imageErr = err
+			return
+		}
+		sum := sha256.Sum256(data)
+		imageTag = ImageName + "-" + hex.EncodeToString(sum[:6])
 		imageErr = withLock(filepath.Join(cacheDir(), "image.lock"), func() error {
 			ctxDir := filepath.Dir(bin)
 			if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(scratchDockerfile("dev")), 0o644); err != nil {
 				return err
 			}
-			_, err := run(ctxDir, "docker", "build", "-q", "-t", ImageName, ".")
+			_, err := run(ctxDir, "docker", "build", "-q", "-t", imageTag, ".")
 			return err
 		})
 	})
 	if imageErr != nil {
 		t.Fatal(imageErr)
 	}
-	return ImageName
+	return imageTag
 }
 
 func scratchDockerfile(version string) string {

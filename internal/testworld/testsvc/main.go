@@ -15,6 +15,9 @@
 //	            (with docker exec) writes it, "testsvc answer" removes it
 //	HEALTH_FILE "testsvc health" (a HEALTHCHECK) fails while this file exists;
 //	            "testsvc sick" and "testsvc well" (with docker exec) make and remove it
+//	ALLOCATE=200M  on SIGUSR1 (docker kill --signal USR1), allocate this much
+//	            memory (K, M or G) and touch every page of it, then go on: under
+//	            docker run --memory below it, the kernel's OOM killer ends it
 //
 // As PID 1 in a container it gets no default signal handling, so it handles
 // SIGTERM itself and exits 0 at once: `docker stop` is quick.
@@ -86,6 +89,11 @@ func main() {
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	allocate := make(chan os.Signal, 1)
+	if os.Getenv("ALLOCATE") != "" {
+		signal.Notify(allocate, syscall.SIGUSR1)
+	}
+	var held [][]byte
 
 	if addr := os.Getenv("LISTEN"); addr != "" {
 		http.HandleFunc("/health", health)
@@ -129,6 +137,21 @@ func main() {
 		case <-stop:
 			fmt.Println("testsvc stopping")
 			return
+		case <-allocate:
+			size, err := parseSize(os.Getenv("ALLOCATE"))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "ALLOCATE:", err)
+				os.Exit(2)
+			}
+			fmt.Printf("testsvc allocating %s\n", os.Getenv("ALLOCATE"))
+			for got := int64(0); got < size; got += 1 << 20 {
+				chunk := make([]byte, 1<<20)
+				for i := 0; i < len(chunk); i += 4096 {
+					chunk[i] = 1
+				}
+				held = append(held, chunk)
+			}
+			fmt.Printf("testsvc holds %d MiB\n", len(held))
 		case <-crash:
 			code, _ := strconv.Atoi(env("EXIT_CODE", "1"))
 			fmt.Fprintf(os.Stderr, "testsvc crashing with code %d\n", code)
@@ -160,6 +183,24 @@ func health(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(code)
 	fmt.Fprintln(w, "ok")
+}
+
+// parseSize reads a size such as 200M: bytes, or K, M, G (powers of 1024).
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult = 1 << 10
+	case strings.HasSuffix(s, "M"):
+		mult = 1 << 20
+	case strings.HasSuffix(s, "G"):
+		mult = 1 << 30
+	}
+	n, err := strconv.ParseInt(strings.TrimRight(s, "KMG"), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size such as 200M", s)
+	}
+	return n * mult, nil
 }
 
 func env(key, def string) string {
