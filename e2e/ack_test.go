@@ -184,6 +184,7 @@ func (w *world) reminders(t testing.TB, alert id.EventID, want string) []*event.
 
 func TestAnAlertNoOneTakesIsRemindedOnceThenEscalated(t *testing.T) {
 	w := watchWorld(t)
+	w.watch["group_window"] = "0s" // two kills in seconds: two alerts, each reminded on its own
 	w.top = map[string]any{"alerts": map[string]any{
 		"remind_after": "4s",
 		"escalate":     []map[string]any{{"after": "3s", "mention": []id.UserID{w.eve.UserID}}},
