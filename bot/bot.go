@@ -20,6 +20,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	opscommands "github.com/opsroom/opsroom/commands"
+	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
 )
 
@@ -43,6 +44,11 @@ type Bot struct {
 
 	undecryptable undecryptable
 	notRun        notRun
+
+	fleet       *ops.Fleet
+	boards      *boards
+	schedule    []MaintenanceWindow
+	wakeWindows chan struct{} // a maintenance window or what it covers changed
 }
 
 // Deps is what the bot is built from.
@@ -55,6 +61,8 @@ type Deps struct {
 	Started time.Time
 	// Observer, when set, hears how sync and alert delivery fare (health, metrics).
 	Observer Observer
+	// Maintenance are the scheduled maintenance windows (the `maintenance:` section).
+	Maintenance []MaintenanceWindow
 }
 
 // New logs in (reusing the device of an earlier run) and prepares the sync handlers.
@@ -83,7 +91,13 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 
 		undecryptable: undecryptable{answered: map[id.UserID]time.Time{}},
 		notRun:        notRun{answered: map[id.RoomID]int{}},
+
+		fleet:       deps.Commands.Fleet,
+		boards:      newBoards(cfg.alertRooms()),
+		schedule:    deps.Maintenance,
+		wakeWindows: make(chan struct{}, 1),
 	}
+	deps.Commands.Changed = b.changed
 	if cfg.Encryption.Enabled() {
 		helper, err := setupCrypto(ctx, client, &cfg.Encryption, deps.Store)
 		if err != nil {
@@ -105,6 +119,9 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 	syncer.OnEventType(event.EventMessage, b.onMessage)
 	syncer.OnEventType(event.EventReaction, b.onReaction)
 	syncer.OnEventType(event.StateMember, b.onMember)
+	syncer.OnEventType(event.StatePinnedEvents, b.onBoardState)
+	syncer.OnEventType(event.StatePowerLevels, b.onBoardState)
+	syncer.OnEventType(event.EventRedaction, b.onBoardState)
 	return b, nil
 }
 
@@ -187,6 +204,14 @@ func (b *Bot) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		b.deliverAlerts(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		b.runBoards(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		b.runMaintenance(gctx)
 		return nil
 	})
 	g.Go(func() error { return b.sync(gctx) })

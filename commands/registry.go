@@ -43,6 +43,9 @@ type Deps struct {
 	Reload Reloader
 	// Observer, when set, hears of every command answered (metrics).
 	Observer Observer
+	// Changed, when set, is told that a mute or a maintenance window changed
+	// (the bot updates the boards and ends windows).
+	Changed func()
 
 	registry []*command // for !help
 	jobs     jobs
@@ -92,7 +95,7 @@ func registry() []*command {
 		cmdStatus, cmdLogs,
 		cmdRestart, cmdStop, cmdStart,
 		cmdCheck, cmdUpdate, cmdCancel, cmdRollback,
-		cmdAlerts, cmdMute, cmdUnmute, cmdWatch,
+		cmdAlerts, cmdMute, cmdUnmute, cmdMaintenance, cmdWatch,
 		cmdHistory, cmdReload,
 		cmdConfirm, cmdDeny,
 	}
@@ -219,6 +222,9 @@ func (c *command) usage() string {
 }
 
 func (c *command) checkArgCount(args []string) error {
+	if strings.Contains(c.Args, "...") {
+		return nil // it takes any number of words: it checks them itself
+	}
 	minArgs, maxArgs := 0, 0
 	for _, a := range strings.Fields(c.Args) {
 		maxArgs++

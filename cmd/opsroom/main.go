@@ -119,7 +119,8 @@ func serve(ctx context.Context, cfg *Config, path string, started time.Time) err
 		Access: cfg.Access, RequireEncryption: cfg.Matrix.Encryption.Require, MaxJobs: cfg.Matrix.MaxJobs,
 		Reload: reload.reload}
 	mon := newMonitor(cfg, st, fleet, deps)
-	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps, Started: started, Observer: mon})
+	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps, Started: started, Observer: mon,
+		Maintenance: cfg.Maintenance})
 	if err != nil {
 		return err
 	}
