@@ -82,10 +82,17 @@ func (b *Bot) Transition(ctx context.Context, key string, rem ops.Remembered, al
 				rooms = nil
 			}
 		}
+		// So are those of what a maintenance window covers.
+		if m, err := b.store.InMaintenance(ctx, alert.Service, alert.Host, time.Now()); err != nil {
+			return err
+		} else if m != nil {
+			rooms = nil
+		}
 	}
 	if err := b.store.RecordTransition(ctx, ws, rec, rooms); err != nil {
 		return err
 	}
+	b.changed()
 	if rec != nil && rec.ID != 0 {
 		b.obs().Alerted(rec.Kind)
 		b.wakeAlerts()

@@ -46,8 +46,11 @@ type Bot struct {
 	undecryptable undecryptable
 	notRun        notRun
 
-	fleet  *ops.Fleet
-	digest ops.DriftConfig
+	fleet       *ops.Fleet
+	digest      ops.DriftConfig
+	boards      *boards
+	schedule    []MaintenanceWindow
+	wakeWindows chan struct{} // a maintenance window or what it covers changed
 }
 
 // Deps is what the bot is built from.
@@ -65,6 +68,8 @@ type Deps struct {
 	Digest ops.DriftConfig
 	// Alerts, when set, says when alerts no one takes are reminded (the alerts: section).
 	Alerts *AlertsConfig
+	// Maintenance are the scheduled maintenance windows (the `maintenance:` section).
+	Maintenance []MaintenanceWindow
 }
 
 // New logs in (reusing the device of an earlier run) and prepares the sync handlers.
@@ -95,10 +100,14 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 		undecryptable: undecryptable{answered: map[id.UserID]time.Time{}},
 		notRun:        notRun{answered: map[id.RoomID]int{}},
 
-		fleet:  deps.Commands.Fleet,
-		digest: deps.Digest,
+		fleet:       deps.Commands.Fleet,
+		digest:      deps.Digest,
+		boards:      newBoards(cfg.alertRooms()),
+		schedule:    deps.Maintenance,
+		wakeWindows: make(chan struct{}, 1),
 	}
-	deps.Commands.AlertsChanged = b.wakeAlerts
+	deps.Commands.AlertsChanged = func() { b.wakeAlerts(); b.changed() } // an acknowledgement: its edit, and the boards
+	deps.Commands.Changed = b.changed
 	if cfg.Encryption.Enabled() {
 		helper, err := setupCrypto(ctx, client, &cfg.Encryption, deps.Store)
 		if err != nil {
@@ -120,6 +129,9 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 	syncer.OnEventType(event.EventMessage, b.onMessage)
 	syncer.OnEventType(event.EventReaction, b.onReaction)
 	syncer.OnEventType(event.StateMember, b.onMember)
+	syncer.OnEventType(event.StatePinnedEvents, b.onBoardState)
+	syncer.OnEventType(event.StatePowerLevels, b.onBoardState)
+	syncer.OnEventType(event.EventRedaction, b.onBoardState)
 	return b, nil
 }
 
@@ -206,6 +218,14 @@ func (b *Bot) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		b.remind(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		b.runBoards(gctx)
+		return nil
+	})
+	g.Go(func() error {
+		b.runMaintenance(gctx)
 		return nil
 	})
 	g.Go(func() error { return b.sync(gctx) })

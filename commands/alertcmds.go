@@ -126,6 +126,17 @@ var cmdWatch = &command{
 			fmt.Fprintf(&b, "- ⚠️ alert room %s: cannot post (%s) since %s; its alerts wait\n",
 				code(string(p.RoomID)), escape(p.Problem), p.Since.Format("Jan 2 15:04 MST"))
 		}
+		unpinned, err := ce.Meta.Store.BoardPinProblems(ce.Ctx)
+		if err != nil {
+			return failed("", err)
+		}
+		if len(unpinned) > 0 && len(problems) == 0 {
+			b.WriteString("\n")
+		}
+		for _, p := range unpinned {
+			fmt.Fprintf(&b, "- ⚠️ alert room %s: cannot pin the board (%s); give opsroom the power to change pinned events\n",
+				code(string(p.RoomID)), escape(p.PinProblem))
+		}
 		fmt.Fprintf(&b, "\nDatabase: %s.\n", byteSize(ce.Meta.Store.Size()))
 		return outcome{Reply: b.String(), Result: store.ResultOK}
 	},

@@ -45,6 +45,9 @@ type Deps struct {
 	Observer Observer
 	// AlertsChanged, when set, is told that an alert has an edit to deliver (an acknowledgement).
 	AlertsChanged func()
+	// Changed, when set, is told that a mute or a maintenance window changed
+	// (the bot updates the boards and ends windows).
+	Changed func()
 
 	registry []*command // for !help
 	jobs     jobs
@@ -94,7 +97,7 @@ func registry() []*command {
 		cmdStatus, cmdOutdated, cmdLogs,
 		cmdRestart, cmdStop, cmdStart,
 		cmdCheck, cmdUpdate, cmdCancel, cmdRollback,
-		cmdAlerts, cmdAck, cmdMute, cmdUnmute, cmdWatch,
+		cmdAlerts, cmdAck, cmdMute, cmdUnmute, cmdMaintenance, cmdWatch,
 		cmdHistory, cmdReload,
 		cmdConfirm, cmdDeny,
 	}
@@ -224,6 +227,9 @@ func (c *command) usage() string {
 }
 
 func (c *command) checkArgCount(args []string) error {
+	if strings.Contains(c.Args, "...") {
+		return nil // it takes any number of words: it checks them itself
+	}
 	minArgs, maxArgs := 0, 0
 	for _, a := range strings.Fields(c.Args) {
 		maxArgs++

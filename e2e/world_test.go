@@ -409,12 +409,13 @@ func (w *world) alerts(t testing.TB) []string {
 	return out
 }
 
-// alertEvents returns the bot's messages that answer no one, oldest first.
+// alertEvents returns the bot's messages that answer no one, oldest first;
+// not the room's board, which is no alert.
 func (w *world) alertEvents(t testing.TB) []*event.Event {
 	t.Helper()
 	var out []*event.Event
 	for _, evt := range w.botMessages(t) {
-		if evt.Content.AsMessage().RelatesTo == nil {
+		if evt.Content.AsMessage().RelatesTo == nil && evt.Content.Raw["org.opsroom.board"] != true {
 			out = append(out, evt)
 		}
 	}

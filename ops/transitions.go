@@ -290,3 +290,14 @@ func (ht *hostTracker) observe(problem HostProblem, now time.Time, r Rules) Aler
 	ht.rem = Remembered{State: string(problem), Alerted: true, Since: ht.firstFailed}
 	return hostAlerts[problem]
 }
+
+// IsAlertKind says whether kind is one of the watcher's alert kinds (not a
+// notice of opsroom's own).
+func IsAlertKind(kind string) bool {
+	switch AlertKind(kind) {
+	case AlertExited, AlertNotDeployed, AlertUnhealthy, AlertCrashLoop, AlertUnreachable, AlertEngineDown,
+		AlertRecovered, AlertFlapping, AlertFlapEnded:
+		return true
+	}
+	return false
+}

@@ -219,3 +219,27 @@ func (s *Store) RecordReminder(ctx context.Context, alert *Alert, from, to int, 
 	}
 	return recorded, nil
 }
+
+// openAcksQuery lists who took each open alert, newest last, by subject.
+const openAcksQuery = `SELECT subject, acked_by FROM alerts WHERE acked_by <> '' AND resolved_ms = 0 AND about_id = 0 ORDER BY id`
+
+// OpenAcknowledgements says, by subject (a service or a host), who took its open alert.
+func (s *Store) OpenAcknowledgements(ctx context.Context) (map[string]id.UserID, error) {
+	acks, err := dbutil.RowIterAsMap(queryHelper[*openAck](s).QueryManyIter(ctx, openAcksQuery),
+		func(a *openAck) (string, id.UserID) { return a.subject, a.by })
+	if err != nil {
+		return nil, fmt.Errorf("reading acknowledgements: %w", err)
+	}
+	return acks, nil
+}
+
+// openAck is a row of openAcksQuery.
+type openAck struct {
+	subject string
+	by      id.UserID
+}
+
+// Scan implements dbutil.DataStruct.
+func (a *openAck) Scan(row dbutil.Scannable) (*openAck, error) {
+	return dbutil.ValueOrErr(a, row.Scan(&a.subject, &a.by))
+}

@@ -34,6 +34,9 @@ func TestAnAlertIsTakenOnceAndResolvedOnce(t *testing.T) {
 	if open, err := s.Remindable(ctx); err != nil || len(open) != 0 {
 		t.Errorf("Remindable after the ack = %d alerts, %v; want none", len(open), err)
 	}
+	if acks, err := s.OpenAcknowledgements(ctx); err != nil || len(acks) != 1 || acks["web"] != "@eve:example.org" {
+		t.Errorf("OpenAcknowledgements = %v, %v; want web taken by eve (for the board)", acks, err)
+	}
 	edit, err := s.NextDelivery(ctx, room)
 	if err != nil || edit.Alert.ID != alert.ID {
 		t.Fatalf("the queue starts with %+v, %v; want the alert", edit, err)
@@ -55,6 +58,9 @@ func TestAnAlertIsTakenOnceAndResolvedOnce(t *testing.T) {
 	}
 	if fixed.ID == 0 || fixed.AboutID != alert.ID {
 		t.Fatalf("the resolution = %+v; want it recorded about the alert", fixed)
+	}
+	if acks, err := s.OpenAcknowledgements(ctx); err != nil || len(acks) != 0 {
+		t.Errorf("OpenAcknowledgements after the resolution = %v, %v; want none", acks, err)
 	}
 	twice := &Alert{Subject: "web", Kind: KindResolved, Message: "again", EditOnly: true}
 	if err := s.RecordTransition(ctx, up, twice, nil); err != nil || twice.ID != 0 {

@@ -30,6 +30,8 @@ type Config struct {
 	// HTTP and Heartbeat are how opsroom itself is watched (internal/monitor).
 	HTTP      monitor.HTTP      `yaml:"http"`
 	Heartbeat monitor.Heartbeat `yaml:"heartbeat"`
+	// Maintenance are the scheduled maintenance windows.
+	Maintenance []bot.MaintenanceWindow `yaml:"maintenance"`
 }
 
 // LogConfig is the `log:` section.
@@ -113,6 +115,14 @@ func (c *Config) validate() (errs, warnings []error) {
 	}
 	e, w = c.Access.Validate(c.Fleet.Services)
 	errs, warnings = append(errs, e...), append(warnings, w...)
+	services, hosts := map[string]bool{}, map[string]bool{}
+	for name := range c.Fleet.Services {
+		services[name] = true
+	}
+	for name := range c.Fleet.Hosts {
+		hosts[name] = true
+	}
+	errs = append(errs, bot.ValidateMaintenance(c.Maintenance, services, hosts)...)
 	e, w = c.HTTP.Validate()
 	errs, warnings = append(errs, e...), append(warnings, w...)
 	e, w = c.Heartbeat.Validate()

@@ -120,7 +120,7 @@ func serve(ctx context.Context, cfg *Config, path string, started time.Time) err
 		Reload: reload.reload}
 	mon := newMonitor(cfg, st, fleet, deps)
 	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps, Started: started, Observer: mon,
-		Digest: cfg.Fleet.Drift, Alerts: &cfg.Alerts})
+		Digest: cfg.Fleet.Drift, Alerts: &cfg.Alerts, Maintenance: cfg.Maintenance})
 	if err != nil {
 		return err
 	}
