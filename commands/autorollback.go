@@ -94,8 +94,10 @@ func (p *progress) renderRolledBack(update, back *leg, target string, at time.Ti
 	fmt.Fprintf(&b, "%s Update of **%s** on %s: %s %s within %s of its verification; %s (started by %s, took %s)\n\n",
 		icon, escape(p.service), code(p.host), version(update), escape(update.verify.Failure), clock(update.verify.Took),
 		how, p.who, clock(at.Sub(p.started)))
-	p.writeStages(&b)
+	p.writePhase(&b, "")
 	writeEvidence(&b, update.verify, at)
+	fmt.Fprintf(&b, "\n%s:\n\n", p.phase)
+	p.writePhase(&b, p.phase)
 	switch {
 	case back.by != "" || back.err != nil:
 		fmt.Fprintf(&b, "\nThe rollback stopped at %s: %s\n", p.label(p.current), escape(p.failureTextLocked(back.err)))

@@ -196,13 +196,19 @@ func (p *progress) render(now time.Time) string {
 }
 
 func (p *progress) writeStages(b *strings.Builder) {
-	phase := ""
+	p.writePhase(b, "")
+	if p.phase != "" {
+		fmt.Fprintf(b, "\n%s:\n\n", p.phase)
+		p.writePhase(b, p.phase)
+	}
+}
+
+// writePhase lists the stages of one phase ("" for the run's own).
+func (p *progress) writePhase(b *strings.Builder, phase string) {
 	for _, s := range p.stages {
-		if s.phase != phase {
-			phase = s.phase
-			fmt.Fprintf(b, "\n%s:\n\n", phase)
+		if s.phase == phase {
+			fmt.Fprintf(b, "- %s %s — %s\n", s.mark, s.stage, escape(s.summary))
 		}
-		fmt.Fprintf(b, "- %s %s — %s\n", s.mark, s.stage, escape(s.summary))
 	}
 }
 

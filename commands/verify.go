@@ -117,11 +117,12 @@ func (d *deployment) renderLeg(l *leg, at time.Time) string {
 	case l.unverified():
 		return p.renderUnverified(l, at, fmt.Sprintf("It stays deployed (update_on_failure: nothing); roll it back with `!rollback %s`.", d.svc.Name))
 	}
-	md := p.renderSuccess(l.res, at)
-	if l.verify != nil {
-		md += p.verifiedLine(l.verify)
+	if l.verify == nil {
+		return p.renderSuccess(l.res, at)
 	}
-	return md
+	res := *l.res
+	res.Status = l.verify.Status // "Now:" is the verification's last probe
+	return p.renderSuccess(&res, at) + p.verifiedLine(l.verify)
 }
 
 // Verifying shows the countdown on the verify line.
