@@ -66,6 +66,12 @@ func needsConfirmation(ce *Event, c *command, args []string) (*ops.ServiceConfig
 // The wait is registered before the prompt is sent, so that a ✅ clicked the
 // instant the prompt shows finds it.
 func askConfirmation(ce *Event, c *command, svc *ops.ServiceConfig) outcome {
+	return askConfirmationOf(ce, c, svc, "", "")
+}
+
+// askConfirmationOf is askConfirmation with a question of its own before the
+// instructions ("" for none), the prompt a reply to replyTo ("" for the command).
+func askConfirmationOf(ce *Event, c *command, svc *ops.ServiceConfig, question string, replyTo id.EventID) outcome {
 	d := ce.Meta
 	timeout := d.Access.ConfirmTimeout.Duration
 	if timeout <= 0 {
@@ -91,8 +97,14 @@ func askConfirmation(ce *Event, c *command, svc *ops.ServiceConfig) outcome {
 	}
 	md := fmt.Sprintf("⚠️ React ✅ within %s to confirm the %s, or ❌ to cancel. Needs %s; typing `!confirm %d` or `!deny %d` works too.",
 		ago(timeout), w.what(), who, w.n, w.n)
+	if question != "" {
+		md = fmt.Sprintf("⚠️ %s React ✅ within %s to run the %s, or ❌ to leave it as it is. Needs %s; typing `!confirm %d` or `!deny %d` works too.",
+			question, ago(timeout), w.what(), who, w.n, w.n)
+	}
 	content := Render(md)
-	if ce.Event.Type == event.EventReaction {
+	if replyTo != "" {
+		content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(replyTo)
+	} else if ce.Event.Type == event.EventReaction {
 		relate(ce, &content) // a ✅ on a digest entry: the prompt answers the entry
 	} else {
 		content.SetReply(ce.Event)

@@ -30,7 +30,11 @@ type progress struct {
 	timeout time.Duration // the service's update_timeout
 	recipe  *ops.Recipe   // what runs; nil stands for the git and compose recipe
 
-	stages  []stageLine
+	stages []stageLine
+	// phase is "" for the run's own stages, or the title of the rollback
+	// that follows a failed verification ("Rolling back to `3f2a1c0`"),
+	// under which that rollback's stages are listed.
+	phase   string
 	current ops.UpdateStage
 	tail    []string // last lines of the running stage's output
 	partial string   // an unfinished last line
@@ -42,6 +46,7 @@ type progress struct {
 }
 
 type stageLine struct {
+	phase   string
 	stage   ops.UpdateStage
 	mark    string // ⬜ (not started) ⏳ ✅ ❌
 	summary string
@@ -57,14 +62,15 @@ func (p *progress) plan(r *ops.Recipe) {
 	defer p.mu.Unlock()
 	p.recipe = r
 	for _, st := range r.Stages() {
-		p.stages = append(p.stages, stageLine{stage: st.Name, mark: planned, summary: st.Command})
+		p.stages = append(p.stages, stageLine{phase: p.phase, stage: st.Name, mark: planned, summary: st.Command})
 	}
 }
 
-// line is the stage's line, or nil; stage names are unique within a recipe.
+// line is the stage's line in the current phase, or nil; stage names are
+// unique within a recipe.
 func (p *progress) line(stage ops.UpdateStage) *stageLine {
 	for i := range p.stages {
-		if p.stages[i].stage == stage {
+		if p.stages[i].stage == stage && p.stages[i].phase == p.phase {
 			return &p.stages[i]
 		}
 	}
@@ -86,7 +92,7 @@ func (p *progress) StageStarted(stage ops.UpdateStage, command string) {
 	if l := p.line(stage); l != nil {
 		l.mark, l.summary = "⏳", command
 	} else {
-		p.stages = append(p.stages, stageLine{stage: stage, mark: "⏳", summary: command})
+		p.stages = append(p.stages, stageLine{phase: p.phase, stage: stage, mark: "⏳", summary: command})
 	}
 	fmt.Fprintf(&p.full, "$ %s\n", command)
 	p.dirty = true
@@ -166,6 +172,15 @@ func (p *progress) fullOutput() (string, int) {
 	return p.full.String(), p.cut
 }
 
+// dropOutput forgets the output posted so far, so that the thread under the
+// message gets only what a rollback that follows prints.
+func (p *progress) dropOutput() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.full.Reset()
+	p.cut = 0
+}
+
 // render draws the running update: header, a line per stage (those to come
 // too), the output tail.
 func (p *progress) render(now time.Time) string {
@@ -181,8 +196,19 @@ func (p *progress) render(now time.Time) string {
 }
 
 func (p *progress) writeStages(b *strings.Builder) {
+	p.writePhase(b, "")
+	if p.phase != "" {
+		fmt.Fprintf(b, "\n%s:\n\n", p.phase)
+		p.writePhase(b, p.phase)
+	}
+}
+
+// writePhase lists the stages of one phase ("" for the run's own).
+func (p *progress) writePhase(b *strings.Builder, phase string) {
 	for _, s := range p.stages {
-		fmt.Fprintf(b, "- %s %s — %s\n", s.mark, s.stage, escape(s.summary))
+		if s.phase == phase {
+			fmt.Fprintf(b, "- %s %s — %s\n", s.mark, s.stage, escape(s.summary))
+		}
 	}
 }
 

@@ -102,7 +102,9 @@ var cmdRollback = &command{
 }
 
 // deploy runs the recipe of an update or a rollback and shows it as one
-// message that it keeps editing.
+// message that it keeps editing; with the service's update_verify, it then
+// watches the service, and an update that fails that watch does what its
+// update_on_failure says (see afterFailedVerify).
 func deploy(ce *Event, svc *ops.ServiceConfig, kind store.RunKind, r *ops.Recipe) outcome {
 	ctx, jb, release, busy := claim(ce, svc, string(kind))
 	if busy != nil {
@@ -135,43 +137,35 @@ func deploy(ce *Event, svc *ops.ServiceConfig, kind store.RunKind, r *ops.Recipe
 		log.Err(err).Msg("Failed to record the progress message")
 	}
 
-	stopEdits := keepEditing(ce, msgID, p, run, ce.Meta.editInterval())
-	res, err := ce.Meta.Fleet.Deploy(ctx, r, p)
-	stopEdits()
-
-	o := outcome{Service: svc.Name, Result: store.ResultOK}
-	run.OldCommit, run.NewCommit = p.commits()
+	d := &deployment{ce: ce, ctx: ctx, jb: jb, svc: svc, p: p, msgID: msgID}
+	l := d.runLeg(run, r)
 	var final string
-	if err == nil {
-		run.Result, run.NewCommit = store.UpdateSucceeded, res.NewCommit
-		final = p.renderSuccess(res, time.Now())
-	} else if by := ce.Meta.jobs.canceller(jb); by != "" {
-		run.Stage = string(p.failStage())
-		run.Result, run.Error = store.UpdateCancelled, "cancelled by "+string(by)
-		o.Result, o.Detail = store.ResultFailed, run.Error
-		now := ce.Meta.Fleet.Status(context.WithoutCancel(ce.Ctx), svc.Name)
-		final = p.renderCancelled(by, now, time.Now())
-	} else {
-		run.Stage = string(p.failStage())
-		run.Result, run.Error = store.UpdateFailed, p.failureText(err)
-		o.Result, o.Detail = store.ResultFailed, run.Error
-		var cmdErr *ops.CommandError
-		if errors.As(err, &cmdErr) {
-			exitCode := cmdErr.ExitCode
-			o.ExitCode = &exitCode
-		}
-		now := ce.Meta.Fleet.Status(context.WithoutCancel(ce.Ctx), svc.Name)
-		final = p.renderFailure(err, now, time.Now())
+	var ask *rollbackOffer
+	switch {
+	case l.unverified() && kind == store.RunUpdate && svc.UpdateOnFailure != ops.OnFailureNothing:
+		final, ask = d.afterFailedVerify(l)
+	default:
+		final = d.renderLeg(l, time.Now())
 	}
-	if err := sendEdit(ce, msgID, final); err != nil {
-		log.Err(err).Msg("Failed to show the update's result")
-		o.Result, o.Detail = store.ResultFailed, strings.TrimPrefix(o.Detail+"; the result could not be shown: "+refusal(err), "; ")
-	}
-	postFullOutput(ce, msgID, p)
-	if err := ce.Meta.Store.Updates().Finish(context.WithoutCancel(ce.Ctx), run); err != nil {
-		log.Err(err).Msg("Failed to record the end of the update")
+	o := l.outcome(svc.Name)
+	d.show(final, &o)
+	if ask != nil {
+		// The prompt's ✅ claims the service for the rollback: let go of it first.
+		release()
+		d.offerRollback(ask)
 	}
 	return o
+}
+
+// show edits the progress message to its final form and posts the full
+// output under it; o says so if the message could not be edited.
+func (d *deployment) show(final string, o *outcome) {
+	if err := sendEdit(d.ce, d.msgID, final); err != nil {
+		zerolog.Ctx(d.ce.Ctx).Err(err).Msg("Failed to show the update's result")
+		o.Result, o.Detail = store.ResultFailed, strings.TrimPrefix(o.Detail+"; the result could not be shown: "+refusal(err), "; ")
+	}
+	postFullOutput(d.ce, d.msgID, d.p)
+	d.p.dropOutput()
 }
 
 // keepEditing edits the progress message when something changed, at most once

@@ -99,7 +99,12 @@ type ServiceConfig struct {
 	GitRemote      string          `yaml:"git_remote"`
 	GitBranch      string          `yaml:"git_branch"`
 	UpdateTimeout  config.Duration `yaml:"update_timeout" check:"positive"`
-	Mention        []string        `yaml:"mention"` // Matrix users its alerts mention
+	// UpdateVerify, when set, is how long !update and !rollback watch the
+	// service after its last stage (see Fleet.Verify); UpdateOnFailure is what
+	// an update does when the service fails that watch.
+	UpdateVerify    config.Duration `yaml:"update_verify" check:"positive"`
+	UpdateOnFailure OnFailure       `yaml:"update_on_failure"`
+	Mention         []string        `yaml:"mention"` // Matrix users its alerts mention
 	// Operators, when set, are the only Matrix users (IDs or patterns) who may
 	// change this service, in place of the global operators.
 	Operators []string `yaml:"operators"`
@@ -282,6 +287,7 @@ func (c *Config) validateService(name string, objects map[string]string, p *prob
 		p.errs = append(p.errs, s.Health.validate(key)...)
 	}
 	p.errs = append(p.errs, s.validateSteps(key)...)
+	p.errs = append(p.errs, s.validateVerify(key)...)
 }
 
 // validateStreamSessions checks that each host with an event stream leaves a

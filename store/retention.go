@@ -26,7 +26,7 @@ const (
 		DELETE FROM update_runs WHERE result <> 'running' AND COALESCE(ended_ms, started_ms) < $1
 		AND id NOT IN (
 			SELECT MAX(id) FROM update_runs
-			WHERE kind = 'update' AND result = 'succeeded' AND old_commit <> '' AND old_commit <> new_commit
+			WHERE kind = 'update' AND result IN ('succeeded', 'unverified') AND old_commit <> '' AND old_commit <> new_commit
 			GROUP BY service)`
 	pruneConfirmationsQuery = `DELETE FROM confirmations WHERE state <> 'waiting' AND asked_ms < $1`
 )

@@ -21,6 +21,9 @@ const (
 	UpdateFailed      UpdateResult = "failed"
 	UpdateCancelled   UpdateResult = "cancelled"
 	UpdateInterrupted UpdateResult = "interrupted" // opsroom stopped while it ran
+	// UpdateUnverified is a run whose stages all succeeded but whose service
+	// then failed its verification (update_verify): it is deployed all the same.
+	UpdateUnverified UpdateResult = "unverified"
 )
 
 // RunKind says what a run deploys: the tracked branch's tip, or an earlier commit.
@@ -61,7 +64,7 @@ const (
 	runningUpdatesQuery = `SELECT ` + updateColumns + ` FROM update_runs WHERE result='running' ORDER BY id`
 	lastUpdateQuery     = `
 		SELECT ` + updateColumns + ` FROM update_runs
-		WHERE service=$1 AND kind=$2 AND result='succeeded' AND old_commit<>'' AND old_commit<>new_commit
+		WHERE service=$1 AND kind=$2 AND result IN ('succeeded', 'unverified') AND old_commit<>'' AND old_commit<>new_commit
 		ORDER BY id DESC LIMIT 1`
 )
 
@@ -115,7 +118,8 @@ func (uq UpdateQuery) Running(ctx context.Context) ([]*UpdateRun, error) {
 }
 
 // LastSuccessfulUpdate returns the service's latest successful update that
-// changed its commit, or nil: its OldCommit is where a rollback goes. Rollbacks
+// changed its commit, or nil: its OldCommit is where a rollback goes. An
+// update that failed its verification counts: it is deployed. Rollbacks
 // are not counted, so that a second rollback goes to the same commit instead
 // of back to where the first one left; nor are updates that found nothing new,
 // which would leave a rollback nowhere to go.
