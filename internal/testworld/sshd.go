@@ -132,6 +132,13 @@ func childPIDs(pid int) []int {
 	return out
 }
 
+// Sessions counts the sessions that ran a command since the sshd started:
+// the "Starting session: command" lines its LogLevel VERBOSE writes, one per
+// remote exec, whichever connection it came on.
+func (s *SSHD) Sessions() int {
+	return strings.Count(s.proc.log(), "Starting session: command ")
+}
+
 // WrongKnownHosts returns a known_hosts file that pins a different key for this address.
 func (s *SSHD) WrongKnownHosts(t testing.TB) string {
 	t.Helper()
