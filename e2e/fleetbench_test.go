@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,6 +99,8 @@ func BenchmarkFleet(b *testing.B) {
 func benchFleet(b *testing.B, shape fleetShape) {
 	load := loadAverage()
 	w := newWorld(b)
+	// Every "host" is this one sshd: all of them dial it at once at start.
+	w.sshd = testworld.StartSSHDWith(b, testworld.SSHDOptions{MaxStartups: strconv.Itoa(2*shape.hosts + 10)})
 	// flap_changes: each kill and start is its own alert, never held back as flapping.
 	w.watch = map[string]any{"flap_changes": 1000}
 	listen := w.withHTTP(b)
@@ -189,14 +192,17 @@ func benchFleet(b *testing.B, shape fleetShape) {
 
 	const kills = 10
 	var killed []time.Duration
+	var killedAt []string // for reading opsroom's log (OPSROOM_FLEET_LOG)
 	for range kills {
 		t0 := time.Now()
+		killedAt = append(killedAt, t0.Format("15:04:05.000"))
 		testworld.Docker(b, "kill", victim.Name)
 		room.waitFor(b, "exited with code")
 		killed = append(killed, time.Since(t0))
 		testworld.Docker(b, "start", victim.Name)
 		room.waitFor(b, "recovered")
 	}
+	killTimes := slices.Clone(killed)
 
 	// Idle: two intervals from just after a whole cycle of probes.
 	interval := 30 * time.Second
@@ -249,8 +255,15 @@ func benchFleet(b *testing.B, shape fleetShape) {
 		shape.hosts*shape.perHost, shape.hosts, fleetLatency, victimService, load, idleLoad, loadAverage())
 	b.Logf("!status all ms: %s; floor ms: %s", millis(statusAll), millis(floorAll))
 	b.Logf("!status %s ms: %s; one exec ms: %s", oneName, millis(oneService), millis(oneExec))
-	b.Logf("kill → alert ms: %s", millis(killed))
+	b.Logf("kill → alert ms: %s (killed at %s)", millis(killTimes), strings.Join(killedAt, " "))
 	b.Logf("idle %s: %d sessions for %v probes; rss MB %v", idle.Round(time.Second), sessions1-sessions0, probes1-probes0, rss)
+	if dir := os.Getenv("OPSROOM_FLEET_LOG"); dir != "" {
+		path := filepath.Join(dir, fmt.Sprintf("opsroom-%d.log", shape.hosts*shape.perHost))
+		if err := os.WriteFile(path, []byte(o.log()), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("opsroom's log: %s", path)
+	}
 }
 
 // ask sends a command and waits for its reply on the /sync it follows,
