@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,8 +85,14 @@ const fleetRounds = 7
 //     two intervals; 1 is the design;
 //   - rss-MB (the most over those two intervals), cpu-percent-idle (of one
 //     core, over them), goroutines (at their end): opsroom's, idle-watching;
-//   - first-probe-ms: from starting opsroom to every host probed once, and
-//     ready-ms to it listening for commands.
+//   - first-probe-ms: from starting opsroom to every host probed once (the
+//     connections dialled, beside the start-up preflight), ready-ms to it
+//     listening for commands; floor-cold-ms: the floor's first round, which
+//     dials every host.
+//
+// OPSROOM_FLEET_LOG names a directory for opsroom's log, and with
+// OPSROOM_TEST_PPROF=1 (a pprof build of opsroom) its CPU profile over the
+// timed commands and its heap profile at the end.
 func BenchmarkFleet(b *testing.B) {
 	for _, shape := range fleetShapes(b) {
 		b.Run(strconv.Itoa(shape.hosts*shape.perHost), func(b *testing.B) {
@@ -131,7 +139,18 @@ func benchFleet(b *testing.B, shape fleetShape) {
 	}
 	victimService := fmt.Sprintf("h1-app%d", shape.perHost)
 
+	logDir := os.Getenv("OPSROOM_FLEET_LOG")
+	var pprofAddr string
+	if os.Getenv("OPSROOM_TEST_PPROF") != "" {
+		if logDir == "" {
+			b.Fatal("OPSROOM_TEST_PPROF: set OPSROOM_FLEET_LOG to the directory the profiles go to")
+		}
+		pprofAddr = fmt.Sprintf("127.0.0.1:%d", testworld.FreePort(b))
+		b.Setenv("OPSROOM_PPROF", pprofAddr)
+	}
+	size := shape.hosts * shape.perHost
 	w.writeConfig(b, hosts, services)
+	testworld.GoBinary(b, "./cmd/opsroom") // built before the clock starts
 	start := time.Now()
 	o := w.launch(b)
 	pid := o.cmd.Process.Pid
@@ -167,16 +186,23 @@ func benchFleet(b *testing.B, shape fleetShape) {
 	floor := newFloorFleet(b, hosts, services)
 	room := &roomReader{cli: w.alice, w: w}
 	room.since = room.next(b, "", time.Second, nil)
-	floor.all(b, byHost) // the floor's connections open, as opsroom's are
+	// The floor's connections open, as opsroom's are: its first round dials every host.
+	floorCold := floor.all(b, byHost)
 
+	cpuProfile := make(chan error, 1)
+	if pprofAddr != "" { // over the timed commands
+		go func() {
+			cpuProfile <- fetchProfile(pprofAddr, "profile?seconds=15", filepath.Join(logDir, fmt.Sprintf("cpu-%d.pprof", size)))
+		}()
+	}
 	var statusAll, floorAll, oneService, oneExec []time.Duration
 	var replyBytes int
 	for range fleetRounds {
 		took, reply := room.ask(b, "!status all")
 		statusAll = append(statusAll, took)
 		replyBytes = len(reply.Content.VeryRaw)
-		if body := reply.Content.AsMessage().Body; !strings.Contains(body, fmt.Sprintf("%d running", shape.hosts*shape.perHost)) {
-			b.Fatalf("!status all does not say all %d are running:\n%s", shape.hosts*shape.perHost, body)
+		if body := reply.Content.AsMessage().Body; !strings.Contains(body, fmt.Sprintf("%d running", size)) {
+			b.Fatalf("!status all does not say all %d are running:\n%s", size, body)
 		}
 		floorAll = append(floorAll, floor.all(b, byHost))
 	}
@@ -189,6 +215,11 @@ func benchFleet(b *testing.B, shape fleetShape) {
 		oneExec = append(oneExec, floor.one(b, one, byHost[one][0]))
 	}
 	floor.close()
+	if pprofAddr != "" {
+		if err := <-cpuProfile; err != nil {
+			b.Fatal(err)
+		}
+	}
 
 	const kills = 10
 	var killed []time.Duration
@@ -250,20 +281,43 @@ func benchFleet(b *testing.B, shape fleetShape) {
 	b.ReportMetric(metricValue(m, "go_goroutines", map[string]string{}), "goroutines")
 	b.ReportMetric(float64(firstProbeTook.Microseconds())/1000, "first-probe-ms")
 	b.ReportMetric(float64(readyTook.Microseconds())/1000, "ready-ms")
+	b.ReportMetric(float64(floorCold.Microseconds())/1000, "floor-cold-ms")
 	b.ReportMetric(0, "ns/op") // the wall time of the whole run says nothing
 	b.Logf("%d services on %d hosts (%s each way), victim %s; load average at start %s, while idle %s, at end %s",
-		shape.hosts*shape.perHost, shape.hosts, fleetLatency, victimService, load, idleLoad, loadAverage())
+		size, shape.hosts, fleetLatency, victimService, load, idleLoad, loadAverage())
 	b.Logf("!status all ms: %s; floor ms: %s", millis(statusAll), millis(floorAll))
 	b.Logf("!status %s ms: %s; one exec ms: %s", oneName, millis(oneService), millis(oneExec))
 	b.Logf("kill → alert ms: %s (killed at %s)", millis(killTimes), strings.Join(killedAt, " "))
 	b.Logf("idle %s: %d sessions for %v probes; rss MB %v", idle.Round(time.Second), sessions1-sessions0, probes1-probes0, rss)
-	if dir := os.Getenv("OPSROOM_FLEET_LOG"); dir != "" {
-		path := filepath.Join(dir, fmt.Sprintf("opsroom-%d.log", shape.hosts*shape.perHost))
+	if pprofAddr != "" {
+		if err := fetchProfile(pprofAddr, "heap?gc=1", filepath.Join(logDir, fmt.Sprintf("heap-%d.pprof", size))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if logDir != "" {
+		path := filepath.Join(logDir, fmt.Sprintf("opsroom-%d.log", size))
 		if err := os.WriteFile(path, []byte(o.log()), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		b.Logf("opsroom's log: %s", path)
+		b.Logf("opsroom's log (and profiles, with OPSROOM_TEST_PPROF) in %s", logDir)
 	}
+}
+
+// fetchProfile saves one of opsroom's Go profiles (a pprof build) into path.
+func fetchProfile(addr, which, path string) error {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/" + which)
+	if err != nil {
+		return fmt.Errorf("opsroom's %s profile: %w", which, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", resp.Status, data)
+	}
+	if err != nil {
+		return fmt.Errorf("opsroom's %s profile: %w", which, err)
+	}
+	return os.WriteFile(path, data, 0o644)
 }
 
 // ask sends a command and waits for its reply on the /sync it follows,
