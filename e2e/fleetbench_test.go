@@ -257,6 +257,7 @@ func benchFleet(b *testing.B, shape fleetShape) {
 	m := scrapeMetrics(b, listen)
 	sessions1, probes1, cpu1, idle := w.sshd.Sessions(), sumMetric(m, "opsroom_probe_duration_seconds"), procCPU(b, pid), time.Since(t0)
 	rss = append(rss, procRSSMB(b, pid))
+	anon, file := procStatusMB(b, pid, "RssAnon"), procStatusMB(b, pid, "RssFile")
 	if probes1 == probes0 {
 		b.Fatalf("no probe in %s of idle watching", idle)
 	}
@@ -277,6 +278,9 @@ func benchFleet(b *testing.B, shape fleetShape) {
 	b.ReportMetric(float64(killed[len(killed)-1].Microseconds())/1000, "kill-alert-max-ms")
 	b.ReportMetric(float64(sessions1-sessions0)/(probes1-probes0), "execs-per-host-cycle")
 	b.ReportMetric(slices.Max(rss), "rss-MB")
+	b.ReportMetric(anon, "rss-anon-MB")
+	b.ReportMetric(file, "rss-file-MB")
+	b.ReportMetric(metricValue(m, "go_memstats_heap_inuse_bytes", map[string]string{})/(1<<20), "heap-inuse-MB")
 	b.ReportMetric(100*(cpu1-cpu0).Seconds()/idle.Seconds(), "cpu-percent-idle")
 	b.ReportMetric(metricValue(m, "go_goroutines", map[string]string{}), "goroutines")
 	b.ReportMetric(float64(firstProbeTook.Microseconds())/1000, "first-probe-ms")
@@ -290,8 +294,10 @@ func benchFleet(b *testing.B, shape fleetShape) {
 	b.Logf("kill → alert ms: %s (killed at %s)", millis(killTimes), strings.Join(killedAt, " "))
 	b.Logf("idle %s: %d sessions for %v probes; rss MB %v", idle.Round(time.Second), sessions1-sessions0, probes1-probes0, rss)
 	if pprofAddr != "" {
-		if err := fetchProfile(pprofAddr, "heap?gc=1", filepath.Join(logDir, fmt.Sprintf("heap-%d.pprof", size))); err != nil {
-			b.Fatal(err)
+		for name, which := range map[string]string{"heap": "heap?gc=1", "goroutines": "goroutine?debug=1"} {
+			if err := fetchProfile(pprofAddr, which, filepath.Join(logDir, fmt.Sprintf("%s-%d.pprof", name, size))); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	if logDir != "" {
