@@ -233,20 +233,27 @@ func BenchmarkWatchMemory(b *testing.B) {
 // procRSSMB is the process's resident memory in MB (VmRSS in /proc).
 func procRSSMB(t testing.TB, pid int) float64 {
 	t.Helper()
+	return procStatusMB(t, pid, "VmRSS")
+}
+
+// procStatusMB is one of the memory fields of /proc/PID/status, in MB:
+// VmRSS, and its parts RssAnon (heap, stacks) and RssFile (the binary's pages).
+func procStatusMB(t testing.TB, pid int, field string) float64 {
+	t.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatalf("reading opsroom's memory: %v", err)
 	}
 	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 			if err != nil {
-				t.Fatalf("VmRSS line %q: %v", line, err)
+				t.Fatalf("%s line %q: %v", field, line, err)
 			}
 			return kb / 1024
 		}
 	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
 }
 

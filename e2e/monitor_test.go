@@ -108,17 +108,26 @@ func TestHealthzFollowsTheHomeserver(t *testing.T) {
 
 func scrapeMetrics(t testing.TB, listen string) map[string]*dto.MetricFamily {
 	t.Helper()
+	families, err := tryScrape(listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return families
+}
+
+// tryScrape is scrapeMetrics for a listener that may not be up yet.
+func tryScrape(listen string) (map[string]*dto.MetricFamily, error) {
 	resp, err := http.Get("http://" + listen + "/metrics")
 	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
+		return nil, fmt.Errorf("GET /metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		t.Fatalf("parsing /metrics: %v", err)
+		return nil, fmt.Errorf("parsing /metrics: %w", err)
 	}
-	return families
+	return families, nil
 }
 
 // metricValue is the value of the metric with exactly these labels: a

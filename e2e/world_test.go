@@ -161,6 +161,8 @@ type opsroom struct {
 	stderr bytes.Buffer
 	ready  chan struct{}
 	exited chan struct{}
+	// readyAt is when opsroom said it listens for commands; read it once ready is closed.
+	readyAt time.Time
 }
 
 // writeConfig writes opsroom's config for hosts and services, where
@@ -280,7 +282,10 @@ func (o *opsroom) readLog(pipe interface{ Read([]byte) (int, error) }) {
 		o.stderr.WriteString(line + "\n")
 		o.mu.Unlock()
 		if strings.Contains(line, "Ready: listening for commands") {
-			once.Do(func() { close(o.ready) })
+			once.Do(func() {
+				o.readyAt = time.Now()
+				close(o.ready)
+			})
 		}
 	}
 	_ = o.cmd.Wait()

@@ -3,6 +3,7 @@ package ops
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -112,6 +113,13 @@ type eventLines struct {
 	ready   bool
 }
 
+// read passes one line on, if it is an event that can change what a probe sees.
+func (e *eventLines) read(line []byte) {
+	if object, relevant, died := e.parse(line); relevant {
+		e.onEvent(object, died)
+	}
+}
+
 func (e *eventLines) connected() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -140,9 +148,16 @@ func (e *eventLines) Write(p []byte) (int, error) {
 		if !e.ready || len(line) == 0 {
 			continue // what came before the ready line, or its newline
 		}
-		if object, relevant, died := e.parse(line); relevant {
-			e.onEvent(object, died)
-		}
+		e.read(line)
+	}
+	// The same holds for every event line: the envelope keeps its newline
+	// until the next event, which may come hours later. An event is a JSON
+	// object, and no proper start of one is valid JSON: a whole one is read
+	// now, and the newline that follows it is an empty line.
+	if e.ready && len(e.partial) > 0 && e.partial[0] == '{' && json.Valid(e.partial) {
+		line := e.partial
+		e.partial = nil
+		e.read(line)
 	}
 	if len(e.partial) > 64*1024 {
 		e.partial = nil // no event is this long: garbage, drop it

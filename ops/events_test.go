@@ -2,6 +2,7 @@ package ops
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,34 @@ func TestEventLinesAreReadyWithoutTheReadyLinesNewline(t *testing.T) {
 	_, _ = e.Write([]byte("opsroom-events-ready"))
 	if !ready {
 		t.Error("the ready line without its newline did not make the stream ready")
+	}
+}
+
+// So does each event line: the last event of a quiet stream (a container
+// that died) is read as it comes through the envelope, not when the next
+// event comes, which may be hours later.
+func TestEventLinesReadAnEventWithoutWaitingForTheNext(t *testing.T) {
+	var died []string
+	e := &eventLines{parse: dockerBackend{}.parseEvent, onEvent: func(object string, d bool) {
+		if d {
+			died = append(died, object)
+		}
+	}, onFirst: func() {}}
+	env := newEnvelope()
+	out := env.frame(e)
+	die := func(name string) string {
+		return `{"status":"die","id":"abc","Type":"container","Action":"die","Actor":{"Attributes":{"exitCode":"137","name":"` + name + `"}}}` + "\n"
+	}
+	_, _ = out.Write([]byte(env.begin + "\nopsroom-events-ready\n"))
+	_, _ = out.Write([]byte(die("web")))
+	if !slices.Equal(died, []string{"web"}) {
+		t.Fatalf("after web died: %q, want web at once", died)
+	}
+	_, _ = out.Write([]byte(die("db")[:20]))
+	_, _ = out.Write([]byte(die("db")[20:]))
+	_, _ = out.Write([]byte("\n" + env.end + " 0\n"))
+	if !slices.Equal(died, []string{"web", "db"}) {
+		t.Errorf("after db died and the stream ended: %q, want web and db, each once", died)
 	}
 }
 

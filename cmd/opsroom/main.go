@@ -147,6 +147,7 @@ func serve(ctx context.Context, cfg *Config, path string, started time.Time) err
 	g.Go(func() error { reload.onHangup(gctx); return nil })
 	g.Go(func() error { return b.Run(gctx) })
 	g.Go(func() error { return mon.Run(gctx) })
+	g.Go(func() error { return serveProfiles(gctx) })
 	if err := g.Wait(); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Stopped: a part of opsroom stopped for good; exiting for the service manager to restart opsroom")
 		return err

@@ -223,12 +223,17 @@ func GoBinary(t testing.TB, pkg string) string {
 			return
 		}
 		b.path = filepath.Join(dir, filepath.Base(pkg))
-		args, env := []string{"build", "-tags", "goolm"}, "CGO_ENABLED=0"
+		tags, env := "goolm", "CGO_ENABLED=0"
+		var args []string
 		if os.Getenv("OPSROOM_TEST_RACE") != "" && strings.HasSuffix(pkg, "cmd/opsroom") {
 			// opsroom with the race detector (which needs cgo); the test
 			// images stay static, for FROM scratch.
 			args, env = append(args, "-race"), "CGO_ENABLED=1"
 		}
+		if os.Getenv("OPSROOM_TEST_PPROF") != "" && strings.HasSuffix(pkg, "cmd/opsroom") {
+			tags += ",pprof" // opsroom serves Go's profiles on OPSROOM_PPROF
+		}
+		args = append([]string{"build", "-tags", tags}, args...)
 		cmd := exec.Command("go", append(args, "-o", b.path, pkg)...)
 		cmd.Dir = repoRoot()
 		cmd.Env = append(os.Environ(), env)

@@ -76,6 +76,17 @@ func (p *Proxy) Toxic(t testing.TB, name, kind string, attributes map[string]any
 		map[string]any{"name": name, "type": kind, "stream": "downstream", "toxicity": 1.0, "attributes": attributes})
 }
 
+// Latency delays the proxy's connections by d each way (a "latency" toxic on
+// both streams): a round trip then takes 2d more, as to a distant host.
+func (p *Proxy) Latency(t testing.TB, d time.Duration) {
+	t.Helper()
+	for _, stream := range []string{"upstream", "downstream"} {
+		p.tp.call(t, http.MethodPost, "/proxies/"+p.name+"/toxics",
+			map[string]any{"name": "latency-" + stream, "type": "latency", "stream": stream, "toxicity": 1.0,
+				"attributes": map[string]any{"latency": d.Milliseconds()}})
+	}
+}
+
 // RemoveToxic takes a toxic away again.
 func (p *Proxy) RemoveToxic(t testing.TB, name string) {
 	t.Helper()
