@@ -2,11 +2,12 @@ package commands
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -54,16 +55,22 @@ var cmdStatus = &command{
 			return *bad
 		}
 		var drift *ops.Drift
-		var wg sync.WaitGroup
+		drifted := make(chan ops.Drift, 1)
 		if ops.Tracks(svc) {
-			// The drift's commands run beside the probe's, not after them.
-			wg.Go(func() {
-				d := ce.Meta.Fleet.Drift(ce.Ctx, svc.Name)
-				drift = &d
-			})
+			// The drift's commands run beside the probe's, not after them; a
+			// slow fetch finishes on its own, for the next ask, while the
+			// answer goes out without it.
+			go func() { drifted <- ce.Meta.Fleet.Drift(context.WithoutCancel(ce.Ctx), svc.Name) }()
 		}
 		st := ce.Meta.Fleet.Status(ce.Ctx, svc.Name)
-		wg.Wait()
+		if ops.Tracks(svc) {
+			select {
+			case d := <-drifted:
+				drift = &d
+			case <-time.After(driftWait):
+				drift = &ops.Drift{Service: svc.Name, Err: errDriftSlow}
+			}
+		}
 		o := outcome{Reply: statusDetailWithDrift(st, drift, time.Now()), Service: svc.Name, Result: store.ResultOK}
 		if st.State == ops.StateUnreachable || st.State == ops.StateUnknown {
 			o.Result = store.ResultFailed
@@ -156,6 +163,12 @@ func absence(st ops.Status) string {
 	}
 	return "does not exist"
 }
+
+// driftWait is how long !status SERVICE waits for the drift after its probe:
+// a fetch from a slow remote must not hold up the answer.
+const driftWait = 3 * time.Second
+
+var errDriftSlow = errors.New("the fetch of its tracked branch is still running; ask again shortly, or see !outdated")
 
 // statusListAll is the most services a fleet may have for !status to list
 // every one of them; a bigger fleet's running services are counted per host.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,6 +30,10 @@ type DriftConfig struct {
 	// interval after start (for a team that wants it more often, and for tests).
 	DigestEvery config.Duration `yaml:"digest_every" check:"positive"`
 }
+
+// errDeploying is why a drift was not fetched: an update or rollback of
+// its checkout runs, whose own fetch moves the same ref.
+var errDeploying = errors.New("an update or rollback of its checkout is running; counted against the last fetch")
 
 const (
 	defaultDriftInterval = time.Hour
@@ -106,9 +111,27 @@ func Tracks(s *ServiceConfig) bool {
 type driftCache struct {
 	mu      sync.Mutex
 	fetched map[string]time.Time
+	// deploying holds, by checkout (host and directory), a lock a deploy
+	// keeps for its whole run: the drift's fetch does not run beside the
+	// deploy's own, which would fail on git's ref locks.
+	deploying map[string]*sync.Mutex
 	// busy holds one lock per service, so that !status, !outdated and the
 	// digest asking at once make one fetch, not three racing for git's locks.
 	busy map[string]*sync.Mutex
+}
+
+// checkout is the lock of the service's checkout (see deploying).
+func (c *driftCache) checkout(s *ServiceConfig) *sync.Mutex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.deploying == nil {
+		c.deploying = map[string]*sync.Mutex{}
+	}
+	key := s.Host + "\x00" + path.Clean(s.Directory)
+	if c.deploying[key] == nil {
+		c.deploying[key] = &sync.Mutex{}
+	}
+	return c.deploying[key]
 }
 
 func (c *driftCache) lock(service string) func() {
@@ -164,7 +187,13 @@ func (f *Fleet) Drift(ctx context.Context, service string) Drift {
 	dir := Quote(s.Directory)
 	ref := "refs/remotes/" + d.Remote + "/" + d.Branch
 	d.FetchedAt = f.drift.lastFetch(s.Name)
-	if time.Since(d.FetchedAt) >= f.DriftInterval() {
+	deploy := f.drift.checkout(s)
+	switch {
+	case time.Since(d.FetchedAt) < f.DriftInterval():
+	case !deploy.TryLock():
+		d.FetchErr = errDeploying
+	default:
+		defer deploy.Unlock()
 		fetch := "git -C " + dir + " fetch --quiet --no-tags " + Quote(d.Remote) + " " + Quote("+refs/heads/"+d.Branch+":"+ref) + " 2>&1"
 		// The host's own command timeout, when shorter, holds too (0 there is the default).
 		res, err := f.run(ctx, s.Host, fetch, runOpts{timeout: min(driftFetchTimeout, f.hostOf(s).CommandTimeout.Duration)})

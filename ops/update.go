@@ -226,6 +226,12 @@ func (f *Fleet) Deploy(ctx context.Context, r *Recipe, obs UpdateObserver) (*Upd
 	s := r.service
 	ctx, cancel := context.WithTimeout(ctx, s.UpdateTimeout.Duration)
 	defer cancel()
+	if s.Directory != "" {
+		// A drift's fetch of the checkout waits for another day (see driftCache).
+		l := f.drift.checkout(s)
+		l.Lock()
+		defer l.Unlock()
+	}
 	u := &updater{f: f, r: r, obs: obs, ctx: ctx}
 	if r.ownSteps {
 		u.commits(u.head(), "")

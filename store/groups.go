@@ -15,10 +15,11 @@ import (
 var GroupProblemKinds = []string{"exited", "crash-loop", "unhealthy", "not-deployed"}
 
 const (
-	// The last posted problem alert on the host, if it came within the window.
+	// The last posted problem alert on the host, if it came within the window
+	// and is still open: a new problem never hides in a resolved message.
 	groupToJoinQuery = `
 		SELECT a.id, COALESCE(a.group_id, a.id) FROM alerts a
-		WHERE a.host = $1 AND a.time_ms >= $2 AND a.kind IN ('exited', 'crash-loop', 'unhealthy', 'not-deployed')
+		WHERE a.host = $1 AND a.time_ms >= $2 AND a.resolved_ms = 0 AND a.kind IN ('exited', 'crash-loop', 'unhealthy', 'not-deployed')
 			AND EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id)
 		ORDER BY a.id DESC LIMIT 1`
 	// The group of the last problem alert of the subject: a recovery's.
