@@ -23,7 +23,7 @@ go test -tags goolm -count=1 -timeout 40m "$@" ./...
 
 # The store's unit tests ran on both SQLite and PostgreSQL above; the
 # end-to-end tests ran on SQLite. A subset of them again on PostgreSQL (about
-# two minutes): foundation, update, watcher and encryption.
+# a minute): foundation, update, watcher and encryption.
 postgres_e2e='^(TestStatusFollowsTheContainerThroughStopRemoveAndStart|TestRestartRestartsTheContainer|TestSenderNotAllowedIsRefusedAndNothingRuns|TestRestartOfOpsroomDoesNotReplayCommands'
 postgres_e2e+='|TestUpdateDeploysTheNewCommitInOneLiveMessage|TestOneJobPerServiceAndInterruptedUpdatesAreSaidSo'
 postgres_e2e+='|TestKillAlertsOnceAndRecoveryOnce|TestAlertsAreNeitherRepeatedNorLostAcrossARestartOfOpsroom'
