@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"testing"
 
@@ -153,10 +152,7 @@ func crossSigning(t *testing.T, cli *mautrix.Client, password string) string {
 // botDevice is the device opsroom logged in as, from its database.
 func botDevice(t *testing.T, dbPath string) id.DeviceID {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openDatabase(t, dbPath)
 	defer db.Close()
 	var device id.DeviceID
 	if err := db.QueryRow(`SELECT device_id FROM matrix_session`).Scan(&device); err != nil {

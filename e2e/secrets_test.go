@@ -183,6 +183,7 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 	// The same with an access token, as a new device in a new database.
 	token := w.hs.Login(t, w.botID, w.botPassword).AccessToken
 	w.dir = t.TempDir()
+	w.database = newDatabase(t, w.dir)
 	w.matrix["access_token"] = map[string]string{"file": w.secretFile(t, "access-token", token)}
 	run("with an access token", ".matrix.access_token")
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -29,12 +28,9 @@ func jsonLogLine() string {
 // auditDetails reads the result and detail of a command's audit rows.
 func auditDetails(t testing.TB, dbPath, command string) []string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openDatabase(t, dbPath)
 	defer db.Close()
-	rows, err := db.Query(`SELECT result, detail FROM audit_log WHERE command=? ORDER BY id`, command)
+	rows, err := db.Query(`SELECT result, detail FROM audit_log WHERE command=$1 ORDER BY id`, command)
 	if err != nil {
 		t.Fatalf("reading the audit log: %v", err)
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -165,10 +164,7 @@ func TestOneJobPerServiceAndInterruptedUpdatesAreSaidSo(t *testing.T) {
 // updateStage is the stage opsroom recorded for its latest update run.
 func updateStage(t testing.TB, dbPath string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openDatabase(t, dbPath)
 	defer db.Close()
 	var stage string
 	if err := db.QueryRow(`SELECT stage FROM update_runs ORDER BY id DESC LIMIT 1`).Scan(&stage); err != nil {

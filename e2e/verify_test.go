@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -60,10 +59,7 @@ func (w *world) progressUntil(t *testing.T, command string, done func(string) bo
 // runKinds lists the update runs opsroom recorded, oldest first, as "kind result".
 func runKinds(t *testing.T, dbPath string) []string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openDatabase(t, dbPath)
 	defer db.Close()
 	rows, err := db.Query(`SELECT kind, result FROM update_runs ORDER BY id`)
 	if err != nil {
@@ -196,4 +192,4 @@ func TestUpdateVerifyAsksBeforeRollingBack(t *testing.T) {
 	}
 }
 
-func filepathDB(w *world) string { return w.dir + "/opsroom.db" }
+func filepathDB(w *world) string { return w.database }

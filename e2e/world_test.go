@@ -57,6 +57,46 @@ type world struct {
 	botPassword   string
 	alicePassword string
 	dir           string
+	// database is opsroom's database: a SQLite file in dir, or with
+	// OPSROOM_TEST_STORE=postgres a fresh PostgreSQL database's URI.
+	database string
+}
+
+// TestMain stops the throw-away PostgreSQL cluster, if a test started one.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testworld.StopPostgres()
+	os.Exit(code)
+}
+
+// newDatabase is a new database for opsroom in dir, of the store
+// OPSROOM_TEST_STORE picks: sqlite (the default) or postgres.
+func newDatabase(t testing.TB, dir string) string {
+	t.Helper()
+	switch store := os.Getenv("OPSROOM_TEST_STORE"); store {
+	case "", "sqlite":
+		return filepath.Join(dir, "opsroom.db")
+	case "postgres":
+		return testworld.PostgresDatabase(t)
+	default:
+		t.Fatalf("OPSROOM_TEST_STORE=%q: want sqlite or postgres", store)
+		return ""
+	}
+}
+
+// openDatabase opens opsroom's database to read it the way an operator
+// would, with SQL ($1 placeholders work on both).
+func openDatabase(t testing.TB, database string) *sql.DB {
+	t.Helper()
+	driver, source := "sqlite", "file:"+database+"?mode=ro&_pragma=busy_timeout(5000)"
+	if strings.HasPrefix(database, "postgres://") {
+		driver, source = "pgx", database
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // newWorld is a plain (unencrypted) ops room.
@@ -78,6 +118,7 @@ func makeWorld(t testing.TB, encrypted bool) *world {
 	testworld.RequireDocker(t)
 	ctx := context.Background()
 	w := &world{dir: t.TempDir(), encrypted: encrypted}
+	w.database = newDatabase(t, w.dir)
 	w.hs = testworld.StartHomeserver(t)
 	w.sshd = testworld.StartSSHD(t)
 	w.botID, w.botPassword = w.hs.Register(t, "opsroom")
@@ -183,7 +224,7 @@ func (w *world) writeConfig(t testing.TB, hosts map[string]host, services map[st
 	cfg := map[string]any{
 		"matrix":   matrix,
 		"access":   access,
-		"database": filepath.Join(w.dir, "opsroom.db"),
+		"database": w.database,
 		"log":      map[string]string{"level": "debug", "format": "json"},
 		"hosts":    hosts,
 		"services": services,
@@ -235,7 +276,7 @@ func (w *world) launch(t testing.TB) *opsroom {
 	t.Helper()
 	o := &opsroom{
 		cmd:    exec.Command(testworld.GoBinary(t, "./cmd/opsroom"), "-config", filepath.Join(w.dir, "config.yaml")),
-		db:     filepath.Join(w.dir, "opsroom.db"),
+		db:     w.database,
 		ready:  make(chan struct{}),
 		exited: make(chan struct{}),
 	}
@@ -467,12 +508,9 @@ func (w *world) waitReply(t testing.TB, sent id.EventID, text string) string {
 // auditRows reads the audit log the way an operator would, with SQL.
 func auditRows(t testing.TB, dbPath, command string) []string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openDatabase(t, dbPath)
 	defer db.Close()
-	rows, err := db.Query(`SELECT sender, result, service, args FROM audit_log WHERE command=? ORDER BY id`, command)
+	rows, err := db.Query(`SELECT sender, result, service, args FROM audit_log WHERE command=$1 ORDER BY id`, command)
 	if err != nil {
 		t.Fatalf("reading the audit log: %v", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"go.mau.fi/util/dbutil"
 )
 
 // Retention is how long the rows of each growing table are kept; zero keeps
@@ -59,9 +61,17 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 	return out, nil
 }
 
-// Compact gives the space of deleted rows back to the file system: the WAL
-// is checkpointed into the database file and truncated, and the file vacuumed.
+// Compact gives the space of deleted rows back: on SQLite the WAL is
+// checkpointed into the database file and truncated, and the file vacuumed;
+// on PostgreSQL a plain VACUUM makes the space reusable (autovacuum does the
+// same; VACUUM FULL, which would shrink the files, locks the tables).
 func (s *Store) Compact(ctx context.Context) error {
+	if s.DB.Dialect == dbutil.Postgres {
+		if _, err := s.DB.Exec(ctx, "VACUUM"); err != nil {
+			return fmt.Errorf("vacuuming the database: %w", err)
+		}
+		return nil
+	}
 	if _, err := s.DB.Exec(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		return fmt.Errorf("checkpointing the database: %w", err)
 	}
@@ -71,8 +81,12 @@ func (s *Store) Compact(ctx context.Context) error {
 	return nil
 }
 
-// Size is how much disk the database takes: its file and its write-ahead log.
+// Size is how much disk the database takes: its file and its write-ahead
+// log, or on PostgreSQL the database's size (0 if it cannot be read).
 func (s *Store) Size() int64 {
+	if s.DB.Dialect == dbutil.Postgres {
+		return s.postgresSize()
+	}
 	var total int64
 	for _, suffix := range []string{"", "-wal"} {
 		if info, err := os.Stat(s.path + suffix); err == nil {

@@ -1,7 +1,7 @@
-// Package store keeps opsroom's state in one SQLite file: the Matrix session and
-// sync position, the audit log of every command, update runs, the watcher's
-// state and alerts, mutes and confirmations. mautrix's crypto and state stores
-// live in the same file.
+// Package store keeps opsroom's state in one database, a SQLite file or a
+// PostgreSQL database: the Matrix session and sync position, the audit log of
+// every command, update runs, the watcher's state and alerts, mutes and
+// confirmations. mautrix's crypto and state stores live in the same database.
 package store
 
 import (
@@ -24,21 +24,36 @@ var upgrades embed.FS
 var upgradeTable = dbutil.BuildUpgradeTable().WithFSPath(upgrades, "upgrades").Finish()
 
 // Store is the opened database. DB is exposed so that mautrix's own stores
-// (state store, crypto store) can live in the same file as its children.
+// (state store, crypto store) can live in the same database as its children.
 type Store struct {
-	DB   *dbutil.Database
+	DB *dbutil.Database
+	// path is the SQLite file, or the PostgreSQL URI without its password:
+	// what errors name.
 	path string
+	// held is, on PostgreSQL, the connection that holds the session's
+	// advisory lock for as long as the store is open.
+	held *sql.Conn
 }
 
-// Open opens (creating if needed) the SQLite file at path and applies every
-// pending migration.
-func Open(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, upgradeTable)
+// Open opens the database and applies every pending migration: a SQLite file
+// at the path given (created if needed), or the PostgreSQL database a
+// postgres:// (or postgresql://) URI names. On PostgreSQL it first takes the
+// database for this process (see HeldError); a SQLite file is taken with
+// LockDatabase before.
+func Open(ctx context.Context, database string) (*Store, error) {
+	return open(ctx, database, upgradeTable)
 }
 
 // open is Open with the migrations given: tests make older databases with a
 // prefix of the table.
-func open(ctx context.Context, path string, migrations dbutil.UpgradeTable) (*Store, error) {
+func open(ctx context.Context, database string, migrations dbutil.UpgradeTable) (*Store, error) {
+	if IsPostgres(database) {
+		return openPostgres(ctx, database, migrations)
+	}
+	return openSQLite(ctx, database, migrations)
+}
+
+func openSQLite(ctx context.Context, path string, migrations dbutil.UpgradeTable) (*Store, error) {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -54,14 +69,24 @@ func open(ctx context.Context, path string, migrations dbutil.UpgradeTable) (*St
 		_ = raw.Close()
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
-	db.Owner = "opsroom"
-	db.UpgradeTable = migrations
-	db.Log = dbutil.ZeroLogger(zerolog.Ctx(ctx).With().Str("component", "database").Logger())
-	if err := db.Upgrade(ctx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("migrating database %s: %w", path, err)
+	st := &Store{DB: db, path: path}
+	if err := st.migrate(ctx, migrations); err != nil {
+		return nil, err
 	}
-	return &Store{DB: db, path: path}, nil
+	return st, nil
+}
+
+// migrate applies the pending migrations of the table given; on failure it
+// closes the store.
+func (s *Store) migrate(ctx context.Context, migrations dbutil.UpgradeTable) error {
+	s.DB.Owner = "opsroom"
+	s.DB.UpgradeTable = migrations
+	s.DB.Log = dbutil.ZeroLogger(zerolog.Ctx(ctx).With().Str("component", "database").Logger())
+	if err := s.DB.Upgrade(ctx); err != nil {
+		_ = s.Close()
+		return fmt.Errorf("migrating database %s: %w", s.path, err)
+	}
+	return nil
 }
 
 // queryHelper reads rows as T with dbutil's QueryHelper, T's Scan saying how:
@@ -73,7 +98,10 @@ func queryHelper[T interface {
 	return dbutil.MakeQueryHelper(s.DB, func(*dbutil.QueryHelper[T]) T { return new(R) })
 }
 
-// Close closes the database.
+// Close closes the database; on PostgreSQL it gives the database up.
 func (s *Store) Close() error {
+	if s.held != nil {
+		_ = s.held.Close()
+	}
 	return s.DB.Close()
 }

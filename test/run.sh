@@ -21,6 +21,16 @@ go vet -tags goolm ./...
 say "go test"
 go test -tags goolm -count=1 -timeout 40m "$@" ./...
 
+# The store's unit tests ran on both SQLite and PostgreSQL above; the
+# end-to-end tests ran on SQLite. A subset of them again on PostgreSQL (about
+# a minute): foundation, update, watcher and encryption.
+postgres_e2e='^(TestStatusFollowsTheContainerThroughStopRemoveAndStart|TestRestartRestartsTheContainer|TestSenderNotAllowedIsRefusedAndNothingRuns|TestRestartOfOpsroomDoesNotReplayCommands'
+postgres_e2e+='|TestUpdateDeploysTheNewCommitInOneLiveMessage|TestOneJobPerServiceAndInterruptedUpdatesAreSaidSo'
+postgres_e2e+='|TestKillAlertsOnceAndRecoveryOnce|TestAlertsAreNeitherRepeatedNorLostAcrossARestartOfOpsroom'
+postgres_e2e+='|TestEncryptedRoomWorksAsAPlainOneAndAcrossARestart|TestASecondOpsroomOnTheSameDatabaseRefusesToStart)$'
+say "end-to-end subset on PostgreSQL (OPSROOM_TEST_STORE=postgres)"
+OPSROOM_TEST_STORE=postgres go test -tags goolm -count=1 -timeout 15m -run "$postgres_e2e" "$@" ./e2e
+
 # Each fuzz target for a bounded time (its seeds already ran above). New
 # interesting inputs are minimized briefly: minimizing a 60 kB seed for the
 # default minute would take most of the target's time.

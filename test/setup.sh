@@ -19,6 +19,9 @@ fi
 command -v docker-compose >/dev/null || need+=(docker-compose)
 # The systemd host's root filesystem (test/systemd-image.sh).
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# PostgreSQL's server programs, for the throw-away clusters of the store's tests
+# (run as the package's postgres account; no system service is used).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
 	say "installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -67,5 +70,9 @@ if ! docker image inspect "$OPSROOM_SYSTEMD_IMAGE" >/dev/null 2>&1; then
 	say "building $OPSROOM_SYSTEMD_IMAGE (the systemd host: a Debian root filesystem from debootstrap; it takes minutes)"
 	bash test/systemd-image.sh "$OPSROOM_SYSTEMD_IMAGE"
 fi
+
+# Where initdb and postgres are (/usr/lib/postgresql/15/bin on bookworm): the newest version installed.
+OPSROOM_POSTGRES_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+export OPSROOM_POSTGRES_BIN
 
 export CGO_ENABLED=0

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/opsroom/opsroom/bot"
@@ -10,6 +11,7 @@ import (
 	"github.com/opsroom/opsroom/internal/config"
 	"github.com/opsroom/opsroom/internal/monitor"
 	"github.com/opsroom/opsroom/ops"
+	"github.com/opsroom/opsroom/store"
 )
 
 // Config is the whole config file; each package owns the type of its own section.
@@ -17,9 +19,12 @@ type Config struct {
 	Matrix bot.Config      `yaml:"matrix"`
 	Access commands.Access `yaml:"access"`
 	// Alerts is what happens to an alert no one takes: reminders, escalation.
-	Alerts   bot.AlertsConfig `yaml:"alerts"`
-	Database string           `yaml:"database"`
-	Audit    AuditConfig      `yaml:"audit"`
+	Alerts bot.AlertsConfig `yaml:"alerts"`
+	// Database is a SQLite file, or a postgres:// URI; DatabasePassword is
+	// the PostgreSQL password, a secret kept out of the URI.
+	Database         string        `yaml:"database"`
+	DatabasePassword config.Secret `yaml:"database_password"`
+	Audit            AuditConfig   `yaml:"audit"`
 	// Retention is how long the other growing tables keep their rows.
 	Retention RetentionConfig `yaml:"retention"`
 	// DisplayTimezone is the zone of every time opsroom shows (an IANA name
@@ -60,11 +65,35 @@ var defaultRetention = RetentionConfig{
 	Confirmations: config.Duration{Duration: 30 * 24 * time.Hour},
 }
 
+// validateDatabase checks the database: key and its password.
+func (c *Config) validateDatabase() (errs, warnings []error) {
+	if !store.IsPostgres(c.Database) {
+		if c.DatabasePassword.IsSet() {
+			errs = append(errs, errors.New("database_password: is for a PostgreSQL database (database: postgres://USER@HOST/DB); database: names a SQLite file"))
+		}
+		return errs, nil
+	}
+	u, err := url.Parse(c.Database)
+	if err != nil {
+		return []error{fmt.Errorf("database: %s is not a PostgreSQL URI (postgres://USER@HOST:PORT/DATABASE?sslmode=require): %v",
+			store.Redacted(c.Database), errors.Unwrap(err))}, nil
+	}
+	if _, inline := u.User.Password(); inline {
+		if c.DatabasePassword.IsSet() {
+			errs = append(errs, errors.New("database: the URI holds a password and database_password gives another; keep one, database_password"))
+		} else {
+			warnings = append(warnings, errors.New("database: the URI holds a password in the config file; give it as database_password: {env: NAME} or {file: PATH} instead"))
+		}
+	}
+	return errs, warnings
+}
+
 // validate fills defaults and collects every section's errors and warnings.
 func (c *Config) validate() (errs, warnings []error) {
 	if c.Database == "" {
 		c.Database = "opsroom.db"
 	}
+	errs, warnings = c.validateDatabase()
 	switch c.Log.Level {
 	case "":
 		c.Log.Level = "info"

@@ -127,6 +127,8 @@ func TestCheckConfigNamesTheKeyAndWhatIsRight(t *testing.T) {
 		{"unknown-key-in-watch", "watch.intervall", "unknown key; did you mean interval?"},
 		{"unknown-key-in-host", "hosts.spark.adress", "unknown key; did you mean address?"},
 		{"two-bad-durations", "watch.flap_window", `"later" is not a duration like 10s, 2m or 90d`},
+		{"database-password-for-sqlite", "database_password", "is for a PostgreSQL database"},
+		{"database-password-twice", "database", "the URI holds a password and database_password gives another"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// given a config with one mistake (two for two-bad-durations)

@@ -97,16 +97,11 @@ func run() error {
 // Then it returns why, and main exits non-zero for the service manager to
 // restart opsroom, instead of running on deaf.
 func serve(ctx context.Context, cfg *Config, path string, started time.Time) error {
-	lock, err := store.LockDatabase(cfg.Database)
+	st, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
-	st, err := store.Open(ctx, cfg.Database)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer closeStore()
 
 	fleet, err := ops.NewFleet(&cfg.Fleet)
 	if err != nil {
@@ -154,6 +149,40 @@ func serve(ctx context.Context, cfg *Config, path string, started time.Time) err
 	}
 	zerolog.Ctx(ctx).Info().Msg("Stopped")
 	return nil
+}
+
+// openStore opens the database for this process alone: a SQLite file under
+// its lock file, or a PostgreSQL database (with database_password, if
+// given), which the store takes with an advisory lock. closeStore closes
+// it and gives it up.
+func openStore(ctx context.Context, cfg *Config) (st *store.Store, closeStore func(), err error) {
+	if !store.IsPostgres(cfg.Database) {
+		lock, err := store.LockDatabase(cfg.Database)
+		if err != nil {
+			return nil, nil, err
+		}
+		st, err := store.Open(ctx, cfg.Database)
+		if err != nil {
+			_ = lock.Release()
+			return nil, nil, err
+		}
+		return st, func() { _ = st.Close(); _ = lock.Release() }, nil
+	}
+	uri := cfg.Database
+	if cfg.DatabasePassword.IsSet() {
+		password, err := cfg.DatabasePassword.Reveal()
+		if err != nil {
+			return nil, nil, fmt.Errorf("database_password: %w", err)
+		}
+		if uri, err = store.WithPassword(uri, password); err != nil {
+			return nil, nil, fmt.Errorf("database: %w", err)
+		}
+	}
+	if st, err = store.Open(ctx, uri); err != nil {
+		return nil, nil, err
+	}
+	zerolog.Ctx(ctx).Info().Str("database", store.Redacted(uri)).Msg("Opened the PostgreSQL database")
+	return st, func() { _ = st.Close() }, nil
 }
 
 // maintain keeps the database from growing without bound: at start and then
