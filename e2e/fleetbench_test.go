@@ -104,11 +104,19 @@ func BenchmarkFleet(b *testing.B) {
 	}
 }
 
+// hostsPerSSHD is how many of the fleet's hosts one test sshd stands for.
+const hostsPerSSHD = 5
+
 func benchFleet(b *testing.B, shape fleetShape) {
 	load := loadAverage()
 	w := newWorld(b)
-	// Every "host" is this one sshd: all of them dial it at once at start.
-	w.sshd = testworld.StartSSHDWith(b, testworld.SSHDOptions{MaxStartups: strconv.Itoa(2*shape.hosts + 10)})
+	// The "hosts" are sshds with OpenSSH's default limits, as users' hosts
+	// are: each stands for a few hosts, whose dials at start stay under its
+	// default MaxStartups (10 still authenticating).
+	sshds := []*testworld.SSHD{w.sshd}
+	for len(sshds)*hostsPerSSHD < shape.hosts {
+		sshds = append(sshds, testworld.StartSSHD(b))
+	}
 	// flap_changes: each kill and start is its own alert, never held back as flapping.
 	w.watch = map[string]any{"flap_changes": 1000}
 	listen := w.withHTTP(b)
@@ -126,9 +134,11 @@ func benchFleet(b *testing.B, shape fleetShape) {
 	for h := 1; h <= shape.hosts; h++ {
 		name := fmt.Sprintf("h%d", h)
 		hostNames = append(hostNames, name)
-		p := tp.Proxy(b, name, w.sshd.Addr)
+		sshd := sshds[(h-1)/hostsPerSSHD]
+		p := tp.Proxy(b, name, sshd.Addr)
 		p.Latency(b, fleetLatency)
-		hosts[name] = w.viaProxy(b, p)
+		hosts[name] = hostFor(sshd, sshd.KnownHostsFor(b, p.Addr))
+		hosts[name]["address"] = p.Addr
 		for i, c := range containers {
 			if h == 1 && i == len(containers)-1 {
 				c = victim
@@ -248,14 +258,20 @@ func benchFleet(b *testing.B, shape fleetShape) {
 	}
 	time.Sleep(2 * time.Second) // the cycle's last probes end
 	idleLoad := loadAverage()
-	sessions0, probes0, cpu0, t0 := w.sshd.Sessions(), probes(), procCPU(b, pid), time.Now()
+	sessions := func() (n int) {
+		for _, s := range sshds {
+			n += s.Sessions()
+		}
+		return n
+	}
+	sessions0, probes0, cpu0, t0 := sessions(), probes(), procCPU(b, pid), time.Now()
 	var rss []float64
 	for time.Since(t0) < 2*interval {
 		rss = append(rss, procRSSMB(b, pid))
 		time.Sleep(5 * time.Second)
 	}
 	m := scrapeMetrics(b, listen)
-	sessions1, probes1, cpu1, idle := w.sshd.Sessions(), sumMetric(m, "opsroom_probe_duration_seconds"), procCPU(b, pid), time.Since(t0)
+	sessions1, probes1, cpu1, idle := sessions(), sumMetric(m, "opsroom_probe_duration_seconds"), procCPU(b, pid), time.Since(t0)
 	rss = append(rss, procRSSMB(b, pid))
 	anon, file := procStatusMB(b, pid, "RssAnon"), procStatusMB(b, pid, "RssFile")
 	if probes1 == probes0 {

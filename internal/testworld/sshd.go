@@ -29,24 +29,8 @@ type SSHD struct {
 
 const sshdBinary = "/usr/sbin/sshd"
 
-// SSHDOptions change an sshd from the shape of our users' hosts, for a
-// world that needs it; the zero value changes nothing.
-type SSHDOptions struct {
-	// MaxStartups, if set, replaces OpenSSH's default 10:30:100 (past 10
-	// connections still authenticating, it drops 30% of new ones). A fleet
-	// benchmark whose many "hosts" are all this one sshd needs more; each of
-	// our users' hosts has its own.
-	MaxStartups string
-}
-
-// StartSSHD starts an sshd; the test's cleanup stops it.
+// StartSSHD starts an sshd with OpenSSH's default limits; the test's cleanup stops it.
 func StartSSHD(t testing.TB) *SSHD {
-	t.Helper()
-	return StartSSHDWith(t, SSHDOptions{})
-}
-
-// StartSSHDWith is StartSSHD with options.
-func StartSSHDWith(t testing.TB, opts SSHDOptions) *SSHD {
 	t.Helper()
 	if _, err := os.Stat(sshdBinary); err != nil {
 		t.Fatalf("%s not found: install openssh-server (test/run.sh does)", sshdBinary)
@@ -77,11 +61,7 @@ func StartSSHDWith(t testing.TB, opts SSHDOptions) *SSHD {
 	pinHashed(t, s.HashedKnownHosts, hostKey+".pub", s.Addr)
 
 	_, port, _ := strings.Cut(s.Addr, ":")
-	var extra []string
-	if opts.MaxStartups != "" {
-		extra = append(extra, "MaxStartups "+opts.MaxStartups)
-	}
-	writeFile(t, s.config, strings.Join(append([]string{
+	writeFile(t, s.config, strings.Join([]string{
 		"Port " + port,
 		"ListenAddress 127.0.0.1",
 		"HostKey " + hostKey,
@@ -94,7 +74,8 @@ func StartSSHDWith(t testing.TB, opts SSHDOptions) *SSHD {
 		"KbdInteractiveAuthentication no",
 		"PermitRootLogin prohibit-password",
 		"LogLevel VERBOSE",
-	}, append(extra, "")...), "\n"), 0o600)
+		"",
+	}, "\n"), 0o600)
 	s.Start(t)
 	t.Cleanup(func() {
 		s.proc.stop()
