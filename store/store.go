@@ -10,6 +10,7 @@ import (
 	"embed"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/dbutil"
@@ -101,6 +102,13 @@ func queryHelper[T interface {
 // Close closes the database; on PostgreSQL it gives the database up.
 func (s *Store) Close() error {
 	if s.held != nil {
+		// Unlocked before the connection goes: PostgreSQL drops a closed
+		// session's locks only once its backend has noticed the close, so
+		// an instance started right after this one closed could still be
+		// refused.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = s.held.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d, %d)", opsroomLockClass, instanceLockID))
+		cancel()
 		_ = s.held.Close()
 	}
 	return s.DB.Close()
