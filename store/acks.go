@@ -125,7 +125,7 @@ func (s *Store) Alert(ctx context.Context, n int64) (*Alert, error) {
 // It returns the alert taken; with ErrAlreadyAcked, the alert says by whom.
 func (s *Store) AckAlert(ctx context.Context, n int64, by id.UserID, at time.Time) (*Alert, error) {
 	var taken *Alert
-	err := s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+	err := s.fenced(ctx, func(ctx context.Context) error {
 		a, err := s.Alert(ctx, n)
 		if err != nil {
 			return err
@@ -198,7 +198,7 @@ func (s *Store) Remindable(ctx context.Context) ([]*Alert, error) {
 // resolved, reminded by another): never two reminders for one step.
 func (s *Store) RecordReminder(ctx context.Context, alert *Alert, from, to int, reminder *Alert) (bool, error) {
 	var recorded bool
-	err := s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+	err := s.fenced(ctx, func(ctx context.Context) error {
 		res, err := s.DB.Exec(ctx, remindedQuery, alert.ID, from, to)
 		if err != nil {
 			return err

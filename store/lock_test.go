@@ -1,15 +1,12 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/opsroom/opsroom/internal/testworld"
 )
 
 func TestASecondLockOnTheDatabaseNamesTheHolder(t *testing.T) {
@@ -59,48 +56,6 @@ func TestALockFileWithoutAPIDStillRefuses(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "in use by another opsroom process") {
 		t.Errorf("second lock: %v, want a refusal naming no PID", err)
 	}
-}
-
-func TestASecondOpsroomOnAPostgresDatabaseIsRefusedNamingTheFirst(t *testing.T) {
-	ctx := context.Background()
-	// given a PostgreSQL database opened by one opsroom (with a password in its URI)
-	db, err := WithPassword(testworld.PostgresDatabase(t), "hunter2-secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// when a second one opens it
-	second, err := Open(ctx, db)
-
-	// then it is refused, naming the first (its PID, as its application_name
-	// says) and the rule, never the password
-	var held *HeldError
-	if !errors.As(err, &held) {
-		_ = second.Close()
-		t.Fatalf("second open: %v, want a HeldError", err)
-	}
-	for _, want := range []string{"opsroom pid " + strconv.Itoa(os.Getpid()) + " on ", "PostgreSQL backend", "only one opsroom", "on PostgreSQL too"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("the error does not say %q:\n%s", want, err)
-		}
-	}
-	if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "xxxxx") {
-		t.Errorf("the error shows the password, or no redacted URI:\n%s", err)
-	}
-
-	// and once the first closes, the database can be opened again
-	if err := first.Close(); err != nil {
-		t.Fatal(err)
-	}
-	again, err := Open(ctx, db)
-	if err != nil {
-		t.Fatalf("open after the first closed: %v", err)
-	}
-	_ = again.Close()
 }
 
 func TestAPostgresURIIsShownWithoutItsPassword(t *testing.T) {

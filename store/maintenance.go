@@ -107,7 +107,7 @@ const (
 // one from the room already covers (the same scope and name) replaces its
 // end and reason instead: it says whether it did.
 func (s *Store) StartMaintenance(ctx context.Context, m Maintenance) (extended bool, err error) {
-	err = s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+	err = s.fenced(ctx, func(ctx context.Context) error {
 		res, err := s.DB.Exec(ctx, extendMaintenanceQuery, m.Scope, m.Name, m.End.UnixMilli(), m.Reason, m.By)
 		if err != nil {
 			return err
@@ -131,7 +131,7 @@ func (s *Store) StartMaintenance(ctx context.Context, m Maintenance) (extended b
 // The notice announcing it, if any, is recorded for the rooms with it.
 func (s *Store) StartScheduled(ctx context.Context, m Maintenance, notice *Alert, rooms []id.RoomID) (bool, error) {
 	var started bool
-	err := s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+	err := s.fenced(ctx, func(ctx context.Context) error {
 		res, err := s.DB.Exec(ctx, insertScheduledQuery, m.Scope, m.Name, m.Start.UnixMilli(), m.End.UnixMilli(), m.Reason, "", m.EndEarly, m.Schedule)
 		if err != nil {
 			return err
@@ -179,7 +179,7 @@ func (s *Store) InMaintenance(ctx context.Context, service, host string, now tim
 // still open (a window is ended once).
 func (s *Store) EndMaintenance(ctx context.Context, id int64, why string, now time.Time, summary *Alert, rooms []id.RoomID) (bool, error) {
 	var ended bool
-	err := s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+	err := s.fenced(ctx, func(ctx context.Context) error {
 		res, err := s.DB.Exec(ctx, endMaintenanceQuery, id, now.UnixMilli(), why)
 		if err != nil {
 			return err

@@ -31,6 +31,8 @@ const (
 			WHERE kind = 'update' AND result IN ('succeeded', 'unverified') AND old_commit <> '' AND old_commit <> new_commit
 			GROUP BY service)`
 	pruneConfirmationsQuery = `DELETE FROM confirmations WHERE state <> 'waiting' AND asked_ms < $1`
+	pruneClaimsQuery        = `DELETE FROM command_claims WHERE time_ms < $1`
+	claimRetention          = 24 * time.Hour
 )
 
 // Pruned counts the rows one pass of Prune deleted, by table.
@@ -48,6 +50,9 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 		{"alerts", r.Alerts, pruneAlertsQuery},
 		{"update_runs", r.UpdateRuns, pruneUpdateRunsQuery},
 		{"confirmations", r.Confirmations, pruneConfirmationsQuery},
+		// A claim is needed while its event may come again: after a takeover,
+		// the new active instance syncs from the last position stored.
+		{"command_claims", claimRetention, pruneClaimsQuery},
 	} {
 		if p.keep <= 0 {
 			continue

@@ -10,7 +10,7 @@ import (
 	"embed"
 	"fmt"
 	"net/url"
-	"time"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 	"go.mau.fi/util/dbutil"
@@ -31,16 +31,15 @@ type Store struct {
 	// path is the SQLite file, or the PostgreSQL URI without its password:
 	// what errors name.
 	path string
-	// held is, on PostgreSQL, the connection that holds the session's
-	// advisory lock for as long as the store is open.
-	held *sql.Conn
+	// epoch is the lease term this process acts under (see Fence).
+	epoch atomic.Int64
 }
 
 // Open opens the database and applies every pending migration: a SQLite file
 // at the path given (created if needed), or the PostgreSQL database a
-// postgres:// (or postgresql://) URI names. On PostgreSQL it first takes the
-// database for this process (see HeldError); a SQLite file is taken with
-// LockDatabase before.
+// postgres:// (or postgresql://) URI names. A SQLite file is taken for one
+// process with LockDatabase before; on PostgreSQL several processes share the
+// database, one of them active at a time (see Lease).
 func Open(ctx context.Context, database string) (*Store, error) {
 	return open(ctx, database, upgradeTable)
 }
@@ -99,17 +98,7 @@ func queryHelper[T interface {
 	return dbutil.MakeQueryHelper(s.DB, func(*dbutil.QueryHelper[T]) T { return new(R) })
 }
 
-// Close closes the database; on PostgreSQL it gives the database up.
+// Close closes the database.
 func (s *Store) Close() error {
-	if s.held != nil {
-		// Unlocked before the connection goes: PostgreSQL drops a closed
-		// session's locks only once its backend has noticed the close, so
-		// an instance started right after this one closed could still be
-		// refused.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, _ = s.held.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_unlock(%d, %d)", opsroomLockClass, instanceLockID))
-		cancel()
-		_ = s.held.Close()
-	}
 	return s.DB.Close()
 }

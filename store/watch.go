@@ -150,7 +150,7 @@ func (ws *WatchState) Scan(row dbutil.Scannable) (*WatchState, error) {
 // edits, whatever rooms says; an EditOnly "resolved" with no open alert to
 // edit is not recorded: the alert was resolved already.
 func (s *Store) RecordTransition(ctx context.Context, ws WatchState, alert *Alert, rooms []id.RoomID) error {
-	return s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+	return s.fenced(ctx, func(ctx context.Context) error {
 		if _, err := s.DB.Exec(ctx, putWatchStateQuery, ws.Key, ws.State, ws.Alerted, toMilli(ws.Since), ws.RestartCount,
 			ws.Flapping, toMilli(ws.FlapLastChange), ws.FlapSuppressed); err != nil {
 			return fmt.Errorf("saving watch state of %s: %w", ws.Key, err)
@@ -243,7 +243,7 @@ func (d *Delivery) Scan(row dbutil.Scannable) (*Delivery, error) {
 // MarkFailed records that the alert will never reach the room, and why, in
 // the delivery and as a failed row of the audit log.
 func (s *Store) MarkFailed(ctx context.Context, d Delivery, reason string) error {
-	return s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+	return s.fenced(ctx, func(ctx context.Context) error {
 		now := time.Now()
 		if _, err := s.DB.Exec(ctx, failQuery, d.Alert.ID, d.RoomID, reason, now.UnixMilli()); err != nil {
 			return fmt.Errorf("marking alert %d failed in %s: %w", d.Alert.ID, d.RoomID, err)
@@ -258,7 +258,7 @@ func (s *Store) MarkFailed(ctx context.Context, d Delivery, reason string) error
 // problems. It returns how many deliveries it dropped, by room.
 func (s *Store) DropDeliveries(ctx context.Context, keep []id.RoomID, reason string) (map[id.RoomID]int, error) {
 	dropped := map[id.RoomID]int{}
-	err := s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+	err := s.fenced(ctx, func(ctx context.Context) error {
 		pending, err := dbutil.RowIterAsMap(queryHelper[*roomCount](s).QueryManyIter(ctx, pendingRoomsQuery),
 			func(rc *roomCount) (id.RoomID, int) { return rc.room, rc.n })
 		if err != nil {
@@ -352,7 +352,7 @@ func (s *Store) ClearRoomProblem(ctx context.Context, room id.RoomID, notice *Al
 // the row changed.
 func (s *Store) changeRoomProblem(ctx context.Context, notice *Alert, rooms []id.RoomID, query string, args ...any) (bool, error) {
 	var changed bool
-	err := s.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+	err := s.fenced(ctx, func(ctx context.Context) error {
 		res, err := s.DB.Exec(ctx, query, args...)
 		if err != nil {
 			return err
@@ -371,8 +371,10 @@ func (s *Store) changeRoomProblem(ctx context.Context, notice *Alert, rooms []id
 
 // MarkDelivered records that the homeserver accepted the alert in the room.
 func (s *Store) MarkDelivered(ctx context.Context, d Delivery, eventID id.EventID) error {
-	_, err := s.DB.Exec(ctx, deliveredQuery, d.Alert.ID, d.RoomID, eventID, time.Now().UnixMilli())
-	return err
+	return s.fenced(ctx, func(ctx context.Context) error {
+		_, err := s.DB.Exec(ctx, deliveredQuery, d.Alert.ID, d.RoomID, eventID, time.Now().UnixMilli())
+		return err
+	})
 }
 
 // RecentAlerts returns the latest n alerts, of one subject or ("") of all, newest first.
