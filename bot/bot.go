@@ -37,6 +37,11 @@ type Bot struct {
 	proc    *commands.Processor[*opscommands.Deps]
 	started time.Time
 
+	// instance, fence and failedOver: see Deps.
+	instance   string
+	fence      func() error
+	failedOver string
+
 	alertsCfg    *AlertsConfig // nil: no reminders
 	wakeDelivery chan struct{} // an alert is waiting to be sent
 	observer     Observer
@@ -70,6 +75,17 @@ type Deps struct {
 	Alerts *AlertsConfig
 	// Maintenance are the scheduled maintenance windows (the `maintenance:` section).
 	Maintenance []MaintenanceWindow
+	// Instance names this process in the command claims (ha.Name).
+	Instance string
+	// Fence, when set, says whether this process may still act as the active
+	// instance (nil) or not: every request that changes something on the
+	// homeserver (a message, an edit, a reaction, a join) is refused once it
+	// is not, so a paused instance that wakes up after a takeover sends nothing.
+	Fence func() error
+	// FailedOver, when set, is the instance this one took over from without
+	// it giving up its lease: the updates it left running were interrupted by
+	// a failover, not by a restart.
+	FailedOver string
 }
 
 // New logs in (reusing the device of an earlier run) and prepares the sync handlers.
@@ -80,6 +96,9 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 		return nil, err
 	}
 	client.Log = zerolog.Ctx(ctx).With().Str("component", "matrix").Logger()
+	if deps.Fence != nil {
+		client.Client.Transport = &fencedTransport{base: client.Client.Transport, fence: deps.Fence}
+	}
 	client.Store = deps.Store.SyncStore()
 	started := deps.Started
 	if started.IsZero() {
@@ -99,6 +118,10 @@ func New(ctx context.Context, deps Deps) (*Bot, error) {
 
 		undecryptable: undecryptable{answered: map[id.UserID]time.Time{}},
 		notRun:        notRun{answered: map[id.RoomID]int{}},
+
+		instance:   deps.Instance,
+		fence:      deps.Fence,
+		failedOver: deps.FailedOver,
 
 		fleet:       deps.Commands.Fleet,
 		digest:      deps.Digest,
@@ -204,7 +227,11 @@ func (b *Bot) Run(ctx context.Context) error {
 		}
 	}
 	b.loadRoomState(ctx) // before the edits below, which must be encrypted where the room is
-	if err := opscommands.MarkInterrupted(ctx, b.client, b.store); err != nil {
+	cause := "a restart of opsroom"
+	if b.failedOver != "" {
+		cause = "a failover (" + b.failedOver + " stopped answering)"
+	}
+	if err := opscommands.MarkInterrupted(ctx, b.client, b.store, cause); err != nil {
 		log.Err(err).Msg("Failed to close the updates a restart interrupted")
 	}
 	if err := opscommands.DropWaitingConfirmations(ctx, b.client, b.store); err != nil {
@@ -240,6 +267,11 @@ func (b *Bot) Run(ctx context.Context) error {
 		log.Err(err).Msg("Sync stopped for good; waiting for running commands")
 	} else {
 		log.Info().Msg("Sync stopped; waiting for running commands")
+	}
+	if b.fence != nil && b.fence() != nil {
+		// Another instance is active now: what runs here must stop at once.
+		log.Warn().Msg("Cancelling running commands: this instance is no longer the active one")
+		cancelJobs()
 	}
 	done := make(chan struct{})
 	go func() { b.running.Wait(); close(done) }()
@@ -304,6 +336,9 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 	// repeated in replies. mautrix would parse the formatted body (or a
 	// structured command) instead, which a client can make say something else.
 	msg.Format, msg.FormattedBody, msg.MSC4391BotCommand = "", "", nil
+	if !b.claim(&log, evt) {
+		return
+	}
 	b.spawn(jobCtx, func(ctx context.Context) { b.proc.Process(ctx, evt) })
 }
 
@@ -319,7 +354,27 @@ func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
 		Stringer("sender", evt.Sender).
 		Stringer("event_id", evt.ID).
 		Logger()
+	if !b.claim(&log, evt) {
+		return
+	}
 	b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.proc.Process(ctx, evt) })
+}
+
+// claim takes the command of evt for this instance, and says whether it is to
+// run here: not when it was claimed before (by this instance or by one active
+// before a takeover: the event comes again when the new one syncs from the
+// position stored), nor when this instance is no longer the active one.
+func (b *Bot) claim(log *zerolog.Logger, evt *event.Event) bool {
+	claimed, err := b.store.ClaimCommand(b.jobCtx, evt.ID, evt.RoomID, b.instance)
+	switch {
+	case err != nil:
+		log.Err(err).Msg("Not running the command: could not claim it")
+		return false
+	case !claimed:
+		log.Info().Msg("Not running the command: it was claimed before (answered by the instance active then)")
+		return false
+	}
+	return true
 }
 
 // spawn runs fn off the sync loop: mautrix dispatches events one after

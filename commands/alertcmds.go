@@ -137,9 +137,41 @@ var cmdWatch = &command{
 			fmt.Fprintf(&b, "- ⚠️ alert room %s: cannot pin the board (%s); give opsroom the power to change pinned events\n",
 				code(string(p.RoomID)), escape(p.PinProblem))
 		}
-		fmt.Fprintf(&b, "\nDatabase: %s.\n", byteSize(ce.Meta.Store.Size()))
+		if err := writeInstances(ce, &b); err != nil {
+			return failed("", err)
+		}
+		fmt.Fprintf(&b, "Database: %s.\n", byteSize(ce.Meta.Store.Size()))
 		return outcome{Reply: b.String(), Result: store.ResultOK}
 	},
+}
+
+// instancesHeard is how far back !watch lists the instances sharing the database.
+const instancesHeard = 10 * time.Minute
+
+// writeInstances says which opsroom instance is active, since when, and the
+// standbys' last heartbeats.
+func writeInstances(ce *Event, b *strings.Builder) error {
+	lease, _, err := ce.Meta.Store.CurrentLease(ce.Ctx)
+	if err != nil || lease == nil {
+		b.WriteString("\n")
+		return err
+	}
+	fmt.Fprintf(b, "\nActive: %s, since %s (term %d).", escape(lease.Holder), lease.Since.Format("Jan 2 15:04:05 MST"), lease.Epoch)
+	instances, now, err := ce.Meta.Store.Instances(ce.Ctx, instancesHeard)
+	if err != nil {
+		return err
+	}
+	var standbys []string
+	for _, in := range instances {
+		if in.Name != lease.Holder && !in.Active {
+			standbys = append(standbys, fmt.Sprintf("%s (heard %s ago)", escape(in.Name), ago(now.Sub(in.Seen))))
+		}
+	}
+	if len(standbys) > 0 {
+		fmt.Fprintf(b, " Standing by: %s.", strings.Join(standbys, ", "))
+	}
+	b.WriteString("\n")
+	return nil
 }
 
 // byteSize is a size as people read it: 812 kB, 3.4 MB.

@@ -11,15 +11,15 @@ import (
 func TestAnInterruptedRunSaysWhetherItWasAnUpdateOrARollback(t *testing.T) {
 	run := &store.UpdateRun{Kind: store.RunRollback, Service: "app", Sender: "@alice:example.org", Stage: "fetch",
 		Started: time.Date(2026, 11, 24, 14, 2, 0, 0, time.Local)}
-	md, stage := interruptedNotice(run)
-	mustShow(t, shown(md), "⚠️ Rollback of **app** was interrupted by a restart of opsroom at stage fetch (started by @alice:example.org at 14:02 UTC).",
+	md, stage := interruptedNotice(run, "a restart of opsroom")
+	mustShow(t, shown(md), "⚠️ Rollback of **app** was interrupted by a restart of opsroom at stage fetch (started by @alice:example.org at 14:02 UTC); it is not run again.",
 		"`!status app`")
 	if stage != "fetch" {
 		t.Errorf("stage %q, want fetch", stage)
 	}
 	run.Kind, run.Stage = store.RunUpdate, ""
-	md, stage = interruptedNotice(run)
-	mustShow(t, shown(md), "⚠️ Update of **app** was interrupted by a restart of opsroom at stage start")
+	md, stage = interruptedNotice(run, "a failover (opsroom pid 7 on a stopped answering)")
+	mustShow(t, shown(md), "⚠️ Update of **app** was interrupted by a failover (opsroom pid 7 on a stopped answering) at stage start")
 	if stage != "start" {
 		t.Errorf("stage %q, want start", stage)
 	}
@@ -61,7 +61,7 @@ func TestAnInterruptedRollbackSaysRollback(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := MarkInterrupted(w.ctx, w.cli, w.store); err != nil {
+	if err := MarkInterrupted(w.ctx, w.cli, w.store, "a restart of opsroom"); err != nil {
 		t.Fatal(err)
 	}
 	said := strings.Join(append(<-done, w.room.take()...), "\n---\n")

@@ -176,14 +176,7 @@ func TestConfirmedUpdateInAnEncryptedRoomRunsOnlyAfterTheCheck(t *testing.T) {
 
 	sent, prompt := w.askConfirmed(t, "!update app", "update of **app**")
 	w.react(t, w.alice, prompt, "✅")
-	var progress id.EventID
-	eventually(t, "the update's progress message after the ✅", func() bool {
-		if r := w.replies(t, sent); len(r) >= 2 {
-			progress = r[1].ID
-			return true
-		}
-		return false
-	})
+	progress := w.reply(t, sent, 1, "the update's progress message after the ✅")
 	eventually(t, "the update to finish", func() bool {
 		edits := w.edits(t, progress)
 		return len(edits) > 0 && strings.HasPrefix(edits[len(edits)-1], "✅ Updated")

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"maunium.net/go/mautrix/id"
-
 	"github.com/opsroom/opsroom/internal/testworld"
 )
 
@@ -27,14 +25,7 @@ func TestAnUpdateHoldsItsCheckoutAgainstOtherServicesDeployedFromIt(t *testing.T
 	p.SlowFetch(t, 20*time.Second)
 
 	sent := w.say(t, w.alice, "!update a")
-	var progress id.EventID
-	eventually(t, "the progress message of !update a", func() bool {
-		if r := w.replies(t, sent); len(r) > 0 {
-			progress = r[0].ID
-			return true
-		}
-		return false
-	})
+	progress := w.reply(t, sent, 0, "the progress message of !update a")
 	mustContain(t, "update of b during a's update", w.ask(t, w.alice, "!update b"),
 		"update of a in progress since", "started by "+string(w.alice.UserID), "b shares its checkout", p.Dir, "try again when it is done")
 	if got := w.ask(t, w.alice, "!restart b"); strings.Contains(got, "in progress") {

@@ -29,14 +29,7 @@ func composeWorld(t testing.TB) (*world, *testworld.ComposeProject) {
 func (w *world) runUpdate(t testing.TB, command string) (id.EventID, []string) {
 	t.Helper()
 	sent := w.say(t, w.alice, command)
-	var progress id.EventID
-	eventually(t, "the progress message of "+command, func() bool {
-		if r := w.replies(t, sent); len(r) > 0 {
-			progress = r[0].ID
-			return true
-		}
-		return false
-	})
+	progress := w.reply(t, sent, 0, "the progress message of "+command)
 	var edits []string
 	deadline := time.Now().Add(3 * replyTimeout)
 	for time.Now().Before(deadline) {
@@ -134,14 +127,7 @@ func TestOneJobPerServiceAndInterruptedUpdatesAreSaidSo(t *testing.T) {
 	p.SlowFetch(t, 20*time.Second)
 
 	sent := w.say(t, w.alice, "!update app")
-	var progress id.EventID
-	eventually(t, "the progress message", func() bool {
-		if r := w.replies(t, sent); len(r) > 0 {
-			progress = r[0].ID
-			return true
-		}
-		return false
-	})
+	progress := w.reply(t, sent, 0, "the progress message")
 	mustContain(t, "restart during update", w.ask(t, w.alice, "!restart app"), "update of app in progress since", "started by "+string(w.alice.UserID))
 
 	// Kill opsroom mid-update, as a crash or an OOM kill would, and start it again;

@@ -526,6 +526,21 @@ func auditRows(t testing.TB, dbPath, command string) []string {
 	return out
 }
 
+// reply waits for the reply number n (from 0) to sent, such as an update's
+// progress message, and returns its ID.
+func (w *world) reply(t testing.TB, sent id.EventID, n int, what string) id.EventID {
+	t.Helper()
+	var reply id.EventID
+	eventually(t, what, func() bool {
+		if r := w.replies(t, sent); len(r) > n {
+			reply = r[n].ID
+			return true
+		}
+		return false
+	})
+	return reply
+}
+
 // eventually polls cond until it holds or the reply timeout passes.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()

@@ -23,6 +23,9 @@ type Lease struct {
 	Since   time.Time // when this term began
 	Renewed time.Time // the holder's last renewal
 	Expires time.Time
+	// Released says the holder gave the lease up (an orderly stop) rather
+	// than letting it lapse.
+	Released bool
 }
 
 // ErrFenced is what a fenced write returns when this process does not hold
@@ -37,17 +40,7 @@ func (s *Store) clock() string {
 	return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 }
 
-const leaseColumns = `holder, epoch, since_ms, renewed_ms, expires_ms`
-
-func scanLease(row dbutil.Scannable) (*Lease, error) {
-	var l Lease
-	var since, renewed, expires int64
-	if err := row.Scan(&l.Holder, &l.Epoch, &since, &renewed, &expires); err != nil {
-		return nil, err
-	}
-	l.Since, l.Renewed, l.Expires = time.UnixMilli(since), time.UnixMilli(renewed), time.UnixMilli(expires)
-	return &l, nil
-}
+const leaseColumns = `holder, epoch, since_ms, renewed_ms, expires_ms, released`
 
 // CurrentLease reads the lease, and the database's time; nil if no instance
 // has ever held it.
@@ -55,7 +48,7 @@ func (s *Store) CurrentLease(ctx context.Context) (*Lease, time.Time, error) {
 	row := s.DB.QueryRow(ctx, fmt.Sprintf(`SELECT %s, %s FROM ha_lease WHERE id = 1`, leaseColumns, s.clock()))
 	var l Lease
 	var since, renewed, expires, now int64
-	err := row.Scan(&l.Holder, &l.Epoch, &since, &renewed, &expires, &now)
+	err := row.Scan(&l.Holder, &l.Epoch, &since, &renewed, &expires, &l.Released, &now)
 	if errors.Is(err, sql.ErrNoRows) {
 		if err := s.dbNow(ctx, &now); err != nil {
 			return nil, time.Time{}, fmt.Errorf("reading the database's time: %w", err)
@@ -90,11 +83,11 @@ func (s *Store) AcquireLease(ctx context.Context, holder string, ttl time.Durati
 	var res sql.Result
 	if before == nil {
 		res, err = s.DB.Exec(ctx, fmt.Sprintf(`
-			INSERT INTO ha_lease (id, %s) VALUES (1, $1, 1, %[2]s, %[2]s, %[2]s + $2)
+			INSERT INTO ha_lease (id, %s) VALUES (1, $1, 1, %[2]s, %[2]s, %[2]s + $2, FALSE)
 			ON CONFLICT (id) DO NOTHING`, leaseColumns, s.clock()), holder, ms)
 	} else {
 		res, err = s.DB.Exec(ctx, fmt.Sprintf(`
-			UPDATE ha_lease SET holder = $1, epoch = epoch + 1, since_ms = %[1]s, renewed_ms = %[1]s, expires_ms = %[1]s + $2
+			UPDATE ha_lease SET holder = $1, epoch = epoch + 1, since_ms = %[1]s, renewed_ms = %[1]s, expires_ms = %[1]s + $2, released = FALSE
 			WHERE id = 1 AND epoch = $3`, s.clock()), holder, ms, before.Epoch)
 	}
 	if err != nil {
@@ -132,7 +125,7 @@ func (s *Store) RenewLease(ctx context.Context, epoch int64, ttl time.Duration) 
 // ReleaseLease ends the term of epoch now, for a standby to take over at once
 // (an orderly stop); nothing if the term has ended already.
 func (s *Store) ReleaseLease(ctx context.Context, epoch int64) error {
-	_, err := s.DB.Exec(ctx, fmt.Sprintf(`UPDATE ha_lease SET expires_ms = %s WHERE id = 1 AND epoch = $1`, s.clock()), epoch)
+	_, err := s.DB.Exec(ctx, fmt.Sprintf(`UPDATE ha_lease SET expires_ms = %s, released = TRUE WHERE id = 1 AND epoch = $1`, s.clock()), epoch)
 	if err != nil {
 		return fmt.Errorf("releasing the lease: %w", err)
 	}

@@ -63,8 +63,12 @@ func TestOneInstanceHoldsTheLeaseUntilItLapsesThenAStandbyTakesOver(t *testing.T
 		if err := b.ReleaseLease(ctx, 2); err != nil {
 			t.Fatal(err)
 		}
-		if again, _, err := a.AcquireLease(ctx, "a", time.Hour, false); err != nil || again == nil || again.Epoch != 3 {
+		again, released, err := a.AcquireLease(ctx, "a", time.Hour, false)
+		if err != nil || again == nil || again.Epoch != 3 || again.Released {
 			t.Errorf("a's acquire after b released = %+v, %v; want epoch 3", again, err)
+		}
+		if released == nil || !released.Released || before.Released {
+			t.Errorf("the term b gave up = %+v, want released; the one that lapsed = %+v, want not", released, before)
 		}
 	})
 }

@@ -32,7 +32,7 @@ func (e *LockedError) Error() string {
 		holder = "opsroom process " + strconv.Itoa(e.PID)
 	}
 	return fmt.Sprintf("database %s is in use by %s (it holds %s): only one opsroom may run on a database, so stop that one first; "+
-		"two instances, an active one and a standby, will run on one PostgreSQL database once opsroom supports it (planned)",
+		"for an active instance with a standby, put the database on PostgreSQL (see the README's High availability)",
 		e.Path, holder, LockPath(e.Path))
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/opsroom/opsroom/bot"
 	"github.com/opsroom/opsroom/commands"
 	"github.com/opsroom/opsroom/internal/config"
+	"github.com/opsroom/opsroom/internal/ha"
 	"github.com/opsroom/opsroom/internal/monitor"
 	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
@@ -37,6 +38,8 @@ type Config struct {
 	Heartbeat monitor.Heartbeat `yaml:"heartbeat"`
 	// Maintenance are the scheduled maintenance windows.
 	Maintenance []bot.MaintenanceWindow `yaml:"maintenance"`
+	// HA is how instances sharing a PostgreSQL database take turns (internal/ha).
+	HA ha.Config `yaml:"ha"`
 }
 
 // LogConfig is the `log:` section.
@@ -156,5 +159,11 @@ func (c *Config) validate() (errs, warnings []error) {
 	errs, warnings = append(errs, e...), append(warnings, w...)
 	e, w = c.Heartbeat.Validate()
 	errs, warnings = append(errs, e...), append(warnings, w...)
+	lease := c.HA.Lease.Duration
+	errs = append(errs, c.HA.Validate()...)
+	if lease != 0 && !store.IsPostgres(c.Database) {
+		warnings = append(warnings, fmt.Errorf("ha.lease: a standby needs a database the instances share (a postgres:// URI); "+
+			"a SQLite file is one instance's, so %s has no effect", lease))
+	}
 	return errs, warnings
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/opsroom/opsroom"
 	"github.com/opsroom/opsroom/bot"
 	"github.com/opsroom/opsroom/commands"
+	"github.com/opsroom/opsroom/internal/ha"
 	"github.com/opsroom/opsroom/ops"
 	"github.com/opsroom/opsroom/store"
 )
@@ -92,9 +93,11 @@ func run() error {
 	return serve(ctx, cfg, *configPath, started)
 }
 
-// serve wires the parts together and runs until ctx ends or a part stops for
-// good: sync (a revoked token, a store error), alert delivery or the watcher.
-// Then it returns why, and main exits non-zero for the service manager to
+// serve opens the database and the fleet, then takes turns with the other
+// instances on the same database (internal/ha): it stands by until this
+// process holds the lease, runs a term as the active instance, and stands by
+// again if it loses the lease. It returns when ctx ends, or with why a part
+// stopped for good, for main to exit non-zero and the service manager to
 // restart opsroom, instead of running on deaf.
 func serve(ctx context.Context, cfg *Config, path string, started time.Time) error {
 	st, closeStore, err := openStore(ctx, cfg)
@@ -110,12 +113,54 @@ func serve(ctx context.Context, cfg *Config, path string, started time.Time) err
 	defer fleet.Close()
 
 	reload := &reloader{path: path, fleet: fleet, running: *cfg}
+	instance := ha.New(st, ha.Name(), cfg.HA.Lease.Duration, !store.IsPostgres(cfg.Database))
+	log := zerolog.Ctx(ctx)
+	for {
+		term := instance.Await(ctx)
+		if term == nil {
+			log.Info().Msg("Stopped")
+			return nil
+		}
+		err := serveTerm(term.Context(), cfg, st, fleet, reload, instance, term, started)
+		term.End()
+		if lost := term.Lost(); lost != nil && ctx.Err() == nil {
+			log.Warn().Err(lost).Msg("This instance is no longer the active one; standing by")
+			continue
+		}
+		if err != nil {
+			log.Err(err).Msg("Stopped: a part of opsroom stopped for good; exiting for the service manager to restart opsroom")
+			return err
+		}
+		log.Info().Msg("Stopped")
+		return nil
+	}
+}
+
+// serveTerm wires the parts that act in the world (the bot, the watcher,
+// health and metrics) and runs them for one term as the active instance,
+// until ctx ends (the process stops, or the lease is lost) or a part stops
+// for good: sync (a revoked token, a store error), alert delivery or the watcher.
+func serveTerm(ctx context.Context, cfg *Config, st *store.Store, fleet *ops.Fleet, reload *reloader,
+	instance *ha.Instance, term *ha.Term, started time.Time) error {
 	deps := &commands.Deps{Fleet: fleet, Store: st, EditInterval: cfg.Matrix.EditInterval.Duration,
 		Access: cfg.Access, RequireEncryption: cfg.Matrix.Encryption.Require, MaxJobs: cfg.Matrix.MaxJobs,
 		Reload: reload.reload}
 	mon := newMonitor(cfg, st, fleet, deps)
-	b, err := bot.New(ctx, bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps, Started: started, Observer: mon,
-		Digest: cfg.Fleet.Drift, Alerts: &cfg.Alerts, Maintenance: cfg.Maintenance})
+	botDeps := bot.Deps{Config: &cfg.Matrix, Store: st, Commands: deps, Started: started, Observer: mon,
+		Digest: cfg.Fleet.Drift, Alerts: &cfg.Alerts, Maintenance: cfg.Maintenance,
+		Instance: instance.Name(), Fence: term.Valid}
+	if from, lastAlive, ok := term.TakeOver(); ok {
+		// If this instance was standing by when the one before was last
+		// known alive, the commands sent since (and a lease before, which
+		// that one may not have seen) were not sent while opsroom was down:
+		// they are run here. A command that instance claimed is not run again.
+		// Else this process started after it was gone: a restart.
+		if lastAlive.After(started) {
+			botDeps.FailedOver = from
+			botDeps.Started = lastAlive.Add(-cfg.HA.Lease.Duration)
+		}
+	}
+	b, err := bot.New(ctx, botDeps)
 	if err != nil {
 		return err
 	}
@@ -143,18 +188,12 @@ func serve(ctx context.Context, cfg *Config, path string, started time.Time) err
 	g.Go(func() error { return b.Run(gctx) })
 	g.Go(func() error { return mon.Run(gctx) })
 	g.Go(func() error { return serveProfiles(gctx) })
-	if err := g.Wait(); err != nil {
-		zerolog.Ctx(ctx).Err(err).Msg("Stopped: a part of opsroom stopped for good; exiting for the service manager to restart opsroom")
-		return err
-	}
-	zerolog.Ctx(ctx).Info().Msg("Stopped")
-	return nil
+	return g.Wait()
 }
 
-// openStore opens the database for this process alone: a SQLite file under
-// its lock file, or a PostgreSQL database (with database_password, if
-// given), which the store takes with an advisory lock. closeStore closes
-// it and gives it up.
+// openStore opens the database: a SQLite file under its lock file, for this
+// process alone, or a PostgreSQL database (with database_password, if given)
+// that other instances may share. closeStore closes it (and its lock).
 func openStore(ctx context.Context, cfg *Config) (st *store.Store, closeStore func(), err error) {
 	if !store.IsPostgres(cfg.Database) {
 		lock, err := store.LockDatabase(cfg.Database)

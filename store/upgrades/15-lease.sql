@@ -7,7 +7,9 @@ CREATE TABLE ha_lease (
 	epoch      BIGINT NOT NULL,
 	since_ms   BIGINT NOT NULL,
 	renewed_ms BIGINT NOT NULL,
-	expires_ms BIGINT NOT NULL
+	expires_ms BIGINT NOT NULL,
+	-- Given up by its holder (an orderly stop), rather than lapsed.
+	released   BOOLEAN NOT NULL DEFAULT FALSE
 );
 -- Every instance's last heartbeat, active or standing by.
 CREATE TABLE ha_instances (
