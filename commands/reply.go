@@ -16,8 +16,10 @@ import (
 
 const (
 	// sendAttempts is how many times a reply is tried while the homeserver's
-	// refusal is transient.
-	sendAttempts = 4
+	// refusal is transient: with sendBackoff's doubling, capped at 16 times
+	// the first wait, about a minute (a homeserver restarting, a proxy in
+	// front of it reloading).
+	sendAttempts = 8
 	// maxRateLimitWait caps how long one retry waits for a rate limit.
 	maxRateLimitWait = 30 * time.Second
 )
@@ -116,7 +118,7 @@ func sendReliably(ctx context.Context, cli *mautrix.Client, room id.RoomID, cont
 			return "", err
 		}
 		if wait == 0 {
-			wait, backoff = backoff, 2*backoff
+			wait, backoff = backoff, min(2*backoff, 16*sendBackoff)
 		}
 		zerolog.Ctx(ctx).Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("Sending a message failed; trying again")
 		select {

@@ -385,13 +385,22 @@ func (w *world) replies(t testing.TB, to id.EventID) []*event.Event {
 // botMessages returns the bot's recent messages in the room, oldest first.
 func (w *world) botMessages(t testing.TB) []*event.Event {
 	t.Helper()
-	resp, err := w.alice.Messages(context.Background(), w.room, "", "", mautrix.DirectionBackward, nil, 500)
-	if err != nil {
-		t.Fatalf("reading the room: %v", err)
+	// The whole room, newest first, a page at a time (a soak's room is long).
+	var chunk []*event.Event
+	for from := ""; ; {
+		resp, err := w.alice.Messages(context.Background(), w.room, from, "", mautrix.DirectionBackward, nil, 500)
+		if err != nil {
+			t.Fatalf("reading the room: %v", err)
+		}
+		chunk = append(chunk, resp.Chunk...)
+		if len(resp.Chunk) == 0 || resp.End == "" || resp.End == from {
+			break
+		}
+		from = resp.End
 	}
 	var out []*event.Event
-	for i := len(resp.Chunk) - 1; i >= 0; i-- {
-		evt := resp.Chunk[i]
+	for i := len(chunk) - 1; i >= 0; i-- {
+		evt := chunk[i]
 		if evt.Sender != w.botID {
 			continue
 		}

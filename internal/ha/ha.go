@@ -241,6 +241,12 @@ func (t *Term) End() {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 5*time.Second)
 	defer cancel()
+	// A part may have stopped because another instance took over before the
+	// next renewal would have said so: then this one stands by.
+	if current, _, err := t.in.st.CurrentLease(ctx); err == nil && current != nil && current.Epoch != t.Lease.Epoch {
+		t.lose(fmt.Errorf("%w: %s (epoch %d) took over", ErrLost, current.Holder, current.Epoch))
+		return
+	}
 	if err := t.in.st.ReleaseLease(ctx, t.Lease.Epoch); err != nil {
 		zerolog.Ctx(t.ctx).Warn().Err(err).Msg("Could not give up the lease; a standby takes over when it lapses")
 	}

@@ -8,6 +8,9 @@
 //	            {n} in it is the number of the time (1, 2, …)
 //	TICK=1s     otherwise print "tick N" every TICK (every 5th also to stderr)
 //	EXIT_AFTER  exit after this long, with EXIT_CODE (default 1): a crash
+//	CRASH_FILE  exit with EXIT_CODE (default 1) while this file exists (looked
+//	            at every 200 ms): with --restart always and the file in a bind
+//	            mount, a crash loop the host starts and ends
 //	LISTEN      serve HTTP here: /health, /version
 //	HEALTH_STATUS  the status code /health answers with (default 200)
 //	ANSWER_FILE /health answers as this file says while it exists: a status
@@ -114,6 +117,21 @@ func main() {
 			os.Exit(2)
 		}
 		crash = time.After(after)
+	}
+
+	if f := os.Getenv("CRASH_FILE"); f != "" {
+		ticker := time.NewTicker(200 * time.Millisecond)
+		defer ticker.Stop()
+		crashing := make(chan time.Time)
+		go func() {
+			for now := range ticker.C {
+				if _, err := os.Stat(f); err == nil {
+					crashing <- now
+					return
+				}
+			}
+		}()
+		crash = crashing
 	}
 
 	var tick <-chan time.Time
