@@ -234,6 +234,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := opscommands.MarkInterrupted(ctx, b.client, b.store, cause); err != nil {
 		log.Err(err).Msg("Failed to close the updates a restart interrupted")
 	}
+	if err := opscommands.AnswerCutOff(ctx, b.client, b.store, cause, b.started.Add(-notRunLookBack)); err != nil {
+		log.Err(err).Msg("Failed to answer the commands a stop cut off")
+	}
 	if err := opscommands.DropWaitingConfirmations(ctx, b.client, b.store); err != nil {
 		log.Err(err).Msg("Failed to close the confirmations a restart dropped")
 	}
@@ -365,7 +368,11 @@ func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
 // before a takeover: the event comes again when the new one syncs from the
 // position stored), nor when this instance is no longer the active one.
 func (b *Bot) claim(log *zerolog.Logger, evt *event.Event) bool {
-	claimed, err := b.store.ClaimCommand(b.jobCtx, evt.ID, evt.RoomID, b.instance)
+	command := evt.Content.AsMessage().Body
+	if evt.Type == event.EventReaction {
+		command = "reaction " + evt.Content.AsReaction().RelatesTo.Key
+	}
+	claimed, err := b.store.ClaimCommand(b.jobCtx, evt.ID, evt.RoomID, strings.TrimSpace(command), b.instance)
 	switch {
 	case err != nil:
 		log.Err(err).Msg("Not running the command: could not claim it")

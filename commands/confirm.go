@@ -131,6 +131,7 @@ func askConfirmationOf(ce *Event, c *command, svc *ops.ServiceConfig, question s
 	}
 	w.prompt, rec.PromptID = resp.EventID, resp.EventID
 	close(w.sent)
+	recordAnswered(ce)
 	if err := d.Store.SetConfirmationPrompt(ce.Ctx, rec); err != nil {
 		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to record the confirmation prompt")
 	}

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -51,4 +52,38 @@ func interruptedNotice(run *store.UpdateRun, cause string) (md, stage string) {
 	return fmt.Sprintf("⚠️ %s of **%s** was interrupted by %s at stage %s (started by %s at %s); it is not run again. "+
 		"Check the service with `!status %s`.", runNoun(run.Kind == store.RunRollback), escape(run.Service), escape(cause), stage, run.Sender,
 		run.Started.Format("15:04 MST"), run.Service), stage
+}
+
+// AnswerCutOff answers the commands an earlier instance claimed but stopped
+// before answering (killed, or its term lost to a takeover), claimed since
+// since: each gets one reply saying so. They are not run again: the one
+// before may have run them.
+func AnswerCutOff(ctx context.Context, cli *mautrix.Client, st *store.Store, cause string, since time.Time) error {
+	claims, err := st.CutOffClaims(ctx, since)
+	if err != nil {
+		return err
+	}
+	for _, c := range claims {
+		md := fmt.Sprintf("⚠️ %s was cut off by %s before it was answered: it may have run, and it is not run again. "+
+			"Check with `!status`.", code(c.Command), escape(cause))
+		content := Render(md)
+		content.RelatesTo = (&event.RelatesTo{}).SetReplyTo(c.EventID)
+		if _, err := sendReliably(ctx, cli, c.RoomID, &content); err != nil {
+			return fmt.Errorf("answering the command %s cut off: %w", c.EventID, err)
+		}
+		if err := st.AnswerClaim(ctx, c.EventID); err != nil {
+			return err
+		}
+		zerolog.Ctx(ctx).Warn().Stringer("event_id", c.EventID).Str("command", c.Command).Str("claimed_by", c.Holder).
+			Msg("Answered a command an earlier instance was cut off running")
+	}
+	return nil
+}
+
+// recordAnswered records that ce has its first answer in the room, so that a
+// later instance does not report it cut off.
+func recordAnswered(ce *Event) {
+	if err := ce.Meta.Store.AnswerClaim(ce.Ctx, ce.Event.ID); err != nil {
+		zerolog.Ctx(ce.Ctx).Err(err).Msg("Failed to record that the command was answered")
+	}
 }

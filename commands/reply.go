@@ -37,6 +37,7 @@ func sendReply(ce *Event, md string) (problem string) {
 	relate(ce, &content)
 	_, err := sendReliably(ce.Ctx, ce.Proc.Client, ce.RoomID, &content)
 	if err == nil {
+		recordAnswered(ce)
 		return ""
 	}
 	why := refusal(err)

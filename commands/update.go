@@ -133,6 +133,7 @@ func deploy(ce *Event, svc *ops.ServiceConfig, kind store.RunKind, r *ops.Recipe
 		return outcome{Service: svc.Name, Result: store.ResultFailed, Detail: run.Error}
 	}
 	run.ProgressEventID = msgID
+	recordAnswered(ce) // a cut-off run is reported by its progress message (MarkInterrupted)
 	if err := ce.Meta.Store.Updates().SetProgressEvent(ce.Ctx, run); err != nil {
 		log.Err(err).Msg("Failed to record the progress message")
 	}

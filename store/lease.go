@@ -166,14 +166,15 @@ func (s *Store) fenced(ctx context.Context, fn func(ctx context.Context) error) 
 	})
 }
 
-// ClaimCommand records that this instance runs the command of event: true if
-// it is the first to claim it, false if it was claimed before (by this or
-// another instance, before a takeover), so that no command runs twice.
-func (s *Store) ClaimCommand(ctx context.Context, event id.EventID, room id.RoomID, holder string) (bool, error) {
+// ClaimCommand records that this instance runs command (as typed, for a
+// later notice) of event: true if it is the first to claim it, false if it
+// was claimed before (by this or another instance, before a takeover), so
+// that no command runs twice.
+func (s *Store) ClaimCommand(ctx context.Context, event id.EventID, room id.RoomID, command, holder string) (bool, error) {
 	claimed := false
 	err := s.fenced(ctx, func(ctx context.Context) error {
-		res, err := s.DB.Exec(ctx, `INSERT INTO command_claims (event_id, room_id, holder, epoch, time_ms) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (event_id) DO NOTHING`, event, room, holder, s.epoch.Load(), time.Now().UnixMilli())
+		res, err := s.DB.Exec(ctx, `INSERT INTO command_claims (event_id, room_id, command, holder, epoch, time_ms) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (event_id) DO NOTHING`, event, room, command, holder, s.epoch.Load(), time.Now().UnixMilli())
 		if err != nil {
 			return fmt.Errorf("claiming the command of %s: %w", event, err)
 		}
@@ -182,6 +183,47 @@ func (s *Store) ClaimCommand(ctx context.Context, event id.EventID, room id.Room
 		return nil
 	})
 	return claimed, err
+}
+
+// AnswerClaim records that the command of event has its first answer in the
+// room (a reply, a progress message, a confirmation prompt).
+func (s *Store) AnswerClaim(ctx context.Context, event id.EventID) error {
+	if _, err := s.DB.Exec(ctx, `UPDATE command_claims SET answered = TRUE WHERE event_id = $1`, event); err != nil {
+		return fmt.Errorf("recording the answer to %s: %w", event, err)
+	}
+	return nil
+}
+
+// Claim is a command an instance took.
+type Claim struct {
+	EventID id.EventID
+	RoomID  id.RoomID
+	Command string
+	Holder  string
+	Time    time.Time
+}
+
+// CutOffClaims are the commands claimed in an earlier term than this
+// process's, since since, that were never answered: the instance running
+// them stopped first.
+func (s *Store) CutOffClaims(ctx context.Context, since time.Time) ([]Claim, error) {
+	rows, err := s.DB.Query(ctx, `SELECT event_id, room_id, command, holder, time_ms FROM command_claims
+		WHERE NOT answered AND epoch < $1 AND time_ms >= $2 ORDER BY time_ms`, s.epoch.Load(), since.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("reading the commands cut off: %w", err)
+	}
+	defer rows.Close()
+	var out []Claim
+	for rows.Next() {
+		var c Claim
+		var at int64
+		if err := rows.Scan(&c.EventID, &c.RoomID, &c.Command, &c.Holder, &at); err != nil {
+			return nil, err
+		}
+		c.Time = time.UnixMilli(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // Instance is one opsroom process sharing the database, as its heartbeat says.

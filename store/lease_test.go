@@ -82,7 +82,7 @@ func TestWritesOfAnEndedTermAreRefused(t *testing.T) {
 			t.Fatal(old, err)
 		}
 		a.Fence(old.Epoch)
-		if ok, err := a.ClaimCommand(ctx, "$one", "!room:x", "a"); !ok || err != nil {
+		if ok, err := a.ClaimCommand(ctx, "$one", "!room:x", "!status", "a"); !ok || err != nil {
 			t.Fatalf("a's claim while active = %v, %v", ok, err)
 		}
 
@@ -94,7 +94,7 @@ func TestWritesOfAnEndedTermAreRefused(t *testing.T) {
 		b.Fence(took.Epoch)
 
 		// then each of a's effectful writes is refused: a command, a transition, a delivery
-		if _, err := a.ClaimCommand(ctx, "$two", "!room:x", "a"); !errors.Is(err, ErrFenced) {
+		if _, err := a.ClaimCommand(ctx, "$two", "!room:x", "!status", "a"); !errors.Is(err, ErrFenced) {
 			t.Errorf("a's claim after the takeover: %v, want ErrFenced", err)
 		}
 		ws := WatchState{Key: "svc:web", State: "exited", Alerted: true, Since: time.Now()}
@@ -107,14 +107,26 @@ func TestWritesOfAnEndedTermAreRefused(t *testing.T) {
 		}
 
 		// and b claims each command once: the one a ran is not run again
-		if ok, err := b.ClaimCommand(ctx, "$one", "!room:x", "b"); ok || err != nil {
+		if ok, err := b.ClaimCommand(ctx, "$one", "!room:x", "!status", "b"); ok || err != nil {
 			t.Errorf("b's claim of the command a ran = %v, %v; want false", ok, err)
 		}
-		if ok, err := b.ClaimCommand(ctx, "$two", "!room:x", "b"); !ok || err != nil {
+		if ok, err := b.ClaimCommand(ctx, "$two", "!room:x", "!status", "b"); !ok || err != nil {
 			t.Errorf("b's claim of a new command = %v, %v; want true", ok, err)
 		}
-		if ok, err := b.ClaimCommand(ctx, "$two", "!room:x", "b"); ok || err != nil {
+		if ok, err := b.ClaimCommand(ctx, "$two", "!room:x", "!status", "b"); ok || err != nil {
 			t.Errorf("b's second claim of the same command = %v, %v; want false", ok, err)
+		}
+
+		// and the command a took but never answered is b's to report, once
+		cut, err := b.CutOffClaims(ctx, time.Now().Add(-time.Hour))
+		if err != nil || len(cut) != 1 || cut[0].EventID != "$one" || cut[0].Holder != "a" || cut[0].Command != "!status" {
+			t.Fatalf("cut off claims = %+v, %v; want a's $one", cut, err)
+		}
+		if err := b.AnswerClaim(ctx, "$one"); err != nil {
+			t.Fatal(err)
+		}
+		if cut, err := b.CutOffClaims(ctx, time.Now().Add(-time.Hour)); err != nil || len(cut) != 0 {
+			t.Errorf("cut off claims after the answer = %+v, %v; want none", cut, err)
 		}
 	})
 }

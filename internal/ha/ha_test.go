@@ -52,7 +52,7 @@ func TestATermEndsWhenAnotherInstanceTakesTheLeaseAndItsWritesAreRefused(t *test
 	if err := term.Valid(); !errors.Is(err, ErrLost) {
 		t.Errorf("a's Valid after the takeover = %v, want ErrLost", err)
 	}
-	if _, err := a.ClaimCommand(ctx, "$x", "!r:x", "a"); !errors.Is(err, store.ErrFenced) {
+	if _, err := a.ClaimCommand(ctx, "$x", "!r:x", "!status", "a"); !errors.Is(err, store.ErrFenced) {
 		t.Errorf("a's claim after losing its term: %v, want ErrFenced", err)
 	}
 	term.End() // gives nothing up: the lease is b's

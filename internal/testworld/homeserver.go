@@ -79,6 +79,10 @@ func StartHomeserver(t testing.TB) *Homeserver {
 	key := filepath.Join(dir, "matrix_key.pem")
 	// The generated private_key path is relative to the working directory: make it absolute.
 	cfg = strings.Replace(cfg, "private_key: matrix_key.pem", "private_key: "+key, 1)
+	// Its internal message streams on disk, as in production (-ci keeps them in
+	// memory): an event a client sent just before a stop would otherwise never
+	// reach /sync after the start.
+	cfg = strings.Replace(cfg, "in_memory: true", "in_memory: false", 1)
 	// Accounts are made with the shared secret only; open registration makes Dendrite refuse to start.
 	cfg = strings.Replace(cfg, "registration_disabled: false", "registration_disabled: true", 1)
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {

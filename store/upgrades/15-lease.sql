@@ -17,12 +17,15 @@ CREATE TABLE ha_instances (
 	active  BOOLEAN NOT NULL,
 	seen_ms BIGINT  NOT NULL
 );
--- Each command (a message or a reaction) is run by the instance that claims its event first.
+-- Each command (a message or a reaction) is run by the instance that claims its event first;
+-- answered once its first answer is in the room (a cut-off one is answered by the next active instance).
 CREATE TABLE command_claims (
-	event_id TEXT   PRIMARY KEY,
-	room_id  TEXT   NOT NULL,
-	holder   TEXT   NOT NULL,
-	epoch    BIGINT NOT NULL,
-	time_ms  BIGINT NOT NULL
+	event_id TEXT    PRIMARY KEY,
+	room_id  TEXT    NOT NULL,
+	command  TEXT    NOT NULL,
+	holder   TEXT    NOT NULL,
+	epoch    BIGINT  NOT NULL,
+	time_ms  BIGINT  NOT NULL,
+	answered BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX command_claims_time_idx ON command_claims (time_ms);
