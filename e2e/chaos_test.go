@@ -407,7 +407,7 @@ type dockerEvent struct {
 	TimeNano int64 `json:"timeNano"`
 }
 
-func (e dockerEvent) name() string { return e.Actor.Attributes["name"] }
+func (e dockerEvent) name() string    { return e.Actor.Attributes["name"] }
 func (e dockerEvent) time() time.Time { return time.Unix(0, e.TimeNano) }
 
 func watchDocker(t *testing.T) *dockerEvents {
