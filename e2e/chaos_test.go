@@ -152,7 +152,7 @@ func newChaos(t *testing.T, rng *rand.Rand) *chaos {
 		c.hosts = append(c.hosts, h)
 		cfg := hostFor(s, s.KnownHostsFor(t, h.proxy.Addr))
 		cfg["address"] = h.proxy.Addr
-		cfg["connect_timeout"], cfg["command_timeout"] = "3s", "5s"
+		cfg["connect_timeout"], cfg["command_timeout"] = "5s", "10s"
 		hosts[name] = cfg
 	}
 
@@ -258,7 +258,7 @@ func (c *chaos) inject(kind string) {
 		case "host-stall":
 			h.proxy.Toxic(t, "stall", "timeout", map[string]any{"timeout": 0})
 		}
-		time.Sleep(c.hold(18*time.Second, 28*time.Second))
+		time.Sleep(c.hold(25*time.Second, 35*time.Second))
 		switch kind {
 		case "sshd-stop":
 			h.sshd.Start(t)
