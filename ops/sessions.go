@@ -42,7 +42,7 @@ func newSessionQueue(max int) *sessionQueue {
 // Every successful acquire must be followed by one release.
 func (q *sessionQueue) acquire(ctx context.Context, urgent bool) error {
 	q.mu.Lock()
-	if q.used < q.max && q.waiting.Len() == 0 {
+	if q.free() {
 		q.used++
 		q.mu.Unlock()
 		return nil
@@ -71,6 +71,22 @@ func (q *sessionQueue) acquire(ctx context.Context, urgent bool) error {
 		q.mu.Unlock()
 	}
 	return ctx.Err()
+}
+
+// tryAcquire takes a session if one is free now and no one waits for one.
+func (q *sessionQueue) tryAcquire() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.free() {
+		q.used++
+		return true
+	}
+	return false
+}
+
+// free says whether a session can be taken now; q.mu is held.
+func (q *sessionQueue) free() bool {
+	return q.used < q.max && q.waiting.Len() == 0
 }
 
 // release gives a session back: to the first command in line, if any.

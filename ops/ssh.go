@@ -46,6 +46,11 @@ type conn struct {
 	client  *ssh.Client
 	dialing *dialing // the dial in progress, if any
 	closed  bool
+
+	// The watcher's shell (see shell), and when one last failed.
+	shellMu     sync.Mutex
+	sh          *shell
+	shellFailed time.Time
 }
 
 // dialing is one dial in progress, whose result every caller that needs the
@@ -135,6 +140,7 @@ func (c *conn) close() {
 	c.client = nil
 	c.closed = true
 	c.mu.Unlock()
+	c.closeShell()
 	if client != nil {
 		_ = client.Close()
 	}

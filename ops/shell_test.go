@@ -1,0 +1,176 @@
+package ops
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opsroom/opsroom/internal/config"
+	"github.com/opsroom/opsroom/internal/testworld"
+)
+
+// shellHost is a host behind a real sshd, reached as the login user, with
+// run_as as given: the real wrapper, sudo -iu and login shells included.
+func shellHost(t *testing.T, runAs string) (*conn, *testworld.SSHD) {
+	t.Helper()
+	testworld.Short(t)
+	sshd := testworld.StartSSHD(t)
+	h := &HostConfig{Name: "spark", Address: sshd.Addr, User: sshd.User, IdentityFile: sshd.IdentityFile,
+		KnownHosts: sshd.KnownHosts, RunAs: runAs, ComposeCommand: "docker compose",
+		ConnectTimeout: config.Duration{Duration: 10 * time.Second}, CommandTimeout: config.Duration{Duration: 20 * time.Second},
+		MaxSessions: defaultMaxSessions}
+	c := newConn(h)
+	t.Cleanup(c.close)
+	return c, sshd
+}
+
+func TestShellRunsCommandsAsRunAsInOneSession(t *testing.T) {
+	// given a host reached through sudo -iu as the owner
+	c, sshd := shellHost(t, testworld.Owner)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// when the watcher's commands run, the first alone, then many at once (pipelined)
+	first, err := c.runReusing(ctx, `whoami; echo "$HOME" >&2`, runOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([]RunResult, 20)
+	errs := make([]error, len(results))
+	for i := range results {
+		wg.Go(func() {
+			// Output without a last newline, a big stdout, a quote and a $ the shells must leave alone.
+			results[i], errs[i] = c.runReusing(ctx, fmt.Sprintf(`printf '%%s' 'out %d $HOME'; head -c %d /dev/zero | tr '\0' x; printf 'err %d' >&2; exit %d`, i, i*3000, i, i%4), runOpts{})
+		})
+	}
+	wg.Wait()
+
+	// then each came back whole, with its own exit code, as the owner, all in one session
+	if got := strings.TrimSpace(first.Stdout); got != testworld.Owner {
+		t.Errorf("whoami = %q, want %q (stderr %q)", got, testworld.Owner, first.Stderr)
+	}
+	if !strings.HasSuffix(strings.TrimSpace(first.Stderr), "/"+testworld.Owner) {
+		t.Errorf("HOME = %q, want the owner's: the login environment", first.Stderr)
+	}
+	for i, res := range results {
+		if errs[i] != nil {
+			t.Fatalf("command %d: %v", i, errs[i])
+		}
+		want := fmt.Sprintf("out %d $HOME", i) + strings.Repeat("x", i*3000)
+		if res.Stdout != want || res.Stderr != fmt.Sprintf("err %d", i) || res.ExitCode != i%4 {
+			t.Errorf("command %d: stdout %q (%d bytes), stderr %q, exit %d; want %d bytes, err %d, exit %d",
+				i, firstBytes(res.Stdout, 40), len(res.Stdout), res.Stderr, res.ExitCode, len(want), i, i%4)
+		}
+	}
+	if n := sshd.Sessions(); n != 1 {
+		t.Errorf("sshd started %d sessions, want 1: the shell's", n)
+	}
+	if inUse := c.slots.inUse(); inUse != 1 {
+		t.Errorf("%d of the host's sessions in use, want 1: the shell's", inUse)
+	}
+}
+
+func TestShellThatCannotStartLeavesCommandsToTheirOwnSessions(t *testing.T) {
+	// given a run_as user the sudoers rule does not allow
+	c, sshd := shellHost(t, "root")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// when a command runs twice
+	_, err1 := c.runReusing(ctx, "true", runOpts{})
+	_, err2 := c.runReusing(ctx, "true", runOpts{})
+
+	// then each fails as a command in its own session does, and the shell is not tried again at once
+	for _, err := range []error{err1, err2} {
+		if shellErr := (*ShellError)(nil); !errors.As(err, &shellErr) {
+			t.Errorf("err = %v, want a *ShellError, as without the shell", err)
+		}
+	}
+	if n := sshd.Sessions(); n != 3 {
+		t.Errorf("sshd started %d sessions, want 3: the shell once, then each command its own", n)
+	}
+	if inUse := c.slots.inUse(); inUse != 0 {
+		t.Errorf("%d of the host's sessions in use, want 0", inUse)
+	}
+}
+
+func TestShellCommandPastItsTimeEndsTheShellOnly(t *testing.T) {
+	// given a host with a shell running
+	c, _ := shellHost(t, testworld.Owner)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.runReusing(ctx, "true", runOpts{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// when a command outlives its context
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	start := time.Now()
+	_, err := c.runReusing(short, "sleep 10", runOpts{})
+
+	// then it ends with its context, and the next command gets a fresh shell
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
+		t.Fatalf("err = %v after %s, want the deadline, at once", err, time.Since(start))
+	}
+	res, err := c.runReusing(ctx, "echo again", runOpts{})
+	if err != nil || res.Stdout != "again\n" {
+		t.Fatalf("next command: %q, %v", res.Stdout, err)
+	}
+	waitFor(t, func() bool { return c.slots.inUse() == 1 }) // the old shell's session is given back
+}
+
+func TestShellStreamSplitsOutputByCommand(t *testing.T) {
+	// given three commands' output as the shell prints it, noise around it
+	sh := &shell{}
+	var cmds []*shellCommand
+	var out, errOut bytes.Buffer
+	out.WriteString("motd\n")
+	for i, body := range []string{"", "one\ntwo", strings.Repeat("y", 5000) + "\n"} {
+		sc := &shellCommand{cap: newCapture(runOpts{}), done: make(chan struct{})}
+		cmds = append(cmds, sc)
+		sh.queue = append(sh.queue, sc)
+		env := sc.cap.env
+		fmt.Fprintf(&out, "%s\n%s\n%s %d\n", env.begin, body, env.end, i)
+		fmt.Fprintf(&errOut, "%s\nerr%d\n%s\n", env.begin, i, env.end)
+	}
+	out.WriteString("between\n")
+
+	// when it comes in chunks cut anywhere
+	stdout, stderr := &shellStream{sh: sh}, &shellStream{sh: sh, stderr: true}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range []struct {
+		w    *shellStream
+		data []byte
+	}{{stdout, out.Bytes()}, {stderr, errOut.Bytes()}} {
+		for data := s.data; len(data) > 0; {
+			n := min(len(data), 1+rng.IntN(40))
+			_, _ = s.w.Write(data[:n])
+			data = data[n:]
+		}
+	}
+
+	// then each command gets its own output and exit code, and all are done
+	for i, sc := range cmds {
+		select {
+		case <-sc.done:
+		default:
+			t.Fatalf("command %d not done", i)
+		}
+		res, err := sc.cap.result("h", -1)
+		wantOut := []string{"", "one\ntwo", strings.Repeat("y", 5000) + "\n"}[i]
+		if err != nil || res.Stdout != wantOut || res.Stderr != fmt.Sprintf("err%d", i) || res.ExitCode != i {
+			t.Errorf("command %d: %q, %q, exit %d, %v", i, firstBytes(res.Stdout, 20), res.Stderr, res.ExitCode, err)
+		}
+	}
+	if len(sh.queue) != 0 {
+		t.Errorf("%d commands left in the queue", len(sh.queue))
+	}
+}
