@@ -273,6 +273,9 @@ type shellStream struct {
 	carry  []byte // a possible start of the current command's end line
 }
 
+// ReadFrom reads the shell's output in small chunks (see framed.ReadFrom).
+func (s *shellStream) ReadFrom(r io.Reader) (int64, error) { return readInChunks(s, r) }
+
 func (s *shellStream) Write(p []byte) (int, error) {
 	sh := s.sh
 	sh.mu.Lock()
