@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,12 +18,23 @@ import (
 
 // shellHost is a host behind a real sshd, reached as the login user, with
 // run_as as given: the real wrapper, sudo -iu and login shells included.
-func shellHost(t *testing.T, runAs string) (*conn, *testworld.SSHD) {
+func shellHost(t testing.TB, runAs string) (*conn, *testworld.SSHD) {
+	return shellHostAway(t, runAs, 0)
+}
+
+// shellHostAway is shellHost behind a Toxiproxy adding latency each way.
+func shellHostAway(t testing.TB, runAs string, latency time.Duration) (*conn, *testworld.SSHD) {
 	t.Helper()
 	testworld.Short(t)
 	sshd := testworld.StartSSHD(t)
-	h := &HostConfig{Name: "spark", Address: sshd.Addr, User: sshd.User, IdentityFile: sshd.IdentityFile,
-		KnownHosts: sshd.KnownHosts, RunAs: runAs, ComposeCommand: "docker compose",
+	addr, knownHosts := sshd.Addr, sshd.KnownHosts
+	if latency > 0 {
+		proxy := testworld.StartToxiproxy(t).Proxy(t, "host", sshd.Addr)
+		proxy.Latency(t, latency)
+		addr, knownHosts = proxy.Addr, sshd.KnownHostsFor(t, proxy.Addr)
+	}
+	h := &HostConfig{Name: "spark", Address: addr, User: sshd.User, IdentityFile: sshd.IdentityFile,
+		KnownHosts: knownHosts, RunAs: runAs, ComposeCommand: "docker compose",
 		ConnectTimeout: config.Duration{Duration: 10 * time.Second}, CommandTimeout: config.Duration{Duration: 20 * time.Second},
 		MaxSessions: defaultMaxSessions}
 	c := newConn(h)
@@ -173,4 +185,50 @@ func TestShellStreamSplitsOutputByCommand(t *testing.T) {
 	if len(sh.queue) != 0 {
 		t.Errorf("%d commands left in the queue", len(sh.queue))
 	}
+}
+
+// BenchmarkWatcherCommand is a watcher's command to a host 25 ms away each
+// way (through Toxiproxy, as the owner through run_as), in a session of its
+// own and in the host's shell: one command (the probe), and two at once (a
+// probe and the logs of what died, which an exit alert waits for).
+func BenchmarkWatcherCommand(b *testing.B) {
+	for _, how := range []string{"session", "shell"} {
+		b.Run(how, func(b *testing.B) {
+			c, _ := shellHostAway(b, testworld.Owner, 25*time.Millisecond)
+			ctx := context.Background()
+			run := func() {
+				var err error
+				if how == "shell" {
+					_, err = c.runReusing(ctx, "cat /proc/loadavg", runOpts{})
+				} else {
+					_, err = c.run(ctx, "cat /proc/loadavg", runOpts{})
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			run() // dials, and starts the shell
+			var one, two []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				run()
+				one = append(one, time.Since(t0))
+				t0 = time.Now()
+				var wg sync.WaitGroup
+				wg.Go(run)
+				wg.Go(run)
+				wg.Wait()
+				two = append(two, time.Since(t0))
+			}
+			b.ReportMetric(medianMs(one), "one-ms")
+			b.ReportMetric(medianMs(two), "two-at-once-ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func medianMs(ds []time.Duration) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[len(s)/2].Microseconds()) / 1000
 }
