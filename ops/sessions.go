@@ -29,6 +29,9 @@ type sessionQueue struct {
 	// waiting holds a channel per waiting command, first in line first; a
 	// freed session is handed to the first by closing its channel.
 	waiting list.List
+	// crowded, if set, is told when a command has to wait in line: the
+	// watcher's shell then gives its session back (see shell).
+	crowded func()
 }
 
 func newSessionQueue(max int) *sessionQueue {
@@ -54,7 +57,11 @@ func (q *sessionQueue) acquire(ctx context.Context, urgent bool) error {
 	} else {
 		place = q.waiting.PushBack(turn)
 	}
+	crowded := q.crowded
 	q.mu.Unlock()
+	if crowded != nil {
+		crowded()
+	}
 	select {
 	case <-turn:
 		return nil

@@ -135,20 +135,35 @@ func (c *conn) shellBroke(sh *shell, err error) {
 	}
 }
 
+// retireShell lets the host's shell end once the commands sent to it are
+// done, which gives its session back: a command waits in line for one. The
+// watcher's next command starts a new shell when a session is free again.
+func (c *conn) retireShell() {
+	if sh := c.takeShell(); sh != nil {
+		sh.retire()
+	}
+}
+
 // closeShell ends the host's shell, if any, for good.
 func (c *conn) closeShell() {
-	c.shellMu.Lock()
-	sh := c.sh
-	c.sh = nil
-	c.shellMu.Unlock()
-	if sh != nil {
+	if sh := c.takeShell(); sh != nil {
 		sh.fail(errors.New("the connection is closed"))
 	}
 }
 
+// takeShell forgets the host's shell, and returns it (nil: none).
+func (c *conn) takeShell() *shell {
+	c.shellMu.Lock()
+	defer c.shellMu.Unlock()
+	sh := c.sh
+	c.sh = nil
+	return sh
+}
+
 // startShell opens a session and starts the shell in it. The shell holds one
 // of the host's sessions for as long as it lives, so it starts only when one
-// is free at once: the watcher never waits in line behind commands for it.
+// is free at once (the watcher never waits in line behind commands for it),
+// and gives it back as soon as a command has to wait (retireShell).
 func (c *conn) startShell(ctx context.Context) (*shell, error) {
 	if !c.slots.tryAcquire() {
 		return nil, errShellBusy

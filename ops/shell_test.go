@@ -22,6 +22,36 @@ func shellHost(t testing.TB, runAs string) (*conn, *testworld.SSHD) {
 	return shellHostAway(t, runAs, 0)
 }
 
+func TestShellGivesItsSessionBackToACommandInLine(t *testing.T) {
+	// given a host with two sessions, one the shell's, the other a command's
+	c, _ := shellHost(t, testworld.Owner)
+	c.slots.max = 2
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.runReusing(ctx, "true", runOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = c.run(ctx, "sleep 5", runOpts{}) }()
+	waitFor(t, func() bool { return c.slots.inUse() == 2 })
+
+	// when another command needs a session
+	start := time.Now()
+	res, err := c.run(ctx, "echo next", runOpts{})
+
+	// then it gets the shell's at once, not the sleeping command's
+	if err != nil || res.Stdout != "next\n" {
+		t.Fatalf("%q, %v", res.Stdout, err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the command waited %s, want the shell's session at once", took)
+	}
+	// and the watcher's next command runs in a session of its own while none is free to spare
+	waitFor(t, func() bool { return c.slots.inUse() == 1 })
+	if res, err := c.runReusing(ctx, "echo watcher", runOpts{}); err != nil || res.Stdout != "watcher\n" {
+		t.Fatalf("%q, %v", res.Stdout, err)
+	}
+}
+
 // shellHostAway is shellHost behind a Toxiproxy adding latency each way.
 func shellHostAway(t testing.TB, runAs string, latency time.Duration) (*conn, *testworld.SSHD) {
 	t.Helper()

@@ -62,7 +62,9 @@ type dialing struct {
 }
 
 func newConn(h *HostConfig) *conn {
-	return &conn{host: h, slots: newSessionQueue(h.MaxSessions)}
+	c := &conn{host: h, slots: newSessionQueue(h.MaxSessions)}
+	c.slots.crowded = c.retireShell
+	return c
 }
 
 func (c *conn) unreachable(err error) error {
