@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,16 +17,17 @@ import (
 )
 
 // A shell is a host's long-lived session for the watcher's read-only
-// commands (its probes, the logs of what died): one bash, started through
-// the same wrapper as every command (with run_as, sudo -iu and the owner's
-// login shell), that reads commands from its stdin, each an envelope's
-// script in base64 on one line, and runs each in a bash of its own, as a
-// command in a session of its own runs. A command then costs one round trip
-// instead of a new session's four (channel open, exec request, output, exit
-// status), and no sudo or login shell on the host. A command may be sent
-// before the ones before it end: the host runs them one after the other, and
-// their output comes back in that order, each framed by its own envelope.
-// Whenever the shell fails, the command runs in a session of its own.
+// commands (its probes, the logs of what died): one bash, started as the
+// login user, that reads commands from its stdin, one a line, and runs each
+// exactly as a session of its own would: the same command line (with
+// run_as, sudo -iu and the owner's login shell, whose environment is read
+// afresh for every command; then the envelope), by the login user's shell
+// with no input. A command then costs one round trip instead of a new
+// session's four (channel open, exec request, output, exit status). A
+// command may be sent before the ones before it end: the host runs them one
+// after the other, and their output comes back in that order, each framed by
+// its own envelope. Whenever the shell fails, the command runs in a session
+// of its own.
 type shell struct {
 	c       *conn
 	sess    *ssh.Session
@@ -41,6 +44,8 @@ type shell struct {
 // shellCommand is one command sent to a shell.
 type shellCommand struct {
 	cap              *capture
+	mark             []byte // "\n" and the mark the loop prints after the command, on both streams
+	exit             int    // the command's exit status, from the loop's mark on stdout
 	outDone, errDone bool
 	done             chan struct{} // closed once both streams are done, or the shell broke
 	err              error         // the shell broke before the command came back
@@ -48,23 +53,26 @@ type shellCommand struct {
 
 const (
 	// shellSpan is how long a shell takes commands before a fresh one
-	// replaces it: changes to the owner's login environment reach it then.
+	// replaces it.
 	shellSpan = time.Hour
 	// shellRetry is how long commands run in sessions of their own after a
 	// shell could not be started, or broke before any command came back.
 	shellRetry = time.Minute
 )
 
-// shellLoop is the script the shell's bash runs. Each command runs in a
-// bash of its own that reads its script from a pipe, as a command in its
-// own session does: the envelope keeps its stdin off the shell's.
-const shellLoop = "while IFS= read -r l; do printf '%s\\n' \"$l\" | base64 -d | bash; done\n"
+// shellLoop is the script the shell's bash runs: each line is a mark and a
+// command line in base64, run as sshd runs a session's command (the user's
+// shell -c), with no input, so that nothing it runs (a login profile that
+// reads its input) can take the lines that follow. After it, the mark and
+// the exit status on stdout, and the mark on stderr, end its output, whether
+// the command ran as written or not (sudo refused: no envelope's end mark).
+const shellLoop = `while read -r m l; do "${SHELL:-/bin/sh}" -c "$(printf '%s\n' "$l" | base64 -d)" </dev/null; r=$?; ` +
+	`printf '\n%s %s\n' "$m" "$r"; printf '\n%s\n' "$m" >&2; done` + "\n"
 
-// shellLine is what starts the shell, through the host's wrapper. The
-// loop travels base64-encoded like every script; $( and the quotes reach
-// the shell that runs the line unchanged (sudo -i escapes all but the $).
-func shellLine(h *HostConfig) string {
-	return asRunAs(h, `bash -c "$(echo `+base64.StdEncoding.EncodeToString([]byte(shellLoop))+` | base64 -d)"`)
+// shellLine is what starts the shell. The loop travels base64-encoded like
+// every script; the login user's shell runs the line.
+func shellLine() string {
+	return `bash -c "$(echo ` + base64.StdEncoding.EncodeToString([]byte(shellLoop)) + ` | base64 -d)"`
 }
 
 var errShellBusy = errors.New("no SSH session free for the shell")
@@ -84,7 +92,9 @@ func (c *conn) runReusing(ctx context.Context, cmd string, o runOpts) (RunResult
 		return c.run(ctx, cmd, o)
 	}
 	res, err := sh.run(ctx, cmd, o)
-	if err == nil || ctx.Err() != nil {
+	// A command the host's shells did not run as written is the host's
+	// answer, the same in a session of its own: the shell is fine.
+	if err == nil || ctx.Err() != nil || errors.As(err, new(*ShellError)) {
 		return res, err
 	}
 	c.shellBroke(sh, err)
@@ -189,7 +199,7 @@ func (c *conn) startShell(ctx context.Context) (*shell, error) {
 	}
 	sh := &shell{c: c, sess: sess, stdin: stdin, started: time.Now(), release: c.slots.release}
 	sess.Stdout, sess.Stderr = &shellStream{sh: sh}, &shellStream{sh: sh, stderr: true}
-	if err := c.within(ctx, client, func() error { return sess.Start(shellLine(c.host)) }); err != nil {
+	if err := c.within(ctx, client, func() error { return sess.Start(shellLine()) }); err != nil {
 		_ = sess.Close()
 		return nil, fmt.Errorf("starting the shell: %w", err)
 	}
@@ -214,8 +224,8 @@ func cmpErr(err, orElse error) error {
 // shell failing (the caller runs cmd in a session of its own), or ctx
 // ending, which ends the shell: a command sent cannot be taken back.
 func (sh *shell) run(ctx context.Context, cmd string, o runOpts) (RunResult, error) {
-	sc := &shellCommand{cap: newCapture(o), done: make(chan struct{})}
-	line := base64.StdEncoding.EncodeToString([]byte(sc.cap.env.script(cmd))) + "\n"
+	sc := newShellCommand(o)
+	line := string(sc.mark[1:]) + " " + base64.StdEncoding.EncodeToString([]byte(sc.cap.env.commandLine(sh.c.host, cmd))) + "\n"
 	sh.mu.Lock()
 	if err := sh.broken; err != nil {
 		sh.mu.Unlock()
@@ -239,8 +249,13 @@ func (sh *shell) run(ctx context.Context, cmd string, o runOpts) (RunResult, err
 	if sc.err != nil {
 		return RunResult{}, sc.err
 	}
-	// Both end marks came: the exit code is the one the end mark carries.
-	return sc.cap.result(sh.c.host.Name, -1)
+	return sc.cap.result(sh.c.host.Name, sc.exit)
+}
+
+func newShellCommand(o runOpts) *shellCommand {
+	cap := newCapture(o)
+	// The envelope's nonce, marked apart: the loop's mark is never the envelope's.
+	return &shellCommand{cap: cap, mark: []byte("\n" + strings.TrimSuffix(cap.env.end, "-end") + "-done"), done: make(chan struct{})}
 }
 
 // usable says whether the shell takes commands.
@@ -307,35 +322,41 @@ func (s *shellStream) Write(p []byte) (int, error) {
 		if s.stderr {
 			w = sc.cap.stderr
 		}
-		n, whole := endLine(data, w.end)
-		_, _ = w.Write(data[:n])
-		data = data[n:]
+		out, n, whole := endLine(data, sc.mark)
+		_, _ = w.Write(data[:out])
 		if !whole {
-			s.carry = append([]byte(nil), data...)
+			s.carry = append([]byte(nil), data[out:]...)
 			break
 		}
 		if s.stderr {
 			sc.errDone = true
 		} else {
 			sc.outDone = true
+			code, err := strconv.Atoi(strings.TrimSpace(string(data[out+len(sc.mark) : n])))
+			if err != nil {
+				code = -1
+			}
+			sc.exit = code
 		}
+		data = data[n:]
 		sh.finished()
 	}
 	return len(p), nil
 }
 
-// endLine says how much of data belongs to a command whose end mark (after
-// its newline) is mark: up to and with the newline that ends the mark's
-// line, if it is there (whole), or else all but what could still become
-// the end line.
-func endLine(data, mark []byte) (n int, whole bool) {
+// endLine finds the end of a command's output in data, where its mark
+// (after a newline) is: out is how much of data is the command's own output
+// (all but what could still become the mark's line, when its line is not
+// whole yet), and n how much is it and the mark's line, newline included.
+func endLine(data, mark []byte) (out, n int, whole bool) {
 	if i := bytes.Index(data, mark); i >= 0 {
 		if j := bytes.IndexByte(data[i+len(mark):], '\n'); j >= 0 {
-			return i + len(mark) + j + 1, true
+			return i, i + len(mark) + j + 1, true
 		}
-		return i, false
+		return i, i, false
 	}
-	return len(data) - partialSuffix(data, mark), false
+	out = len(data) - partialSuffix(data, mark)
+	return out, out, false
 }
 
 // current is the first command in the queue whose output on that stream is

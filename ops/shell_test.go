@@ -119,7 +119,33 @@ func TestShellRunsCommandsAsRunAsInOneSession(t *testing.T) {
 	}
 }
 
-func TestShellThatCannotStartLeavesCommandsToTheirOwnSessions(t *testing.T) {
+func TestShellReadsTheOwnersProfileAfreshForEachCommand(t *testing.T) {
+	// given an owner whose profile exports a variable
+	const owner = "svcshellenv"
+	testworld.OwnerWith(t, owner, "export OPSROOM_SHELL_TEST=one")
+	t.Cleanup(func() { testworld.OwnerWith(t, owner, "") })
+	c, sshd := shellHost(t, owner)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const cmd = `echo "[$OPSROOM_SHELL_TEST]"`
+	if res, err := c.runReusing(ctx, cmd, runOpts{}); err != nil || res.Stdout != "[one]\n" {
+		t.Fatalf("%q, %v; want [one]", res.Stdout, err)
+	}
+
+	// when the profile no longer exports it
+	testworld.OwnerWith(t, owner, "")
+	res, err := c.runReusing(ctx, cmd, runOpts{})
+
+	// then the next command in the same shell sees that, as a session of its own would
+	if err != nil || res.Stdout != "[]\n" {
+		t.Errorf("%q, %v; want [] (the profile as it is now)", res.Stdout, err)
+	}
+	if n := sshd.Sessions(); n != 1 {
+		t.Errorf("sshd started %d sessions, want 1: the shell's", n)
+	}
+}
+
+func TestShellCommandTheWrapperRefusesFailsAsInASessionOfItsOwn(t *testing.T) {
 	// given a run_as user the sudoers rule does not allow
 	c, sshd := shellHost(t, "root")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -129,17 +155,46 @@ func TestShellThatCannotStartLeavesCommandsToTheirOwnSessions(t *testing.T) {
 	_, err1 := c.runReusing(ctx, "true", runOpts{})
 	_, err2 := c.runReusing(ctx, "true", runOpts{})
 
-	// then each fails as a command in its own session does, and the shell is not tried again at once
+	// then each fails as in a session of its own, saying what sudo said, and the shell stays
 	for _, err := range []error{err1, err2} {
-		if shellErr := (*ShellError)(nil); !errors.As(err, &shellErr) {
-			t.Errorf("err = %v, want a *ShellError, as without the shell", err)
+		if shellErr := (*ShellError)(nil); !errors.As(err, &shellErr) || !strings.Contains(shellErr.Output, "sudo") {
+			t.Errorf("err = %v, want a *ShellError with sudo's words, as without the shell", err)
 		}
 	}
-	if n := sshd.Sessions(); n != 3 {
-		t.Errorf("sshd started %d sessions, want 3: the shell once, then each command its own", n)
+	if n := sshd.Sessions(); n != 1 {
+		t.Errorf("sshd started %d sessions, want 1: the shell's", n)
 	}
-	if inUse := c.slots.inUse(); inUse != 0 {
-		t.Errorf("%d of the host's sessions in use, want 0", inUse)
+}
+
+func TestShellThatBreaksLeavesTheCommandToASessionOfItsOwn(t *testing.T) {
+	// given a host with a shell running a command
+	c, sshd := shellHost(t, testworld.Owner)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.runReusing(ctx, "true", runOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		res RunResult
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		res, err := c.runReusing(ctx, "sleep 1; echo done", runOpts{})
+		got <- result{res, err}
+	}()
+	waitFor(t, func() bool { c.sh.mu.Lock(); defer c.sh.mu.Unlock(); return len(c.sh.queue) == 1 })
+
+	// when the shell's session ends under it
+	_ = c.sh.sess.Close()
+
+	// then the command runs again in a session of its own, and succeeds
+	r := <-got
+	if r.err != nil || r.res.Stdout != "done\n" {
+		t.Fatalf("%q, %v", r.res.Stdout, r.err)
+	}
+	if n := sshd.Sessions(); n != 2 {
+		t.Errorf("sshd started %d sessions, want 2: the shell, then the command's own", n)
 	}
 }
 
@@ -170,18 +225,24 @@ func TestShellCommandPastItsTimeEndsTheShellOnly(t *testing.T) {
 }
 
 func TestShellStreamSplitsOutputByCommand(t *testing.T) {
-	// given three commands' output as the shell prints it, noise around it
+	// given three commands' output as the shell prints it, noise around it,
+	// the last one a command the shells did not run as written
 	sh := &shell{}
 	var cmds []*shellCommand
 	var out, errOut bytes.Buffer
-	out.WriteString("motd\n")
-	for i, body := range []string{"", "one\ntwo", strings.Repeat("y", 5000) + "\n"} {
-		sc := &shellCommand{cap: newCapture(runOpts{}), done: make(chan struct{})}
+	bodies := []string{"", "one\ntwo", strings.Repeat("y", 5000) + "\n", ""}
+	for i, body := range bodies {
+		sc := newShellCommand(runOpts{})
 		cmds = append(cmds, sc)
 		sh.queue = append(sh.queue, sc)
 		env := sc.cap.env
-		fmt.Fprintf(&out, "%s\n%s\n%s %d\n", env.begin, body, env.end, i)
-		fmt.Fprintf(&errOut, "%s\nerr%d\n%s\n", env.begin, i, env.end)
+		if i == len(bodies)-1 {
+			fmt.Fprintf(&errOut, "sudo: a password is required%s\n", sc.mark)
+			fmt.Fprintf(&out, "%s 1\n", sc.mark)
+			continue
+		}
+		fmt.Fprintf(&out, "motd\n%s\n%s\n%s %d\n%s %d\n", env.begin, body, env.end, i, sc.mark, i)
+		fmt.Fprintf(&errOut, "%s\nerr%d\n%s\n%s\n", env.begin, i, env.end, sc.mark)
 	}
 	out.WriteString("between\n")
 
@@ -206,9 +267,15 @@ func TestShellStreamSplitsOutputByCommand(t *testing.T) {
 		default:
 			t.Fatalf("command %d not done", i)
 		}
-		res, err := sc.cap.result("h", -1)
-		wantOut := []string{"", "one\ntwo", strings.Repeat("y", 5000) + "\n"}[i]
-		if err != nil || res.Stdout != wantOut || res.Stderr != fmt.Sprintf("err%d", i) || res.ExitCode != i {
+		res, err := sc.cap.result("h", sc.exit)
+		if i == len(bodies)-1 {
+			var shellErr *ShellError
+			if !errors.As(err, &shellErr) || shellErr.Exit != 1 || !strings.Contains(shellErr.Output, "password is required") {
+				t.Errorf("command %d: %v, want a *ShellError with exit 1 and what sudo said", i, err)
+			}
+			continue
+		}
+		if err != nil || res.Stdout != bodies[i] || res.Stderr != fmt.Sprintf("err%d", i) || res.ExitCode != i {
 			t.Errorf("command %d: %q, %q, exit %d, %v", i, firstBytes(res.Stdout, 20), res.Stderr, res.ExitCode, err)
 		}
 	}
