@@ -44,12 +44,7 @@ func (e envelope) script(cmd string) string {
 // the owner through sudo (-n: never wait for a password nobody will type)
 // and the owner's login shell, so the owner's login environment applies.
 func (e envelope) commandLine(h *HostConfig, cmd string) string {
-	return asRunAs(h, "echo "+base64.StdEncoding.EncodeToString([]byte(e.script(cmd)))+" | base64 -d | bash")
-}
-
-// asRunAs is line as the host's run_as user runs it, in its login
-// environment; line itself when the host has none.
-func asRunAs(h *HostConfig, line string) string {
+	line := "echo " + base64.StdEncoding.EncodeToString([]byte(e.script(cmd))) + " | base64 -d | bash"
 	if h.RunAs == "" {
 		return line
 	}

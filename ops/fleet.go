@@ -215,7 +215,6 @@ type runOpts struct {
 	group   *groupTap     // if set, the command runs in a process group of its own (see groupCommand)
 	keep    int           // how much of each output the result keeps, the tail (0: maxOutput)
 	urgent  bool          // it goes to the front of the line for a session (see sessionQueue)
-	reuse   bool          // a read-only command of the watcher's: it may run in the host's shell (see shell)
 	// shown is the command as messages name it, when what runs is wrapped
 	// (a process group): users see the recipe, never opsroom's wrappers.
 	shown string
@@ -257,13 +256,7 @@ func (f *Fleet) run(ctx context.Context, host, cmd string, o runOpts) (RunResult
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	start := time.Now()
-	var res RunResult
-	var err error
-	if o.reuse {
-		res, err = c.runReusing(ctx, cmd, o)
-	} else {
-		res, err = c.run(ctx, cmd, o)
-	}
+	res, err := c.run(ctx, cmd, o)
 	f.observer.RemoteExec(host, time.Since(start), err)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("host %q: `%s` did not finish within %s: %w", host, cmp.Or(o.shown, cmd), o.timeout, err)
@@ -329,23 +322,13 @@ func (f *Fleet) StatusAll(ctx context.Context) []Status {
 // backend (the backends concurrently), then runs the health probes of those
 // that run.
 func (f *Fleet) probe(ctx context.Context, host string, services []*ServiceConfig) []Status {
-	return f.probeWith(ctx, host, services, runOpts{})
-}
-
-// watchProbe is the watcher's probe: in the host's shell.
-func (f *Fleet) watchProbe(ctx context.Context, host string, services []*ServiceConfig) []Status {
-	return f.probeWith(ctx, host, services, runOpts{reuse: true})
-}
-
-// probeWith is probe with the options its commands run with.
-func (f *Fleet) probeWith(ctx context.Context, host string, services []*ServiceConfig, o runOpts) []Status {
 	groups := f.groupByBackend(services)
 	parsed := make([]map[string]Status, len(groups))
 	errs := make([]error, len(groups))
 	var wg sync.WaitGroup
 	for i, g := range groups {
 		wg.Go(func() {
-			res, err := f.run(ctx, host, g.backend.probeCommand(g.services), o)
+			res, err := f.Run(ctx, host, g.backend.probeCommand(g.services))
 			if err == nil {
 				parsed[i], err = g.backend.parseProbe(host, g.services, res)
 			}
@@ -377,20 +360,11 @@ func (f *Fleet) probeWith(ctx context.Context, host string, services []*ServiceC
 // Logs returns the last lines of the service's output, stdout and stderr
 // interleaved, as a terminal would show them (see AsShown).
 func (f *Fleet) Logs(ctx context.Context, service string, lines int) (string, error) {
-	return f.logs(ctx, service, lines, runOpts{})
-}
-
-// watchLogs is Logs for the watcher's alerts: in the host's shell.
-func (f *Fleet) watchLogs(ctx context.Context, service string, lines int) (string, error) {
-	return f.logs(ctx, service, lines, runOpts{reuse: true})
-}
-
-func (f *Fleet) logs(ctx context.Context, service string, lines int, o runOpts) (string, error) {
 	s, err := f.Lookup(service)
 	if err != nil {
 		return "", err
 	}
-	res, err := f.action(ctx, s, "logs", lines, o)
+	res, err := f.action(ctx, s, "logs", lines)
 	return AsShown(res.Stdout), err
 }
 
@@ -414,16 +388,16 @@ func (f *Fleet) change(ctx context.Context, service, action string) (Status, err
 	if err != nil {
 		return Status{}, err
 	}
-	if _, err := f.action(ctx, s, action, 0, runOpts{}); err != nil {
+	if _, err := f.action(ctx, s, action, 0); err != nil {
 		return Status{}, err
 	}
 	return f.Status(ctx, s.Name), nil
 }
 
 // action runs one of the service's action commands; a non-zero exit is a *CommandError.
-func (f *Fleet) action(ctx context.Context, s *ServiceConfig, action string, lines int, o runOpts) (RunResult, error) {
+func (f *Fleet) action(ctx context.Context, s *ServiceConfig, action string, lines int) (RunResult, error) {
 	cmd := actionCommand(f.hostOf(s), s, action, lines)
-	res, err := f.run(ctx, s.Host, cmd, o)
+	res, err := f.Run(ctx, s.Host, cmd)
 	if err != nil {
 		return res, err
 	}

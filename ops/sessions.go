@@ -29,9 +29,6 @@ type sessionQueue struct {
 	// waiting holds a channel per waiting command, first in line first; a
 	// freed session is handed to the first by closing its channel.
 	waiting list.List
-	// crowded, if set, is told when a command has to wait in line: the
-	// watcher's shell then gives its session back (see shell).
-	crowded func()
 }
 
 func newSessionQueue(max int) *sessionQueue {
@@ -45,7 +42,7 @@ func newSessionQueue(max int) *sessionQueue {
 // Every successful acquire must be followed by one release.
 func (q *sessionQueue) acquire(ctx context.Context, urgent bool) error {
 	q.mu.Lock()
-	if q.free() {
+	if q.used < q.max && q.waiting.Len() == 0 {
 		q.used++
 		q.mu.Unlock()
 		return nil
@@ -57,11 +54,7 @@ func (q *sessionQueue) acquire(ctx context.Context, urgent bool) error {
 	} else {
 		place = q.waiting.PushBack(turn)
 	}
-	crowded := q.crowded
 	q.mu.Unlock()
-	if crowded != nil {
-		crowded()
-	}
 	select {
 	case <-turn:
 		return nil
@@ -78,22 +71,6 @@ func (q *sessionQueue) acquire(ctx context.Context, urgent bool) error {
 		q.mu.Unlock()
 	}
 	return ctx.Err()
-}
-
-// tryAcquire takes a session if one is free now and no one waits for one.
-func (q *sessionQueue) tryAcquire() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.free() {
-		q.used++
-		return true
-	}
-	return false
-}
-
-// free says whether a session can be taken now; q.mu is held.
-func (q *sessionQueue) free() bool {
-	return q.used < q.max && q.waiting.Len() == 0
 }
 
 // release gives a session back: to the first command in line, if any.

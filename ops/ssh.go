@@ -46,11 +46,6 @@ type conn struct {
 	client  *ssh.Client
 	dialing *dialing // the dial in progress, if any
 	closed  bool
-
-	// The watcher's shell (see shell), and when one last failed.
-	shellMu     sync.Mutex
-	sh          *shell
-	shellFailed time.Time
 }
 
 // dialing is one dial in progress, whose result every caller that needs the
@@ -62,9 +57,7 @@ type dialing struct {
 }
 
 func newConn(h *HostConfig) *conn {
-	c := &conn{host: h, slots: newSessionQueue(h.MaxSessions)}
-	c.slots.crowded = c.retireShell
-	return c
+	return &conn{host: h, slots: newSessionQueue(h.MaxSessions)}
 }
 
 func (c *conn) unreachable(err error) error {
@@ -142,7 +135,6 @@ func (c *conn) close() {
 	c.client = nil
 	c.closed = true
 	c.mu.Unlock()
-	c.closeShell()
 	if client != nil {
 		_ = client.Close()
 	}

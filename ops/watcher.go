@@ -85,7 +85,7 @@ func NewWatcher(f *Fleet, r Reporter) *Watcher {
 	return &Watcher{
 		fleet:    f,
 		reporter: r,
-		probe:    f.watchProbe,
+		probe:    f.probe,
 		cfg:      cfg,
 		rules: Rules{
 			CrashLoopRestarts: cfg.CrashLoopRestarts,
@@ -534,7 +534,7 @@ func (w *Watcher) readLogsOfTheDead(ctx context.Context, host string, services [
 		reads[s.Name] = r
 		go func() {
 			defer close(r.done)
-			r.logs, r.err = w.fleet.watchLogs(ctx, s.Name, w.cfg.LogLines)
+			r.logs, r.err = w.fleet.Logs(ctx, s.Name, w.cfg.LogLines)
 		}()
 	}
 	return reads
@@ -549,7 +549,7 @@ func (w *Watcher) logsOf(ctx context.Context, service string, read *logRead) str
 		<-read.done
 		logs, err = read.logs, read.err
 	} else {
-		logs, err = w.fleet.watchLogs(ctx, service, w.cfg.LogLines)
+		logs, err = w.fleet.Logs(ctx, service, w.cfg.LogLines)
 	}
 	if err != nil {
 		return "(could not read the logs: " + err.Error() + ")"
