@@ -115,6 +115,35 @@ func (f *framed) Write(p []byte) (int, error) {
 	return n, f.write(data[:len(data)-hold])
 }
 
+// ReadFrom is how a session's output reaches f (io.Copy prefers it): in
+// small reads, not io.Copy's 32 KiB buffer, which an event stream's
+// session would hold for its hour on every host.
+func (f *framed) ReadFrom(r io.Reader) (int64, error) { return readInChunks(f, r) }
+
+// readChunk is the size of the reads of a session's output.
+const readChunk = 2 << 10
+
+// readInChunks copies r to w through a buffer of readChunk bytes.
+func readInChunks(w io.Writer, r io.Reader) (int64, error) {
+	buf := make([]byte, readChunk)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			total += int64(n)
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 func (f *framed) write(p []byte) error {
 	if len(p) == 0 || f.next == nil {
 		return nil

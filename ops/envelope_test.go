@@ -3,6 +3,7 @@ package ops
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -122,5 +123,40 @@ func TestAShellThatEatsTheCommandIsAnError(t *testing.T) {
 		if runAs == "nobody" && !strings.Contains(msg, "sudo") {
 			t.Errorf("a refusal by sudo must show sudo's words: %s", msg)
 		}
+	}
+}
+
+// maxWrite records the largest write it got.
+type maxWrite struct {
+	bytes.Buffer
+	most int
+}
+
+func (m *maxWrite) Write(p []byte) (int, error) {
+	m.most = max(m.most, len(p))
+	return m.Buffer.Write(p)
+}
+
+func TestFramedReadsASessionsOutputInSmallChunks(t *testing.T) {
+	// given a command's output of 100 KiB, as a session's channel gives it
+	e := newEnvelope()
+	body := strings.Repeat("0123456789abcdef", 100<<10/16)
+	stream := e.begin + "\n" + body + "\n" + e.end + " 3\n"
+	var got maxWrite
+	f := e.frame(&got)
+
+	// when it is copied as x/crypto/ssh copies it (io.Copy, from a reader that is only a reader)
+	n, err := io.Copy(f, struct{ io.Reader }{strings.NewReader(stream)})
+
+	// then all of it arrives, never more than readChunk at once
+	if err != nil || n != int64(len(stream)) {
+		t.Fatalf("copied %d of %d bytes: %v", n, len(stream), err)
+	}
+	f.close()
+	if code, ok := f.exitCode(); got.String() != body || !ok || code != 3 {
+		t.Errorf("got %d bytes (exit %d, %v), want the %d of the body, exit 3", got.Len(), code, ok, len(body))
+	}
+	if got.most > readChunk {
+		t.Errorf("a write of %d bytes, want at most %d", got.most, readChunk)
 	}
 }

@@ -83,13 +83,15 @@ func run() error {
 		// Every time shown in the room, with its zone; validate checked the name.
 		time.Local, _ = time.LoadLocation(cfg.DisplayTimezone)
 	}
+	gcPercent, gcFromEnv := tuneMemory()
 	log := newLogger(cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx = log.WithContext(ctx)
 	build := readBuildInfo()
 	log.Info().Str("version", build.Version).Str("revision", build.Revision).Bool("modified", build.Modified).
-		Str("config", *configPath).Time("process_start", started).Msg("Starting opsroom")
+		Str("config", *configPath).Time("process_start", started).
+		Int("gogc", gcPercent).Bool("gogc_from_env", gcFromEnv).Msg("Starting opsroom")
 	return serve(ctx, cfg, *configPath, started)
 }
 
