@@ -342,7 +342,7 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 	if !b.claim(&log, evt) {
 		return
 	}
-	b.spawn(jobCtx, func(ctx context.Context) { b.proc.Process(ctx, evt) })
+	b.spawn(jobCtx, func(ctx context.Context) { b.run(ctx, evt) })
 }
 
 // onReaction hands reactions in ops and alert rooms to the processor, which
@@ -360,7 +360,20 @@ func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
 	if !b.claim(&log, evt) {
 		return
 	}
-	b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.proc.Process(ctx, evt) })
+	b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.run(ctx, evt) })
+}
+
+// run runs the command of evt; once it is done here, on an instance still
+// active, its claim counts as answered: whatever it said (or failed to say,
+// loudly) is its answer, and no later instance reports it cut off.
+func (b *Bot) run(ctx context.Context, evt *event.Event) {
+	b.proc.Process(ctx, evt)
+	if b.fence != nil && b.fence() != nil {
+		return
+	}
+	if err := b.store.AnswerClaim(context.WithoutCancel(ctx), evt.ID); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to record that the command was answered")
+	}
 }
 
 // claim takes the command of evt for this instance, and says whether it is to
