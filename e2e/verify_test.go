@@ -131,7 +131,7 @@ func TestUpdateVerifyRollsBackAVersionThatCrashLoops(t *testing.T) {
 	})
 	final := edits[len(edits)-1]
 	t.Logf("final form:\n%s", final)
-	mustContain(t, "rolled back update", final, "restart count 0 → ", "within", "Evidence:", "restart count", "crashing with code 1",
+	mustContain(t, "rolled back update", final, "(restart count ", "within", "Evidence:", "restart count", "crashing with code 1",
 		"Rolling back to", "rolled back to", old[:7])
 	if last := finalLine(final); !strings.Contains(last, "Rolled back to") || !strings.Contains(last, old[:7]) || !strings.HasSuffix(last, "verified") {
 		t.Errorf("the message does not end with \"Rolled back to %s, verified\": %q", old[:7], last)
@@ -172,7 +172,7 @@ func TestUpdateVerifyAsksBeforeRollingBack(t *testing.T) {
 		return false
 	})
 	t.Logf("prompt: %s", question)
-	mustContain(t, "prompt", question, "restart count 0 → ", "roll **app** back to", old[:7], "React ✅ within")
+	mustContain(t, "prompt", question, "(restart count ", "roll **app** back to", old[:7], "React ✅ within")
 	if v := runningVersion(t, p.Container); v != "v2" {
 		t.Errorf("before the ✅ the container runs %q, want the new v2 still", v)
 	}
