@@ -339,9 +339,6 @@ func (b *Bot) onMessage(ctx context.Context, evt *event.Event) {
 	// repeated in replies. mautrix would parse the formatted body (or a
 	// structured command) instead, which a client can make say something else.
 	msg.Format, msg.FormattedBody, msg.MSC4391BotCommand = "", "", nil
-	if !b.claim(&log, evt) {
-		return
-	}
 	b.spawn(jobCtx, func(ctx context.Context) { b.run(ctx, evt) })
 }
 
@@ -357,9 +354,6 @@ func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
 		Stringer("sender", evt.Sender).
 		Stringer("event_id", evt.ID).
 		Logger()
-	if !b.claim(&log, evt) {
-		return
-	}
 	b.spawn(log.WithContext(b.jobCtx), func(ctx context.Context) { b.run(ctx, evt) })
 }
 
@@ -367,6 +361,11 @@ func (b *Bot) onReaction(ctx context.Context, evt *event.Event) {
 // active, its claim counts as answered: whatever it said (or failed to say,
 // loudly) is its answer, and no later instance reports it cut off.
 func (b *Bot) run(ctx context.Context, evt *event.Event) {
+	// Claimed here, off the sync loop: a database write per command must not
+	// hold up the next event.
+	if !b.claim(zerolog.Ctx(ctx), evt) {
+		return
+	}
 	b.proc.Process(ctx, evt)
 	if b.fence != nil && b.fence() != nil {
 		return
@@ -385,7 +384,7 @@ func (b *Bot) claim(log *zerolog.Logger, evt *event.Event) bool {
 	if evt.Type == event.EventReaction {
 		command = "reaction " + evt.Content.AsReaction().RelatesTo.Key
 	}
-	claimed, err := b.store.ClaimCommand(b.jobCtx, evt.ID, evt.RoomID, strings.TrimSpace(command), b.instance)
+	claimed, err := b.store.ClaimCommand(context.WithoutCancel(b.jobCtx), evt.ID, evt.RoomID, strings.TrimSpace(command), b.instance)
 	switch {
 	case err != nil:
 		log.Err(err).Msg("Not running the command: could not claim it")

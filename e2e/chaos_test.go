@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -102,6 +103,7 @@ type chaos struct {
 	crashFile string
 	instances []*opsroom
 	docker    *dockerEvents
+	db        *sql.DB // opsroom's database, where the lease is read
 
 	mu       sync.Mutex
 	faults   []fault
@@ -250,23 +252,15 @@ func (c *chaos) inject(kind string) {
 	case "sshd-stop", "host-cut", "host-stall":
 		h := c.hosts[c.rng.IntN(len(c.hosts))]
 		f.target = h.name
-		switch kind {
-		case "sshd-stop":
-			h.sshd.Stop(t)
-		case "host-cut":
-			h.proxy.SetEnabled(t, false)
-		case "host-stall":
-			h.proxy.Toxic(t, "stall", "timeout", map[string]any{"timeout": 0})
-		}
+		// Each host fault as its breaking and its mending.
+		fix := map[string][2]func(){
+			"sshd-stop":  {func() { h.sshd.Stop(t) }, func() { h.sshd.Start(t) }},
+			"host-cut":   {func() { h.proxy.SetEnabled(t, false) }, func() { h.proxy.SetEnabled(t, true) }},
+			"host-stall": {func() { h.proxy.Toxic(t, "stall", "timeout", map[string]any{"timeout": 0}) }, func() { h.proxy.RemoveToxic(t, "stall") }},
+		}[kind]
+		fix[0]()
 		time.Sleep(c.hold(25*time.Second, 35*time.Second))
-		switch kind {
-		case "sshd-stop":
-			h.sshd.Start(t)
-		case "host-cut":
-			h.proxy.SetEnabled(t, true)
-		case "host-stall":
-			h.proxy.RemoveToxic(t, "stall")
-		}
+		fix[1]()
 	case "homeserver-stall":
 		f.target = "homeserver link"
 		c.hsProxy.Toxic(t, "stall", "timeout", map[string]any{"timeout": 0})
@@ -354,10 +348,12 @@ func (c *chaos) active() (*opsroom, string) {
 }
 
 func (c *chaos) holder() string {
-	db := openDatabase(c.t, c.w.database)
-	defer db.Close()
+	if c.db == nil {
+		c.db = openDatabase(c.t, c.w.database)
+		c.t.Cleanup(func() { _ = c.db.Close() })
+	}
 	var holder string
-	if err := db.QueryRow(`SELECT holder FROM ha_lease WHERE id = 1`).Scan(&holder); err != nil {
+	if err := c.db.QueryRow(`SELECT holder FROM ha_lease WHERE id = 1`).Scan(&holder); err != nil {
 		c.t.Fatalf("reading the lease: %v", err)
 	}
 	return holder
