@@ -132,6 +132,7 @@ type sentCommand struct {
 }
 
 func newChaos(t *testing.T, rng *rand.Rand) *chaos {
+	ownHomeserver(t) // one of its faults stops the homeserver
 	w := watchWorld(t)
 	w.watch["group_window"] = "0s" // an alert each: they are counted
 	w.watch["flap_changes"] = 1000 // every change reported: the soak changes services more often than people do

@@ -76,6 +76,7 @@ func (w *world) healthcheck(t testing.TB) (int, string) {
 // while opsroom syncs, writes its database and probes; 503 naming the sync
 // while the homeserver is stopped; healthy again once it is back.
 func TestHealthzFollowsTheHomeserver(t *testing.T) {
+	ownHomeserver(t)
 	w := watchWorld(t)
 	listen := w.withHTTP(t)
 	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)

@@ -162,6 +162,7 @@ func TestHostDownIsOneAlertAndRemovalIsNotDeployed(t *testing.T) {
 }
 
 func TestAnAlertWaitsForTheHomeserverAndArrivesOnce(t *testing.T) {
+	ownHomeserver(t)
 	w := watchWorld(t)
 	w.killWhileHomeserverAway(t, func() { w.hs.Stop(t) }, func() { w.hs.Start(t) })
 }

@@ -62,12 +62,22 @@ type world struct {
 	database string
 }
 
-// TestMain stops the throw-away PostgreSQL cluster, if a test started one.
+// TestMain stops what the tests of this process shared: the homeserver and
+// the throw-away PostgreSQL cluster, if a test started them.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	testworld.StopSharedHomeserver()
 	testworld.StopPostgres()
 	os.Exit(code)
 }
+
+// ownHomeserverTests are the tests whose worlds start a homeserver of their
+// own (ownHomeserver); the rest share the process's.
+var ownHomeserverTests sync.Map
+
+// ownHomeserver makes the worlds this test builds start a homeserver of
+// their own, for a test that stops it: call it before building the world.
+func ownHomeserver(t testing.TB) { ownHomeserverTests.Store(t.Name(), true) }
 
 // newDatabase is a new database for opsroom in dir, of the store
 // OPSROOM_TEST_STORE picks: sqlite (the default) or postgres.
@@ -119,7 +129,11 @@ func makeWorld(t testing.TB, encrypted bool) *world {
 	ctx := context.Background()
 	w := &world{dir: t.TempDir(), encrypted: encrypted}
 	w.database = newDatabase(t, w.dir)
-	w.hs = testworld.StartHomeserver(t)
+	if _, own := ownHomeserverTests.Load(t.Name()); own {
+		w.hs = testworld.StartHomeserver(t)
+	} else {
+		w.hs = testworld.SharedHomeserver(t)
+	}
 	w.sshd = testworld.StartSSHD(t)
 	w.botID, w.botPassword = w.hs.Register(t, "opsroom")
 	w.alice, w.alicePassword = w.hs.ClientWithPassword(t, "alice")

@@ -1,9 +1,28 @@
 #!/usr/bin/env bash
 # The whole test suite: sets up what it needs (test/setup.sh), then checks the
-# formatting, vets, lints (staticcheck) and tests everything. Never -short:
-# the end-to-end tests are the point.
+# formatting, vets, lints (staticcheck) and runs every test (test/suite: the
+# unit packages, the end-to-end tests in parallel processes, a subset again on
+# PostgreSQL), then each fuzz target briefly. Never -short: the end-to-end
+# tests are the point. Prints each phase's time at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+phases=()
+phase_start=$SECONDS
+phase() { # phase NAME: the phase before it ends here
+	[ -z "${phase_name:-}" ] || phases+=("$(printf '%-28s %4d s' "$phase_name" $((SECONDS - phase_start)))")
+	phase_name=$1 phase_start=$SECONDS
+	[ -z "$1" ] || printf '\n== %s\n' "$1"
+}
+print_phases() {
+	phase ""
+	printf '\n== phases\n'
+	printf '%s\n' "${phases[@]}"
+	printf '%-28s %4d s\n' total "$SECONDS"
+}
+trap print_phases EXIT
+
+phase "set-up (test/setup.sh)"
 source test/setup.sh
 
 staticcheck_version=v0.8.2
@@ -13,29 +32,24 @@ if [ ! -x "$staticcheck" ]; then
 	GOBIN="$(dirname "$staticcheck")" go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
 fi
 
-say "gofmt, go vet, staticcheck"
+phase "gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 [ -z "$unformatted" ] || { echo "not gofmt-formatted:" $unformatted >&2; exit 1; }
 go vet -tags goolm ./...
 "$staticcheck" -tags goolm ./...
-say "go test"
-go test -tags goolm -count=1 -timeout 75m "$@" ./...
 
-# The store's unit tests ran on both SQLite and PostgreSQL above; the
-# end-to-end tests ran on SQLite. A subset of them again on PostgreSQL (about
-# a minute): foundation, update, watcher and encryption.
-postgres_e2e='^(TestStatusFollowsTheContainerThroughStopRemoveAndStart|TestRestartRestartsTheContainer|TestSenderNotAllowedIsRefusedAndNothingRuns|TestRestartOfOpsroomDoesNotReplayCommands'
-postgres_e2e+='|TestUpdateDeploysTheNewCommitInOneLiveMessage|TestOneJobPerServiceAndInterruptedUpdatesAreSaidSo'
-postgres_e2e+='|TestKillAlertsOnceAndRecoveryOnce|TestAlertsAreNeitherRepeatedNorLostAcrossARestartOfOpsroom'
-postgres_e2e+='|TestEncryptedRoomWorksAsAPlainOneAndAcrossARestart|TestASecondOpsroomOnTheSameDatabaseIsRefusedOrStandsBy)$'
-say "end-to-end subset on PostgreSQL (OPSROOM_TEST_STORE=postgres)"
-OPSROOM_TEST_STORE=postgres go test -tags goolm -count=1 -timeout 15m -run "$postgres_e2e" "$@" ./e2e
+# Every test: the unit packages in one go test process, the end-to-end tests
+# in OPSROOM_TEST_SHARDS processes balanced by test/durations.txt, and the
+# PostgreSQL subset (test/postgres-e2e.txt) in one more, side by side.
+phase "tests (test/suite)"
+go run ./test/suite -shards "${OPSROOM_TEST_SHARDS:-4}" -out "${OPSROOM_TEST_RESULTS:-test-results}" "$@"
 
 # Each fuzz target for a bounded time (its seeds already ran above). New
 # interesting inputs are minimized briefly: minimizing a 60 kB seed for the
 # default minute would take most of the target's time.
+phase "fuzz"
 for target in ops.FuzzQuote ops.FuzzRecipes commands.FuzzCommand; do
 	pkg=${target%%.*} fn=${target#*.}
-	say "fuzz $fn (30 s)"
-	go test -tags goolm -run '^$' -fuzz "^$fn\$" -fuzztime 30s -fuzzminimizetime 5s "./$pkg"
+	say "fuzz $fn (${OPSROOM_FUZZTIME:-15s})"
+	go test -tags goolm -run '^$' -fuzz "^$fn\$" -fuzztime "${OPSROOM_FUZZTIME:-15s}" -fuzzminimizetime 5s "./$pkg"
 done

@@ -37,8 +37,16 @@ if ! docker info >/dev/null 2>&1; then
 	docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /tmp/opsroom-dockerd.log" >&2; tail -20 /tmp/opsroom-dockerd.log >&2; exit 1; }
 fi
 
+# Built tools are cached by content: the hash of the throw-away module's
+# go.mod and go.sum and of the Go version (internal/testworld/tools.go computes
+# the same key), so a changed pin or toolchain builds anew and a warm cache
+# builds nothing.
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/opsroom-test"
+tool_key() { cat "test/$1/go.mod" "test/$1/go.sum" <(go version) | sha256sum | cut -c1-12; }
+tools_key=$(tool_key tools) compose_key=$(tool_key compose)
+
 dendrite_version=v0.15.2
-export OPSROOM_TEST_BIN="${XDG_CACHE_HOME:-$HOME/.cache}/opsroom-test/bin/dendrite-$dendrite_version"
+export OPSROOM_TEST_BIN="$cache/bin/dendrite-$dendrite_version-$tools_key"
 if [ ! -x "$OPSROOM_TEST_BIN/generate-keys" ]; then
 	say "building Dendrite $dendrite_version (the test homeserver) into $OPSROOM_TEST_BIN"
 	(cd test/tools && CGO_ENABLED=0 go build -o "$OPSROOM_TEST_BIN/" \
@@ -48,7 +56,7 @@ if [ ! -x "$OPSROOM_TEST_BIN/generate-keys" ]; then
 fi
 
 toxiproxy_version=v2.12.0
-export OPSROOM_TOXIPROXY_BIN="${XDG_CACHE_HOME:-$HOME/.cache}/opsroom-test/bin/toxiproxy-$toxiproxy_version"
+export OPSROOM_TOXIPROXY_BIN="$cache/bin/toxiproxy-$toxiproxy_version-$tools_key"
 if [ ! -x "$OPSROOM_TOXIPROXY_BIN/toxiproxy-server" ]; then
 	say "building Toxiproxy $toxiproxy_version (slow, hung and cut connections for the fault tests) into $OPSROOM_TOXIPROXY_BIN"
 	(cd test/tools && CGO_ENABLED=0 go build -o "$OPSROOM_TOXIPROXY_BIN/toxiproxy-server" \
@@ -56,7 +64,7 @@ if [ ! -x "$OPSROOM_TOXIPROXY_BIN/toxiproxy-server" ]; then
 fi
 
 compose_version=v2.32.4
-export OPSROOM_COMPOSE_BIN="${XDG_CACHE_HOME:-$HOME/.cache}/opsroom-test/bin/compose-$compose_version"
+export OPSROOM_COMPOSE_BIN="$cache/bin/compose-$compose_version-$compose_key"
 if [ ! -x "$OPSROOM_COMPOSE_BIN/docker-compose" ]; then
 	say "building Docker Compose $compose_version (the docker compose v2 CLI plugin; Debian packages only v1) into $OPSROOM_COMPOSE_BIN"
 	(cd test/compose && CGO_ENABLED=0 go build -o "$OPSROOM_COMPOSE_BIN/docker-compose" \
@@ -64,11 +72,22 @@ if [ ! -x "$OPSROOM_COMPOSE_BIN/docker-compose" ]; then
 		github.com/docker/compose/v2/cmd)
 fi
 
-# The systemd (and podman) host: bump the suffix when test/systemd-image.sh changes.
-export OPSROOM_SYSTEMD_IMAGE=opsroom-test-systemd:bookworm-2
+# The systemd (and podman) host, tagged with the hash of the script that
+# builds it, and kept in the cache as a `docker save` archive: a machine whose
+# engine lost the image loads it in seconds instead of building for minutes.
+systemd_key=$(sha256sum test/systemd-image.sh | cut -c1-12)
+export OPSROOM_SYSTEMD_IMAGE="opsroom-test-systemd:bookworm-$systemd_key"
+systemd_archive="$cache/images/systemd-bookworm-$systemd_key.tar"
 if ! docker image inspect "$OPSROOM_SYSTEMD_IMAGE" >/dev/null 2>&1; then
-	say "building $OPSROOM_SYSTEMD_IMAGE (the systemd host: a Debian root filesystem from debootstrap; it takes minutes)"
-	bash test/systemd-image.sh "$OPSROOM_SYSTEMD_IMAGE"
+	if [ -f "$systemd_archive" ]; then
+		say "loading $OPSROOM_SYSTEMD_IMAGE from $systemd_archive"
+		docker load -q -i "$systemd_archive"
+	else
+		say "building $OPSROOM_SYSTEMD_IMAGE (the systemd host: a Debian root filesystem from debootstrap; it takes minutes)"
+		bash test/systemd-image.sh "$OPSROOM_SYSTEMD_IMAGE"
+		mkdir -p "$(dirname "$systemd_archive")"
+		docker save -o "$systemd_archive.new" "$OPSROOM_SYSTEMD_IMAGE" && mv "$systemd_archive.new" "$systemd_archive"
+	fi
 fi
 
 # Where initdb and postgres are (/usr/lib/postgresql/15/bin on bookworm): the newest version installed.

@@ -8,7 +8,7 @@
 # slirp4netns, which the rootless bridge network of a compose project needs
 # (with /dev/net/tun), and git for the compose checkouts.
 # Needs root (debootstrap chroots); takes minutes, so test/setup.sh runs it only
-# when the image is missing: bump the tag there when this file changes.
+# when no image is tagged with this file's hash, and keeps the result in its cache.
 set -euo pipefail
 
 image=${1:?usage: test/systemd-image.sh IMAGE}

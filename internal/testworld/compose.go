@@ -19,7 +19,7 @@ const ComposeVersion = "v2.32.4"
 // packages only compose v1 and this machine cannot download release binaries.
 func ComposeV2(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(toolDir("OPSROOM_COMPOSE_BIN", "compose-"+ComposeVersion), "docker-compose")
+	bin := filepath.Join(toolDir("OPSROOM_COMPOSE_BIN", "compose-"+ComposeVersion, "compose"), "docker-compose")
 	buildTools(t, "compose", "Docker Compose "+ComposeVersion, bin, "-o", bin,
 		"-ldflags", "-X github.com/docker/compose/v2/internal.Version="+ComposeVersion,
 		"github.com/docker/compose/v2/cmd")

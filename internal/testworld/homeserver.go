@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,13 +33,18 @@ type Homeserver struct {
 
 	dir, config, addr string
 	proc              *process
+	// shared says other tests use it too (SharedHomeserver): it must not stop.
+	shared bool
 }
+
+// accountSeq makes every localpart Register is given unique in this process.
+var accountSeq atomic.Int64
 
 // dendriteBin returns the directory with the Dendrite binaries, building them
 // from test/tools when they are not there yet (OPSROOM_TEST_BIN names a ready one).
 func dendriteBin(t testing.TB) string {
 	t.Helper()
-	dir := toolDir("OPSROOM_TEST_BIN", "dendrite-"+DendriteVersion)
+	dir := toolDir("OPSROOM_TEST_BIN", "dendrite-"+DendriteVersion, "tools")
 	var pkgs []string
 	for _, tool := range dendriteTools {
 		pkgs = append(pkgs, "github.com/element-hq/dendrite/cmd/"+tool)
@@ -47,11 +54,63 @@ func dendriteBin(t testing.TB) string {
 	return dir
 }
 
-// StartHomeserver starts a fresh Dendrite; the test's cleanup stops it.
+// StartHomeserver starts a fresh Dendrite of this test's own; its cleanup
+// stops it. Tests that stop or restart the homeserver need one; the others
+// share one per process (SharedHomeserver).
 func StartHomeserver(t testing.TB) *Homeserver {
 	t.Helper()
+	h := newHomeserver(t, t.TempDir())
+	t.Cleanup(func() {
+		h.proc.stop()
+		if t.Failed() {
+			t.Logf("dendrite log:\n%s", tail(h.proc.log(), 50))
+		}
+	})
+	return h
+}
+
+var (
+	sharedMu sync.Mutex
+	shared   *Homeserver
+)
+
+// SharedHomeserver is the one Dendrite of this test process, started by the
+// first test that asks for it and stopped by StopSharedHomeserver (the
+// package's TestMain): each test registers accounts and makes rooms of its
+// own on it (Register makes every localpart unique), which costs far less
+// than a homeserver each. A test that stops it fails: such a test needs
+// StartHomeserver.
+func SharedHomeserver(t testing.TB) *Homeserver {
+	t.Helper()
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if shared != nil && !shared.proc.exited() {
+		return shared
+	}
+	dir, err := os.MkdirTemp("", "opsroom-shared-homeserver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared = newHomeserver(t, dir)
+	shared.shared = true
+	return shared
+}
+
+// StopSharedHomeserver stops the process's shared homeserver, if one started.
+func StopSharedHomeserver() {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if shared != nil {
+		shared.proc.stop()
+		_ = os.RemoveAll(shared.dir)
+		shared = nil
+	}
+}
+
+// newHomeserver configures and starts a Dendrite whose data is in dir.
+func newHomeserver(t testing.TB, dir string) *Homeserver {
+	t.Helper()
 	bin := dendriteBin(t)
-	dir := t.TempDir()
 	h := &Homeserver{
 		ServerName: "localhost",
 		dir:        dir,
@@ -74,7 +133,7 @@ func StartHomeserver(t testing.TB) *Homeserver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One homeserver at a time, a handful of clients: a small pool.
+	// A few clients per test, one test at a time: a small pool.
 	cfg = strings.Replace(cfg, "max_open_conns: 90", "max_open_conns: 10", 1)
 	key := filepath.Join(dir, "matrix_key.pem")
 	// The generated private_key path is relative to the working directory: make it absolute.
@@ -92,12 +151,6 @@ func StartHomeserver(t testing.TB) *Homeserver {
 		t.Fatal(err)
 	}
 	h.Start(t)
-	t.Cleanup(func() {
-		h.proc.stop()
-		if t.Failed() {
-			t.Logf("dendrite log:\n%s", tail(h.proc.log(), 50))
-		}
-	})
 	return h
 }
 
@@ -129,12 +182,18 @@ func (h *Homeserver) Start(t testing.TB) {
 // Stop stops the homeserver, for "homeserver away" tests.
 func (h *Homeserver) Stop(t testing.TB) {
 	t.Helper()
+	if h.shared {
+		t.Fatal("this test stops the homeserver other tests share: give it one of its own (testworld.StartHomeserver)")
+	}
 	h.proc.stop()
 }
 
 // Register creates an account and returns its ID and generated password.
+// The localpart gets a number of its own (alice becomes alice-7), so that
+// tests on one homeserver never meet each other's accounts.
 func (h *Homeserver) Register(t testing.TB, localpart string) (id.UserID, string) {
 	t.Helper()
+	localpart = fmt.Sprintf("%s-%d", localpart, accountSeq.Add(1))
 	buf := make([]byte, 12)
 	_, _ = rand.Read(buf)
 	password := hex.EncodeToString(buf)

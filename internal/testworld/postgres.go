@@ -108,7 +108,7 @@ func startPostgres(t testing.TB) *PostgresCluster {
 	t.Helper()
 	pgOnce.Do(func() { pgCluster, pgSkip, pgErr = newPostgres() })
 	if pgSkip != "" {
-		t.Skip(pgSkip)
+		Missing(t, "%s", pgSkip)
 	}
 	if pgErr != nil {
 		t.Fatalf("starting the throw-away PostgreSQL cluster: %v", pgErr)

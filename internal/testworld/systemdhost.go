@@ -52,11 +52,11 @@ func StartSystemdHost(t testing.TB) *SystemdHost {
 	Short(t)
 	image := os.Getenv(SystemdImageEnv)
 	if image == "" {
-		t.Skipf("%s is not set: source test/setup.sh, which builds the systemd host's image (once; it takes minutes)", SystemdImageEnv)
+		Missing(t, "%s is not set: source test/setup.sh, which builds the systemd host's image (once; it takes minutes)", SystemdImageEnv)
 	}
 	RequireDocker(t)
 	if _, err := run("", "docker", "image", "inspect", image); err != nil {
-		t.Skipf("the systemd host's image %s is missing: run test/setup.sh, which builds it (it takes minutes)", image)
+		Missing(t, "the systemd host's image %s is missing: run test/setup.sh, which builds it (it takes minutes)", image)
 	}
 	dir := t.TempDir()
 	h := &SystemdHost{

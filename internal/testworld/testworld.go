@@ -5,6 +5,8 @@ package testworld
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -24,6 +26,18 @@ func Short(t testing.TB) {
 	if testing.Short() {
 		t.Skip("needs the test world (homeserver, sshd, docker); run without -short")
 	}
+}
+
+// Missing skips a test that cannot run because a part of the world is
+// missing here (PostgreSQL, the systemd host's image, root), saying which and
+// how to get it; under CI (CI=true) it fails the test instead, so that a
+// machine missing a part can never pass the suite by skipping.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI needs this part of the test world: "+format, args...)
+	}
+	t.Skipf(format, args...)
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.
@@ -54,12 +68,27 @@ func waitTCP(addr string, timeout time.Duration) error {
 }
 
 // toolDir is where a test tool's binaries are: the directory the environment
-// variable names (test/setup.sh sets it), or one in the cache.
-func toolDir(env, name string) string {
+// variable names (test/setup.sh sets it), or one in the cache named by the
+// tool and the content key of the module it is built from.
+func toolDir(env, name, module string) string {
 	if dir := os.Getenv(env); dir != "" {
 		return dir
 	}
-	return filepath.Join(cacheDir(), "bin", name)
+	return filepath.Join(cacheDir(), "bin", name+"-"+toolKey(module))
+}
+
+// toolKey is the cache key of a tool built from the throw-away module
+// test/<module>: the hash of its go.mod, its go.sum and `go version`, the same
+// key test/setup.sh computes, so that a changed pin or toolchain builds anew.
+func toolKey(module string) string {
+	h := sha256.New()
+	for _, f := range []string{"go.mod", "go.sum"} {
+		data, _ := os.ReadFile(filepath.Join(repoRoot(), "test", module, f))
+		h.Write(data)
+	}
+	version, _ := exec.Command("go", "version").Output()
+	h.Write(version)
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // buildTools builds programs pinned in the throw-away module test/<module>

@@ -33,7 +33,7 @@ type Proxy struct {
 // test/tools when it is not there yet (OPSROOM_TOXIPROXY_BIN names a ready directory).
 func toxiproxyBin(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(toolDir("OPSROOM_TOXIPROXY_BIN", "toxiproxy-"+ToxiproxyVersion), "toxiproxy-server")
+	bin := filepath.Join(toolDir("OPSROOM_TOXIPROXY_BIN", "toxiproxy-"+ToxiproxyVersion, "tools"), "toxiproxy-server")
 	buildTools(t, "tools", "Toxiproxy "+ToxiproxyVersion, bin, "-o", bin, "github.com/Shopify/toxiproxy/v2/cmd/server")
 	return bin
 }

@@ -84,7 +84,7 @@ func OwnerWith(t testing.TB, name, shellInit string) Account {
 func ensureUser(t testing.TB, name, shellInit string, groups ...string) Account {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("the test world's host users need root (useradd, sudoers); CI runs as root")
+		Missing(t, "the test world's host users need root (useradd, sudoers); CI runs as root")
 	}
 	var a Account
 	err := withLock(filepath.Join(cacheDir(), "users.lock"), func() error {
