@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,7 +208,7 @@ func TestTwelveDeathsDuringAnUpdate(t *testing.T) {
 func TestUpdateOnADirectOwnerLoginWithComposeV1(t *testing.T) {
 	w := newWorld(t)
 	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
-	w.startOpsroom(t, map[string]host{"owner": w.ownerHost()}, map[string]service{
+	w.startOpsroom(t, map[string]host{"owner": w.ownerHost(t)}, map[string]service{
 		"app": {"host": "owner", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container},
 	})
 	mustContain(t, "check", w.ask(t, w.alice, "!check app"), "✅ compose usable — docker-compose version 1")
@@ -215,4 +218,50 @@ func TestUpdateOnADirectOwnerLoginWithComposeV1(t *testing.T) {
 	if v := runningVersion(t, p.Container); v != "v2" {
 		t.Errorf("running version %q after the update, want v2", v)
 	}
+}
+
+// TestALoginUserWhoseShellIsDash: a host whose login user keeps the system's
+// /bin/sh (dash) as its shell, so sshd hands every command to dash before
+// sudo hands it to the owner's bash: status, logs, restart and an update
+// work as through bash, and the login is the configured user's.
+func TestALoginUserWhoseShellIsDash(t *testing.T) {
+	w := newWorld(t)
+	if shell := strings.Split(strings.TrimSpace(mustRun(t, "getent", "passwd", testworld.DashLogin)), ":")[6]; shell != "/bin/sh" {
+		t.Fatalf("%s's login shell is %s, want /bin/sh", testworld.DashLogin, shell)
+	}
+	if target, _ := os.Readlink("/bin/sh"); !strings.Contains(target, "dash") {
+		t.Fatalf("/bin/sh is %q here, want dash (Debian's)", target)
+	}
+	w.sshd.Authorize(t, testworld.DashLogin)
+	h := w.localHost()
+	h["user"] = testworld.DashLogin
+	p := testworld.NewComposeProject(t, testworld.UniqueName(t, "app"))
+	w.startOpsroom(t, map[string]host{"dash": h}, map[string]service{
+		"app": {"host": "dash", "kind": "compose", "directory": p.Dir, "compose_service": p.Service, "container": p.Container},
+	})
+	mustContain(t, "status", w.ask(t, w.alice, "!status app"), "**running**", "commit: `"+head(t, p.Dir)[:7]+"`")
+	mustContain(t, "logs", w.ask(t, w.alice, "!logs app 5"), "```")
+	before := startedAt(t, p.Container)
+	mustContain(t, "restart", w.ask(t, w.alice, "!restart app"), "restarted **app**")
+	if startedAt(t, p.Container) == before {
+		t.Errorf("!restart answered, but the container was not restarted")
+	}
+	p.PushVersion(t, "v2")
+	_, edits := w.runUpdate(t, "!update app")
+	mustContain(t, "update", edits[len(edits)-1], "✅ Updated **app**", "→ `"+head(t, p.Dir)[:7]+"`")
+	if v := runningVersion(t, p.Container); v != "v2" {
+		t.Errorf("running version %q after the update, want v2", v)
+	}
+	if logins := w.sshd.LoggedIn(); len(logins) == 0 || slices.ContainsFunc(logins, func(u string) bool { return u != testworld.DashLogin }) {
+		t.Errorf("sshd's logins %v, want %s's only", logins, testworld.DashLogin)
+	}
+}
+
+func mustRun(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v", name, args, err)
+	}
+	return string(out)
 }

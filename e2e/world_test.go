@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,6 +58,8 @@ type world struct {
 	botPassword   string
 	alicePassword string
 	dir           string
+	// loginUsers are the users the hosts of opsroom's configs log in as (checkLogins).
+	loginUsers map[string]bool
 	// database is opsroom's database: a SQLite file in dir, or with
 	// OPSROOM_TEST_STORE=postgres a fresh PostgreSQL database's URI.
 	database string
@@ -187,8 +190,11 @@ func (w *world) localHost() host {
 }
 
 // ownerHost is the same sshd logged in to directly as the owner, without
-// run_as, with Debian's docker-compose v1 as its compose command.
-func (w *world) ownerHost() host {
+// run_as, with Debian's docker-compose v1 as its compose command: the owner's
+// key is authorized for it alone.
+func (w *world) ownerHost(t testing.TB) host {
+	t.Helper()
+	w.sshd.AuthorizeOwner(t)
 	h := hostFor(w.sshd, w.sshd.KnownHosts)
 	h["user"] = testworld.Owner
 	h["compose_command"] = "docker-compose"
@@ -205,6 +211,30 @@ func hostFor(s *testworld.SSHD, knownHosts string) host {
 		"known_hosts":     knownHosts,
 		"connect_timeout": "5s",
 		"command_timeout": "60s",
+	}
+}
+
+// checkLogins makes the test's cleanup check, from the world's sshd log,
+// that every login was as a user some host of the config names: a build that
+// logged in as the owner instead of going through run_as (sudo) fails every
+// test, even where the owner may log in.
+func (w *world) checkLogins(t testing.TB, hosts map[string]host) {
+	t.Helper()
+	if w.loginUsers == nil {
+		w.loginUsers = map[string]bool{}
+		t.Cleanup(func() {
+			for _, user := range w.sshd.LoggedIn() {
+				if !w.loginUsers[user] {
+					t.Errorf("sshd says %s logged in, but no host of opsroom's config logs in as %s (users: %v)", user, user, slices.Sorted(maps.Keys(w.loginUsers)))
+					return
+				}
+			}
+		})
+	}
+	for _, h := range hosts {
+		if user, ok := h["user"].(string); ok {
+			w.loginUsers[user] = true
+		}
 	}
 }
 
@@ -247,6 +277,7 @@ func (w *world) writeConfig(t testing.TB, hosts map[string]host, services map[st
 		cfg["watch"] = w.watch
 	}
 	maps.Copy(cfg, w.top)
+	w.checkLogins(t, hosts)
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -11,11 +11,14 @@ import (
 	"time"
 )
 
-// SSHD is Debian's OpenSSH server on a loopback port, with OpenSSH's default
-// limits (MaxSessions 10, MaxStartups 10:30:100), its own host key pinned in
-// KnownHosts (and, hashed as `ssh-keyscan -H` writes it, in
-// HashedKnownHosts), and a client key allowed to log in as User (the
-// non-root Login) or as the service owner.
+// SSHD is Debian's OpenSSH server on a loopback port, configured as our
+// users' hosts are: Debian's defaults (PAM, StrictModes, OpenSSH's limits
+// MaxSessions 10 and MaxStartups 10:30:100), root refused, only the login
+// users allowed, and each account's own authorized keys: the client key
+// (IdentityFile) logs in as User (the non-root Login) and as no one else
+// unless a test authorizes it (AuthorizeOwner, Authorize). Its host key is
+// pinned in KnownHosts and, hashed as `ssh-keyscan -H` writes it, in
+// HashedKnownHosts.
 type SSHD struct {
 	Addr             string
 	User             string
@@ -23,13 +26,13 @@ type SSHD struct {
 	KnownHosts       string
 	HashedKnownHosts string
 
-	dir, config string
-	proc        *process
+	dir, config, keysDir string
+	proc                 *process
 }
 
 const sshdBinary = "/usr/sbin/sshd"
 
-// StartSSHD starts an sshd with OpenSSH's default limits; the test's cleanup stops it.
+// StartSSHD starts an sshd shaped like users' hosts; the test's cleanup stops it.
 func StartSSHD(t testing.TB) *SSHD {
 	t.Helper()
 	if _, err := os.Stat(sshdBinary); err != nil {
@@ -48,31 +51,37 @@ func StartSSHD(t testing.TB) *SSHD {
 		HashedKnownHosts: filepath.Join(dir, "known_hosts.hashed"),
 		dir:              dir,
 		config:           filepath.Join(dir, "sshd_config"),
+		// sshd reads the keys as the user logging in, and StrictModes wants
+		// root's or the user's own files: not in root's TempDir.
+		keysDir: sharedDir(t, "sshd-"),
 	}
 	OwnerUser(t)
+	DashLoginUser(t)
 	hostKey := filepath.Join(dir, "host_ed25519")
 	keygen(t, hostKey)
 	keygen(t, s.IdentityFile)
-	clientPub, _ := os.ReadFile(s.IdentityFile + ".pub")
-	// sshd reads it as the user logging in: it must not be in root's TempDir.
-	authorizedKeys := filepath.Join(sharedDir(t, "sshd-"), "authorized_keys")
-	writeFile(t, authorizedKeys, string(clientPub), 0o644)
+	s.Authorize(t, s.User)
 	pin(t, s.KnownHosts, hostKey+".pub", s.Addr)
 	pinHashed(t, s.HashedKnownHosts, hostKey+".pub", s.Addr)
 
 	_, port, _ := strings.Cut(s.Addr, ":")
+	// Debian's sshd_config, with the port, keys and files of this server and
+	// the two lines a careful admin adds: no root, only the login users.
 	writeFile(t, s.config, strings.Join([]string{
 		"Port " + port,
 		"ListenAddress 127.0.0.1",
 		"HostKey " + hostKey,
 		"PidFile " + filepath.Join(dir, "sshd.pid"),
-		"AuthorizedKeysFile " + authorizedKeys,
-		"StrictModes no",
-		"UsePAM no",
-		"PubkeyAuthentication yes",
-		"PasswordAuthentication no",
+		"AuthorizedKeysFile " + filepath.Join(s.keysDir, "%u"),
 		"KbdInteractiveAuthentication no",
-		"PermitRootLogin prohibit-password",
+		"UsePAM yes",
+		"X11Forwarding yes",
+		"PrintMotd no",
+		"AcceptEnv LANG LC_*",
+		"Subsystem sftp /usr/lib/openssh/sftp-server",
+		"PermitRootLogin no",
+		"AllowUsers " + strings.Join([]string{Login, DashLogin, Owner}, " "),
+		"PasswordAuthentication no",
 		"LogLevel VERBOSE",
 		"",
 	}, "\n"), 0o600)
@@ -84,6 +93,33 @@ func StartSSHD(t testing.TB) *SSHD {
 		}
 	})
 	return s
+}
+
+// Authorize lets the client key log in as user too.
+func (s *SSHD) Authorize(t testing.TB, user string) {
+	t.Helper()
+	pub, err := os.ReadFile(s.IdentityFile + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(s.keysDir, user), string(pub), 0o644)
+}
+
+// AuthorizeOwner lets the client key log in as the service owner, for the
+// one kind of host that is reached so (a direct login, no run_as).
+func (s *SSHD) AuthorizeOwner(t testing.TB) { s.Authorize(t, Owner) }
+
+// LoggedIn lists the accounts that logged in, one entry per login, as sshd's
+// log says ("Accepted publickey for deploy from ...").
+func (s *SSHD) LoggedIn() []string {
+	var out []string
+	for _, line := range strings.Split(s.proc.log(), "\n") {
+		if _, rest, ok := strings.Cut(line, "Accepted publickey for "); ok {
+			user, _, _ := strings.Cut(rest, " ")
+			out = append(out, user)
+		}
+	}
+	return out
 }
 
 // Start starts the sshd (again), on the same port with the same keys.

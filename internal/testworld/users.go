@@ -19,6 +19,9 @@ import (
 const (
 	Login = "deploy"
 	Owner = "svc"
+	// DashLogin is a login user like Login whose login shell is /bin/sh
+	// (dash on Debian), as on hosts that keep the system's default shell.
+	DashLogin = "deploy-sh"
 )
 
 // Account is a user of this machine.
@@ -40,7 +43,15 @@ const sudoersFile = "/etc/sudoers.d/opsroom-test"
 // LoginUser is the non-root SSH login user, chatty too.
 func LoginUser(t testing.TB) Account {
 	t.Helper()
-	return ensureUser(t, Login, "")
+	return ensureUser(t, Login, "/bin/bash", "")
+}
+
+// DashLoginUser is DashLogin, who may become Owner through sudo as Login may.
+func DashLoginUser(t testing.TB) Account {
+	t.Helper()
+	a := ensureUser(t, DashLogin, "/bin/sh", "")
+	allowSudo(t, DashLogin, Owner)
+	return a
 }
 
 // OwnerUser is the service owner, in the docker group, with its own
@@ -56,10 +67,17 @@ func OwnerUser(t testing.TB) Account {
 // Login may become it through sudo.
 func OwnerWith(t testing.TB, name, shellInit string) Account {
 	t.Helper()
-	a := ensureUser(t, name, shellInit, "docker")
+	a := ensureUser(t, name, "/bin/bash", shellInit, "docker")
 	InstallComposePlugin(t, a.Home, a.UID, a.GID)
+	allowSudo(t, Login, name)
+	return a
+}
+
+// allowSudo lets login become owner through sudo, with the rule the README prescribes.
+func allowSudo(t testing.TB, login, owner string) {
+	t.Helper()
 	err := withLock(sudoersFile+".lock", func() error {
-		rule := fmt.Sprintf("%s ALL=(%s) NOPASSWD: ALL\n", Login, name)
+		rule := fmt.Sprintf("%s ALL=(%s) NOPASSWD: ALL\n", login, owner)
 		data, _ := os.ReadFile(sudoersFile)
 		if strings.Contains(string(data), rule) {
 			return nil
@@ -74,14 +92,13 @@ func OwnerWith(t testing.TB, name, shellInit string) Account {
 		return os.Rename(tmp, sudoersFile)
 	})
 	if err != nil {
-		t.Fatalf("sudoers rule for %s: %v", name, err)
+		t.Fatalf("sudoers rule for %s as %s: %v", login, owner, err)
 	}
-	return a
 }
 
 // ensureUser creates the user if it is missing and (re)writes its chatty
 // dotfiles; users are shared by every test, so it works under a lock.
-func ensureUser(t testing.TB, name, shellInit string, groups ...string) Account {
+func ensureUser(t testing.TB, name, shell, shellInit string, groups ...string) Account {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		Missing(t, "the test world's host users need root (useradd, sudoers); CI runs as root")
@@ -91,7 +108,7 @@ func ensureUser(t testing.TB, name, shellInit string, groups ...string) Account 
 		if _, err := user.Lookup(name); err != nil {
 			// Password "*": no password logs in, but the account is not
 			// locked (sshd without PAM refuses locked accounts, even by key).
-			args := []string{"-m", "-s", "/bin/bash", "-p", "*"}
+			args := []string{"-m", "-s", shell, "-p", "*"}
 			if len(groups) > 0 {
 				args = append(args, "-G", strings.Join(groups, ","))
 			}

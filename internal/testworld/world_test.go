@@ -95,3 +95,33 @@ func TestSSHDKeepsOpenSSHsDefaultLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestSSHDLetsOnlyTheLoginUsersIn: the test hosts' sshd is shaped like
+// users' hosts: the key logs in as the login user, and neither as root nor
+// as the owner until a test authorizes it; sshd's log names who logged in.
+func TestSSHDLetsOnlyTheLoginUsersIn(t *testing.T) {
+	Short(t)
+	s := StartSSHD(t)
+	ssh := func(user string) (string, error) {
+		_, port, _ := strings.Cut(s.Addr, ":")
+		out, err := exec.Command("ssh", "-i", s.IdentityFile, "-p", port,
+			"-o", "UserKnownHostsFile="+s.KnownHosts, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+			user+"@127.0.0.1", "id", "-un").CombinedOutput()
+		return string(out), err
+	}
+	if out, err := ssh(Login); err != nil || !strings.Contains(out, Login) {
+		t.Errorf("ssh as %s: %v\n%s", Login, err, out)
+	}
+	for _, user := range []string{"root", Owner, DashLogin} {
+		if out, err := ssh(user); err == nil {
+			t.Errorf("ssh as %s was let in, want it refused:\n%s", user, out)
+		}
+	}
+	s.AuthorizeOwner(t)
+	if out, err := ssh(Owner); err != nil || !strings.Contains(out, Owner) {
+		t.Errorf("ssh as %s once authorized: %v\n%s", Owner, err, out)
+	}
+	if got, want := strings.Join(s.LoggedIn(), " "), Login+" "+Owner; got != want {
+		t.Errorf("sshd's log says %q logged in, want %q", got, want)
+	}
+}
