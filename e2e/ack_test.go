@@ -74,7 +74,7 @@ func TestEyesOnAnAlertAcknowledgeIt(t *testing.T) {
 		rows := auditRows(t, bot.db, "ack")
 		return len(rows) > 0 && strings.HasPrefix(rows[0], string(mallory.UserID)+" denied")
 	})
-	settle()
+	w.settle(t)
 	if got := w.lastEdit(t, alert.ID); got != "" {
 		t.Errorf("a 👀 from a user without a role edited the alert: %q", got)
 	}
@@ -135,11 +135,11 @@ func TestStartInTheRoomResolvesTheAlert(t *testing.T) {
 	mustContain(t, "the resolved alert", w.lastEdit(t, alert.ID), "exited with code 137")
 
 	// Exactly once, and a restart of opsroom does not tell it again.
-	settle()
+	w.settle(t)
 	bot.stop(t)
 	w.startOpsroom(t, hosts, services)
 	w.waitWatching(t, true)
-	settle()
+	w.settle(t)
 	if got := w.alerts(t); len(got) != 1 {
 		t.Errorf("%d alerts, want only the exit (no separate recovery): %q", len(got), got)
 	}
@@ -163,7 +163,7 @@ func TestMutedWhileBrokenStillGetsItsResolvingEdit(t *testing.T) {
 		return strings.Contains(w.lastEdit(t, alert.ID), "Resolved")
 	})
 	mustContain(t, "the resolved alert", w.lastEdit(t, alert.ID), "exited with code 137", "recovered: running")
-	settle()
+	w.settle(t)
 	if got := w.alerts(t); len(got) != 1 {
 		t.Errorf("%d alerts, want only the exit (the recovery of a muted service is not posted): %q", len(got), got)
 	}
@@ -220,10 +220,10 @@ func TestAnAlertNoOneTakesIsRemindedOnceThenEscalated(t *testing.T) {
 	}
 
 	// No more, not after a restart of opsroom either; none for the alert taken.
-	settle()
+	w.settle(t)
 	bot.stop(t)
 	w.startOpsroom(t, hosts, services)
-	settle()
+	w.settle(t)
 	if got := w.replies(t, aloneAlert.ID); len(got) != 2 {
 		t.Errorf("%d replies to the alert no one took, want the reminder and the escalation", len(got))
 	}

@@ -84,8 +84,8 @@ func TestChangedHostKeyIsRefusedReportedOnceAndNotRepinned(t *testing.T) {
 	eventually(t, "the loose key file alerted", func() bool {
 		return len(w.alertsMatching(t, "loose", "unreachable", "readable by others")) > 0
 	})
-	settle()
-	settle()
+	w.settle(t)
+	w.settle(t)
 	for _, h := range []string{"badkey", "loose"} {
 		if got := w.alertsMatching(t, "host", h, "unreachable"); len(got) != 1 {
 			t.Errorf("host %s was reported %d times over 8 failed probes, want once: %q", h, len(got), got)

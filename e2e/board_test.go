@@ -158,7 +158,7 @@ func TestMaintenanceFromTheRoomRecordsAKillAndEndsWithASummary(t *testing.T) {
 	mustContain(t, "end", w.ask(t, w.alice, "!maintenance end all"), "ended")
 	eventually(t, "its summary", func() bool { return len(w.alertsMatching(t, "every service and host is over")) > 0 })
 	mustContain(t, "summary", w.alertsMatching(t, "every service and host is over")[0], "ended by "+string(w.alice.UserID), "Nothing changed")
-	settle()
+	w.settle(t)
 	if got := w.alertsMatching(t, "is over"); len(got) != 2 {
 		t.Errorf("%d summaries, want one per window: %q", len(got), got)
 	}
@@ -188,7 +188,7 @@ func TestScheduledMaintenanceSuppressesAndEndsEarlyOnceBackUp(t *testing.T) {
 		return len(w.alertsMatching(t, "Maintenance of **web** is over", "everything in it is back up")) > 0
 	})
 	mustContain(t, "summary", w.alertsMatching(t, "is over")[0], "**web**: exited", "recovered", "Everything in it is running")
-	settle()
+	w.settle(t)
 	if got := w.alertsMatching(t, "exited with code"); len(got) != 0 {
 		t.Errorf("an alert was posted during the scheduled window: %q", got)
 	}

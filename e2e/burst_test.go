@@ -44,7 +44,7 @@ func TestKillOfFourIsOneGroupedAlertEditedAsTheyRecover(t *testing.T) {
 	eventually(t, "the group's message saying all recovered", func() bool {
 		return strings.Contains(last(), "went down together, and all recovered") && strings.Count(last(), "✅ recovered after") == 4
 	})
-	settle()
+	w.settle(t)
 	if got := w.alerts(t); len(got) != 1 {
 		t.Errorf("%d alert messages, want the one grouped alert: %q", len(got), got)
 	}

@@ -66,7 +66,7 @@ func TestAnAlertTooLargeArrivesShortenedAndTheNextOneToo(t *testing.T) {
 	eventually(t, "the exit alert of small, after big's", func() bool {
 		return len(w.alertsMatching(t, "**small**", "exited with code 137")) > 0
 	})
-	settle()
+	w.settle(t)
 	if got := w.alerts(t); len(got) != 2 {
 		t.Errorf("%d alerts, want 2 (big's and small's): %q", len(got), got)
 	}
@@ -109,7 +109,7 @@ func TestAnUnjoinedAlertRoomDoesNotDelayTheOthers(t *testing.T) {
 
 	mustContain(t, "!watch", w.ask(t, w.alice, "!watch"), "alert room `"+string(bad)+"`: cannot post (M", "FORBIDDEN", "not in room", ") since")
 	mustContain(t, "!alerts", w.ask(t, w.alice, "!alerts"), "waiting for `"+string(bad)+"`")
-	settle()
+	w.settle(t)
 	if got := w.alertsMatching(t, cannot); len(got) != 1 {
 		t.Errorf("%d notices that the bad room refuses alerts, want 1: %q", len(got), got)
 	}

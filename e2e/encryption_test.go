@@ -46,7 +46,7 @@ func TestEncryptedRoomWorksAsAPlainOneAndAcrossARestart(t *testing.T) {
 	if after := startedAt(t, c.Name); after == before {
 		t.Errorf("StartedAt unchanged by an encrypted !restart (%s)", after)
 	}
-	settle()
+	w.settle(t)
 	testworld.Docker(t, "kill", c.Name)
 	eventually(t, "an exited alert, decrypted", func() bool { return len(w.alertsMatching(t, "web", "exited with code 137")) > 0 })
 

@@ -36,7 +36,7 @@ func TestAlertNamesTheRestartBeforeTheCrash(t *testing.T) {
 	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 
 	mustContain(t, "restart", w.ask(t, w.alice, "!restart web"), "restarted")
-	settle()
+	w.settle(t)
 	testworld.Docker(t, "kill", c.Name)
 	eventually(t, "an exited alert", func() bool { return len(w.alertsMatching(t, "web", "exited with code 137")) > 0 })
 	mustContain(t, "exit alert", w.alertsMatching(t, "web", "exited with code 137")[0],

@@ -78,7 +78,7 @@ func TestTheStandbyTakesOverWhenTheActiveIsKilled(t *testing.T) {
 	t.Logf("the standby took over %s after the kill -9 (lease %s)", standby.readyAt.Sub(killed).Round(time.Millisecond), testLease)
 	mustContain(t, "status sent during the takeover", w.waitReply(t, during, "!status web"), "web", "exited")
 	eventually(t, "the exited alert", func() bool { return len(w.alertsMatching(t, "web", "exited with code 137")) > 0 })
-	settle()
+	w.settle(t)
 	if got := w.alertsMatching(t, "web", "exited with code"); len(got) != 1 {
 		t.Errorf("%d exited alerts, want exactly 1: %q", len(got), got)
 	}
@@ -110,7 +110,7 @@ func TestAPausedActiveThatWakesAfterATakeoverStaysStandby(t *testing.T) {
 	eventually(t, "the old one saying it lost the lease", func() bool {
 		return strings.Contains(old.log(), "Lost the lease")
 	})
-	settle()
+	w.settle(t)
 
 	// then there is exactly one alert, one reply to a command, and the old one stands by
 	if got := w.alertsMatching(t, "web", "exited with code"); len(got) != 1 {

@@ -39,7 +39,7 @@ func TestHTTPProbeOf401IsHealthyAnd500IsOneUnhealthyAlert(t *testing.T) {
 	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 
 	mustContain(t, "!status api", w.ask(t, w.alice, "!status api"), "**running**", "health probe", "HTTP 401")
-	settle()
+	w.settle(t)
 	if got := w.alerts(t); len(got) != 0 {
 		t.Fatalf("a service answering the 401 its probe accepts caused alerts: %q", got)
 	}
@@ -52,7 +52,7 @@ func TestHTTPProbeOf401IsHealthyAnd500IsOneUnhealthyAlert(t *testing.T) {
 
 	testworld.Docker(t, "exec", c.Name, "/testsvc", "answer")
 	eventually(t, "the recovery", func() bool { return len(w.alertsMatching(t, "api", "recovered")) > 0 })
-	settle()
+	w.settle(t)
 	if got := w.alertsMatching(t, "api", "unhealthy"); len(got) != 2 { // the alert, and the recovery's "was unhealthy"
 		t.Errorf("%d alerts saying unhealthy, want the alert and the recovery: %q", len(got), got)
 	}
@@ -84,7 +84,7 @@ func TestHangingEndpointIsUnhealthyWithTheTimeout(t *testing.T) {
 	testworld.Docker(t, "exec", c.Name, "/testsvc", "answer", "hang")
 	eventually(t, "an unhealthy alert", func() bool { return len(w.alertsMatching(t, "web", "unhealthy")) > 0 })
 	mustContain(t, "hanging endpoint's alert", w.alertsMatching(t, "web", "unhealthy")[0], "health probe fails", "no answer within 1s")
-	settle()
+	w.settle(t)
 	if got := w.alertsMatching(t, "web"); len(got) != 1 {
 		t.Errorf("%d alerts about web, want the one unhealthy alert: %q", len(got), got)
 	}

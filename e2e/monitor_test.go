@@ -30,6 +30,14 @@ func (w *world) withHTTP(t testing.TB) string {
 	return listen
 }
 
+// httpListen is the address of opsroom's health and metrics listener in its
+// config, if the test turned it on.
+func (w *world) httpListen() (string, bool) {
+	h, _ := w.top["http"].(map[string]any)
+	listen, ok := h["listen"].(string)
+	return listen, ok
+}
+
 // healthz is what /healthz answered: the status code and the report.
 type healthz struct {
 	code   int

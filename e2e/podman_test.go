@@ -64,7 +64,7 @@ func TestPodmanHost(t *testing.T) {
 		eventually(t, "an exited alert", func() bool { return len(w.alertsMatching(t, "web", "exited with code")) > 0 })
 		mustContain(t, "start", w.ask(t, w.alice, "!start web"), "started **web**: running")
 		mustContain(t, "status after start", w.ask(t, w.alice, "!status web"), "**running**")
-		settle()
+		w.settle(t)
 		if got := w.alertsMatching(t, "web", "exited"); len(got) != 1 {
 			t.Errorf("%d exited alerts of web, want exactly 1: %q", len(got), got)
 		}
@@ -72,7 +72,7 @@ func TestPodmanHost(t *testing.T) {
 
 	t.Run("a crash loop is one alert", func(t *testing.T) {
 		eventually(t, "a crash-loop alert", func() bool { return len(w.alertsMatching(t, "loop", "crash loop")) > 0 })
-		settle()
+		w.settle(t)
 		got := w.alertsMatching(t, "loop")
 		if len(got) != 1 {
 			t.Fatalf("%d alerts of loop, want exactly the one crash-loop alert: %q", len(got), got)

@@ -188,7 +188,7 @@ func TestTwelveDeathsDuringAnUpdate(t *testing.T) {
 		return final != ""
 	})
 	mustContain(t, "update", final, "✅ Updated **app**")
-	settle()
+	w.settle(t)
 	for i := 1; i <= 12; i++ {
 		if got := w.alertsMatching(t, fmt.Sprintf("**s%d**", i), "exited with code 137"); len(got) != 1 {
 			t.Errorf("s%d: %d exit alerts, want 1: %q", i, len(got), got)

@@ -38,7 +38,7 @@ func TestReloadAddsAndRemovesServicesWhileWatching(t *testing.T) {
 	mustContain(t, "!status old", w.ask(t, w.alice, "!status old"), "unknown service")
 	// The removed container stops: nobody is told, for nobody watches it now.
 	testworld.Docker(t, "stop", old.Name)
-	settle()
+	w.settle(t)
 	if alerts := w.alerts(t); len(alerts) != 0 {
 		t.Errorf("the reload raised alerts: %q", alerts)
 	}

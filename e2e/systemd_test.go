@@ -94,7 +94,7 @@ func TestSystemdUnitsThroughTheRoom(t *testing.T) {
 	// A unit that keeps failing: one crash-loop alert, not one per restart.
 	h.Systemctl(t, "start", "loop.service")
 	eventually(t, "a crash-loop alert for loop", func() bool { return len(w.alertsMatching(t, "loop", "crash loop")) > 0 })
-	settle()
+	w.settle(t)
 	if got := w.alertsMatching(t, "web", "exited with code"); len(got) != 1 {
 		t.Errorf("%d exited alerts for web, want exactly 1: %q", len(got), got)
 	}

@@ -15,6 +15,7 @@ func watchWorld(t testing.TB) *world {
 	t.Helper()
 	w := newWorld(t)
 	w.watch = map[string]any{"interval": probeInterval.String()}
+	w.withHTTP(t) // /metrics, for settle
 	return w
 }
 
@@ -34,8 +35,61 @@ func (w *world) alertsMatching(t testing.TB, want ...string) []string {
 	return out
 }
 
-// settle lets the watcher probe a few more times, so that a duplicate alert would have come.
-func settle() { time.Sleep(4 * probeInterval) }
+// settle lets the watcher probe a few more times, so that a duplicate alert
+// would have come: it waits until opsroom's /metrics counts two more probes
+// of every host and its database holds no alert waiting for delivery, or, at
+// most, four probe intervals (a host whose probes fail, deliveries held
+// back while the homeserver is away, no listener).
+func (w *world) settle(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(4 * probeInterval)
+	listen, _ := w.httpListen()
+	before := w.probeCounts(listen)
+	for time.Now().Before(deadline) {
+		time.Sleep(probeInterval / 4)
+		now := w.probeCounts(listen)
+		done := len(before) > 0
+		for host, n := range before {
+			done = done && now[host] >= n+2
+		}
+		if done && w.pendingDeliveries(t) == 0 {
+			return
+		}
+	}
+}
+
+// probeCounts are the watcher's probes so far per host, from /metrics; nil
+// when it cannot be read.
+func (w *world) probeCounts(listen string) map[string]float64 {
+	if listen == "" {
+		return nil
+	}
+	families, err := tryScrape(listen)
+	if err != nil {
+		return nil
+	}
+	counts := map[string]float64{}
+	for _, m := range families["opsroom_probe_duration_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "host" {
+				counts[l.GetValue()] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return counts
+}
+
+// pendingDeliveries counts the alerts' deliveries neither made nor given up.
+func (w *world) pendingDeliveries(t testing.TB) int {
+	t.Helper()
+	db := openDatabase(t, w.database)
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM alert_deliveries WHERE event_id = '' AND failure = ''`).Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
 
 func TestKillAlertsOnceAndRecoveryOnce(t *testing.T) {
 	w := watchWorld(t)
@@ -49,7 +103,7 @@ func TestKillAlertsOnceAndRecoveryOnce(t *testing.T) {
 	eventually(t, "an exited alert", func() bool { return len(w.alertsMatching(t, "web", "exited with code 137")) > 0 })
 	testworld.Docker(t, "start", c.Name)
 	eventually(t, "a recovered alert", func() bool { return len(w.alertsMatching(t, "web", "recovered")) > 0 })
-	settle()
+	w.settle(t)
 	if got := w.alertsMatching(t, "web", "exited with code"); len(got) != 1 {
 		t.Errorf("%d exited alerts, want exactly 1: %q", len(got), got)
 	}
@@ -81,8 +135,8 @@ func TestCrashLoopIsOneAlertNotOnePerRestart(t *testing.T) {
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"loop": containerService(c)})
 
 	eventually(t, "a crash-loop alert", func() bool { return len(w.alertsMatching(t, "loop", "crash loop")) > 0 })
-	settle()
-	settle()
+	w.settle(t)
+	w.settle(t)
 	got := w.alerts(t)
 	if len(got) != 1 {
 		t.Errorf("%d alerts, want exactly the one crash-loop alert: %q", len(got), got)
@@ -97,9 +151,9 @@ func TestStopThroughOpsroomIsNotAnAlert(t *testing.T) {
 	w.waitWatching(t, true) // the baseline: probed, and the event stream connected
 
 	mustContain(t, "stop", w.ask(t, w.alice, "!stop web"), "stopped", "exited")
-	settle()
+	w.settle(t)
 	mustContain(t, "start", w.ask(t, w.alice, "!start web"), "started **web**: running")
-	settle()
+	w.settle(t)
 	if got := w.alerts(t); len(got) != 0 {
 		t.Errorf("a stop and start through opsroom caused alerts: %q", got)
 	}
@@ -128,7 +182,7 @@ func TestAlertsAreNeitherRepeatedNorLostAcrossARestartOfOpsroom(t *testing.T) {
 	eventually(t, "the alert for the kill while opsroom was down", func() bool {
 		return len(w.alertsMatching(t, "web", "exited with code 137")) > 0
 	})
-	settle()
+	w.settle(t)
 	if got := w.alerts(t); len(got) != 1 {
 		t.Errorf("%d alerts, want exactly 1: %q", len(got), got)
 	}
@@ -143,7 +197,7 @@ func TestHostDownIsOneAlertAndRemovalIsNotDeployed(t *testing.T) {
 
 	w.sshd.Stop(t)
 	eventually(t, "an unreachable alert", func() bool { return len(w.alertsMatching(t, "host", "local", "unreachable")) > 0 })
-	settle()
+	w.settle(t)
 	got := w.alertsMatching(t, "unreachable")
 	if len(got) != 1 {
 		t.Errorf("%d unreachable alerts, want one for the host: %q", len(got), got)
@@ -155,7 +209,7 @@ func TestHostDownIsOneAlertAndRemovalIsNotDeployed(t *testing.T) {
 
 	testworld.Docker(t, "rm", "-f", a.Name)
 	eventually(t, "a not-deployed alert", func() bool { return len(w.alertsMatching(t, "**a**", "not deployed")) > 0 })
-	settle()
+	w.settle(t)
 	if n := len(w.alerts(t)); n != 3 {
 		t.Errorf("%d alerts, want 3 (unreachable, reachable again, not deployed): %q", n, w.alerts(t))
 	}
@@ -178,12 +232,12 @@ func (w *world) killWhileHomeserverAway(t *testing.T, away, back func()) {
 
 	away()
 	testworld.Docker(t, "kill", c.Name)
-	settle() // the watcher sees it and tries to deliver while the homeserver is away
+	w.settle(t) // the watcher sees it and tries to deliver while the homeserver is away
 	back()
 	eventually(t, "the alert after the homeserver came back", func() bool {
 		return len(w.alertsMatching(t, "web", "exited with code 137")) > 0
 	})
-	settle()
+	w.settle(t)
 	if got := w.alerts(t); len(got) != 1 {
 		t.Errorf("%d alerts, want exactly 1: %q", len(got), got)
 	}
@@ -202,7 +256,7 @@ func TestRateLimitedAlertsArriveOnceEach(t *testing.T) {
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, services)
 	// The baseline. Not asked with !watch: every answer would queue behind
 	// the rate limit this test is about.
-	settle()
+	w.settle(t)
 
 	for _, c := range containers {
 		testworld.Docker(t, "kill", c.Name)
@@ -210,7 +264,7 @@ func TestRateLimitedAlertsArriveOnceEach(t *testing.T) {
 	eventually(t, "an exited alert for each of the four", func() bool {
 		return len(w.alertsMatching(t, "exited with code 137")) >= len(names)
 	})
-	settle()
+	w.settle(t)
 	for _, name := range names {
 		if got := w.alertsMatching(t, "**"+name+"**", "exited with code 137"); len(got) != 1 {
 			t.Errorf("%d exited alerts for %s, want exactly 1: %q", len(got), name, got)
@@ -239,7 +293,7 @@ func TestRateLimitedAlertsArriveOnceEach(t *testing.T) {
 		}
 		return true
 	})
-	settle()
+	w.settle(t)
 	if got := w.alerts(t); len(got) != 2*len(names) {
 		t.Errorf("%d alerts, want %d (an exit and a recovery each): %q", len(got), 2*len(names), got)
 	}

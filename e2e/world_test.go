@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -58,6 +59,9 @@ type world struct {
 	botPassword   string
 	alicePassword string
 	dir           string
+	// logs are the rooms as alice has read them (roomEvents), by room; copies
+	// of the world (in) share them.
+	logs *roomLogs
 	// loginUsers are the users the hosts of opsroom's configs log in as (checkLogins).
 	loginUsers map[string]bool
 	// database is opsroom's database: a SQLite file in dir, or with
@@ -130,7 +134,7 @@ func makeWorld(t testing.TB, encrypted bool) *world {
 	testworld.Short(t)
 	testworld.RequireDocker(t)
 	ctx := context.Background()
-	w := &world{dir: t.TempDir(), encrypted: encrypted}
+	w := &world{dir: t.TempDir(), encrypted: encrypted, logs: &roomLogs{}}
 	w.database = newDatabase(t, w.dir)
 	if _, own := ownHomeserverTests.Load(t.Name()); own {
 		w.hs = testworld.StartHomeserver(t)
@@ -427,29 +431,14 @@ func (w *world) replies(t testing.TB, to id.EventID) []*event.Event {
 	return out
 }
 
-// botMessages returns the bot's recent messages in the room, oldest first.
+// botMessages returns the bot's messages in the room, oldest first.
 func (w *world) botMessages(t testing.TB) []*event.Event {
 	t.Helper()
-	// The whole room, newest first, a page at a time (a soak's room is long).
-	var chunk []*event.Event
-	for from := ""; ; {
-		resp, err := w.alice.Messages(context.Background(), w.room, from, "", mautrix.DirectionBackward, nil, 500)
-		if err != nil {
-			t.Fatalf("reading the room: %v", err)
-		}
-		chunk = append(chunk, resp.Chunk...)
-		if len(resp.Chunk) == 0 || resp.End == "" || resp.End == from {
-			break
-		}
-		from = resp.End
-	}
 	var out []*event.Event
-	for i := len(chunk) - 1; i >= 0; i-- {
-		evt := chunk[i]
+	for _, evt := range w.roomEvents(t) {
 		if evt.Sender != w.botID {
 			continue
 		}
-		_ = evt.Content.ParseRaw(evt.Type)
 		if evt.Type == event.EventEncrypted && w.alice.Crypto != nil {
 			decrypted, err := w.alice.Crypto.Decrypt(context.Background(), evt)
 			if err != nil {
@@ -463,6 +452,104 @@ func (w *world) botMessages(t testing.TB) []*event.Event {
 		out = append(out, evt)
 	}
 	return out
+}
+
+type roomLogs struct {
+	mu     sync.Mutex
+	byRoom map[id.RoomID]*roomLog
+}
+
+// roomLog is a room's timeline as alice's client has read it so far.
+type roomLog struct {
+	mu     sync.Mutex
+	since  string
+	events []*event.Event
+	seen   map[id.EventID]bool
+}
+
+// roomEvents returns the room's events, oldest first, read as a client
+// follows a room: through /sync, only what is new since the last look (the
+// room read whole through /messages at every look loads the homeserver the
+// tests share the machine with); a gap the sync reports (a limited
+// timeline) is filled from /messages.
+func (w *world) roomEvents(t testing.TB) []*event.Event {
+	t.Helper()
+	if w.logs == nil {
+		w.logs = &roomLogs{}
+	}
+	w.logs.mu.Lock()
+	if w.logs.byRoom == nil {
+		w.logs.byRoom = map[id.RoomID]*roomLog{}
+	}
+	l := w.logs.byRoom[w.room]
+	if l == nil {
+		l = &roomLog{seen: map[id.EventID]bool{}}
+		w.logs.byRoom[w.room] = l
+	}
+	w.logs.mu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ctx := context.Background()
+	filter, _ := json.Marshal(mautrix.Filter{Room: &mautrix.RoomFilter{
+		Rooms:    []id.RoomID{w.room},
+		Timeline: &mautrix.FilterPart{Limit: 200},
+		State:    &mautrix.FilterPart{Types: []event.Type{}, Limit: 0},
+	}, Presence: &mautrix.FilterPart{NotTypes: []event.Type{{Type: "*"}}}})
+	for {
+		resp, err := w.alice.SyncRequest(ctx, 0, l.since, string(filter), false, event.PresenceOffline)
+		if err != nil {
+			t.Fatalf("reading the room: %v", err)
+		}
+		l.since = resp.NextBatch
+		joined := resp.Rooms.Join[w.room]
+		if joined == nil || len(joined.Timeline.Events) == 0 {
+			break
+		}
+		var fresh []*event.Event
+		if joined.Timeline.Limited {
+			fresh = w.eventsBefore(t, joined.Timeline.PrevBatch, l.seen)
+		}
+		fresh = append(fresh, joined.Timeline.Events...)
+		for _, evt := range fresh {
+			if !l.seen[evt.ID] {
+				l.seen[evt.ID] = true
+				evt.RoomID = w.room
+				_ = evt.Content.ParseRaw(evt.Type)
+				l.events = append(l.events, evt)
+			}
+		}
+		if !joined.Timeline.Limited {
+			break
+		}
+	}
+	return slices.Clone(l.events)
+}
+
+// eventsBefore pages back through /messages from the token to the first
+// event already seen (or the room's start), and returns what it read, oldest first.
+func (w *world) eventsBefore(t testing.TB, from string, seen map[id.EventID]bool) []*event.Event {
+	t.Helper()
+	var chunk []*event.Event
+	for {
+		resp, err := w.alice.Messages(context.Background(), w.room, from, "", mautrix.DirectionBackward, nil, 500)
+		if err != nil {
+			t.Fatalf("reading the room: %v", err)
+		}
+		done := len(resp.Chunk) == 0 || resp.End == "" || resp.End == from
+		for _, evt := range resp.Chunk {
+			if seen[evt.ID] {
+				done = true
+				break
+			}
+			chunk = append(chunk, evt)
+		}
+		if done {
+			break
+		}
+		from = resp.End
+	}
+	slices.Reverse(chunk)
+	return chunk
 }
 
 // withCrypto gives a test client end-to-end encryption, with its keys in its

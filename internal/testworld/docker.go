@@ -79,7 +79,9 @@ func ServiceImage(t testing.TB) string {
 			imageErr = err
 			return
 		}
-		sum := sha256.Sum256(data)
+		// The tag names the binary and the Dockerfile both, so a changed
+		// health check never runs an image built before it.
+		sum := sha256.Sum256(append(data, scratchDockerfile("dev")...))
 		imageTag = ImageName + "-" + hex.EncodeToString(sum[:6])
 		imageErr = withLock(filepath.Join(cacheDir(), "image.lock"), func() error {
 			ctxDir := filepath.Dir(bin)
@@ -98,7 +100,10 @@ func ServiceImage(t testing.TB) string {
 
 func scratchDockerfile(version string) string {
 	return "FROM scratch\nCOPY testsvc /testsvc\nENV VERSION=" + version + "\n" +
-		"HEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD [\"/testsvc\", \"health\"]\n" +
+		// Checked every second, but a check may take 10 s and must fail twice
+		// in a row: on a loaded machine starting the check alone can take
+		// seconds, and a healthy service must not flap to unhealthy.
+		"HEALTHCHECK --interval=1s --timeout=10s --retries=2 CMD [\"/testsvc\", \"health\"]\n" +
 		"ENTRYPOINT [\"/testsvc\"]\n"
 }
 
