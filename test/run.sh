@@ -44,12 +44,15 @@ go vet -tags goolm ./...
 phase "tests (test/suite)"
 go run ./test/suite -shards "${OPSROOM_TEST_SHARDS:-4}" -out "${OPSROOM_TEST_RESULTS:-test-results}" "$@"
 
-# Each fuzz target for a bounded time (its seeds already ran above). New
-# interesting inputs are minimized briefly: minimizing a 60 kB seed for the
-# default minute would take most of the target's time.
+# Each fuzz target (every func Fuzz* of a _test.go file) for a bounded time;
+# its seeds and committed corpus already ran above. New interesting inputs are
+# minimized briefly: minimizing a 60 kB seed for the default minute would take
+# most of the target's time.
 phase "fuzz"
-for target in ops.FuzzQuote ops.FuzzRecipes commands.FuzzCommand; do
-	pkg=${target%%.*} fn=${target#*.}
-	say "fuzz $fn (${OPSROOM_FUZZTIME:-15s})"
-	go test -tags goolm -run '^$' -fuzz "^$fn\$" -fuzztime "${OPSROOM_FUZZTIME:-15s}" -fuzzminimizetime 5s "./$pkg"
+fuzztime=${OPSROOM_FUZZTIME:-10s}
+for file in $(git ls-files '*_test.go'); do
+	for fn in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -c6-); do
+		say "fuzz $(dirname "$file").$fn ($fuzztime)"
+		go test -tags goolm -run '^$' -fuzz "^$fn\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s "./$(dirname "$file")"
+	done
 done
