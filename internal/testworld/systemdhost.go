@@ -136,13 +136,16 @@ useradd -m -s /bin/bash -p '*' -G systemd-journal "$LOGIN"
 useradd -m -s /bin/bash -p '*' "$OWNER"
 for u in "$LOGIN" "$OWNER"; do
 	home=$(getent passwd "$u" | cut -d: -f6)
-	install -d -m 700 -o "$u" -g "$u" "$home/.ssh"
-	printf '%s\n' "$KEY" >"$home/.ssh/authorized_keys"
 	printf '%s' "$PROFILE" >"$home/.profile"
 	printf '%s' "$BASHRC" >"$home/.bashrc"
-	chown "$u:" "$home/.ssh/authorized_keys" "$home/.profile" "$home/.bashrc"
-	chmod 600 "$home/.ssh/authorized_keys"
+	chown "$u:" "$home/.profile" "$home/.bashrc"
 done
+# The key logs in as the login user alone: the owner is reached through sudo.
+home=$(getent passwd "$LOGIN" | cut -d: -f6)
+install -d -m 700 -o "$LOGIN" -g "$LOGIN" "$home/.ssh"
+printf '%s\n' "$KEY" >"$home/.ssh/authorized_keys"
+chown "$LOGIN:" "$home/.ssh/authorized_keys"
+chmod 600 "$home/.ssh/authorized_keys"
 printf '%s' "$SUDOERS" >` + ownerSudoers + `.new
 chmod 440 ` + ownerSudoers + `.new
 visudo -qcf ` + ownerSudoers + `.new
