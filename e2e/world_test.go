@@ -457,6 +457,10 @@ func (w *world) botMessages(t testing.TB) []*event.Event {
 type roomLogs struct {
 	mu     sync.Mutex
 	byRoom map[id.RoomID]*roomLog
+	// reader is alice logged in on a device of its own, with no keys: a
+	// sync of alice's own device would take the to-device messages (room
+	// keys) her crypto waits for.
+	reader *mautrix.Client
 }
 
 // roomLog is a room's timeline as alice's client has read it so far.
@@ -486,6 +490,10 @@ func (w *world) roomEvents(t testing.TB) []*event.Event {
 		l = &roomLog{seen: map[id.EventID]bool{}}
 		w.logs.byRoom[w.room] = l
 	}
+	if w.logs.reader == nil {
+		w.logs.reader = w.hs.Login(t, w.alice.UserID, w.alicePassword)
+	}
+	reader := w.logs.reader
 	w.logs.mu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -496,7 +504,7 @@ func (w *world) roomEvents(t testing.TB) []*event.Event {
 		State:    &mautrix.FilterPart{Types: []event.Type{}, Limit: 0},
 	}, Presence: &mautrix.FilterPart{NotTypes: []event.Type{{Type: "*"}}}})
 	for {
-		resp, err := w.alice.SyncRequest(ctx, 0, l.since, string(filter), false, event.PresenceOffline)
+		resp, err := reader.SyncRequest(ctx, 0, l.since, string(filter), false, event.PresenceOffline)
 		if err != nil {
 			t.Fatalf("reading the room: %v", err)
 		}
@@ -507,7 +515,7 @@ func (w *world) roomEvents(t testing.TB) []*event.Event {
 		}
 		var fresh []*event.Event
 		if joined.Timeline.Limited {
-			fresh = w.eventsBefore(t, joined.Timeline.PrevBatch, l.seen)
+			fresh = w.eventsBefore(t, reader, joined.Timeline.PrevBatch, l.seen)
 		}
 		fresh = append(fresh, joined.Timeline.Events...)
 		for _, evt := range fresh {
@@ -527,11 +535,11 @@ func (w *world) roomEvents(t testing.TB) []*event.Event {
 
 // eventsBefore pages back through /messages from the token to the first
 // event already seen (or the room's start), and returns what it read, oldest first.
-func (w *world) eventsBefore(t testing.TB, from string, seen map[id.EventID]bool) []*event.Event {
+func (w *world) eventsBefore(t testing.TB, reader *mautrix.Client, from string, seen map[id.EventID]bool) []*event.Event {
 	t.Helper()
 	var chunk []*event.Event
 	for {
-		resp, err := w.alice.Messages(context.Background(), w.room, from, "", mautrix.DirectionBackward, nil, 500)
+		resp, err := reader.Messages(context.Background(), w.room, from, "", mautrix.DirectionBackward, nil, 500)
 		if err != nil {
 			t.Fatalf("reading the room: %v", err)
 		}
