@@ -101,6 +101,9 @@ func (dockerBackend) parseEvent(line []byte) (object string, relevant, died bool
 	if ev.Action == "" {
 		ev.Action = ev.Status
 	}
+	if ev.Action == "" {
+		return "", false, false // JSON, but no event: null, {}
+	}
 	return ev.Actor.Attributes.Name, relevantAction(ev.Action), ev.Action == "die"
 }
 
@@ -148,8 +151,9 @@ func (c containerCLI) parseInspect(containers []string, stdout, stderr string) m
 func missing(stderr, container string) bool {
 	for _, line := range strings.Split(stderr, "\n") {
 		lower := strings.ToLower(line)
-		if (strings.Contains(lower, "no such object") || strings.Contains(lower, "no such container")) &&
-			strings.HasSuffix(strings.TrimSpace(line), container) {
+		// The line's last word is the name: "my-web" ends like "web" but is another container.
+		if f := strings.Fields(line); (strings.Contains(lower, "no such object") || strings.Contains(lower, "no such container")) &&
+			len(f) > 0 && f[len(f)-1] == container {
 			return true
 		}
 	}

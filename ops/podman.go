@@ -70,12 +70,18 @@ func (c containerCLI) namesAny(containers []string, stdout, stderr string) bool 
 
 // parsePodmanTime reads the time.Time String podman's inspect templates
 // write; the zero time ("0001-01-01 00:00:00 +0000 UTC") is never. A time
-// still carrying Go's monotonic reading (" m=+1.5") is read without it.
+// still carrying Go's monotonic reading (" m=+1.5") is read without it. The
+// zone's name after the offset is not read: the offset says when, and a
+// zone named by its offset as tzdata names Iran's or Nepal's ("+0330
+// +0330"), or not named at all, is no name time.Parse reads.
 func parsePodmanTime(s string) (time.Time, error) {
 	if i := strings.Index(s, " m="); i >= 0 {
 		s = s[:i]
 	}
-	t, err := time.Parse("2006-01-02 15:04:05.999999999 -0700 MST", s)
+	if i := strings.LastIndexByte(s, ' '); i >= 0 {
+		s = s[:i]
+	}
+	t, err := time.Parse("2006-01-02 15:04:05.999999999 -0700", s)
 	if err != nil {
 		return time.Time{}, err
 	}

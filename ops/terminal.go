@@ -7,8 +7,9 @@ import (
 
 // escapeSequence matches the terminal escapes programs print for colour,
 // cursor moves and titles: CSI (ESC [ … final byte), OSC (ESC ] … BEL or
-// ESC \), and the two-byte ESC sequences.
-var escapeSequence = regexp.MustCompile(`\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])`)
+// ESC \), and the other ESC sequences, intermediate bytes and a final one
+// (ESC ( B, which tput sgr0 prints, ESC 7, ESC =).
+var escapeSequence = regexp.MustCompile(`\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]*[0-~])`)
 
 // AsShown is remote output as a terminal would have shown it: colour and
 // other escape sequences removed, a line redrawn with bare carriage returns
