@@ -49,7 +49,7 @@ go run ./test/suite -shards "${OPSROOM_TEST_SHARDS:-4}" -out "${OPSROOM_TEST_RES
 # minimized briefly: minimizing a 60 kB seed for the default minute would take
 # most of the target's time.
 phase "fuzz"
-fuzztime=${OPSROOM_FUZZTIME:-10s}
+fuzztime=${OPSROOM_FUZZTIME:-5s}
 for file in $(git ls-files '*_test.go'); do
 	for fn in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -c6-); do
 		say "fuzz $(dirname "$file").$fn ($fuzztime)"
