@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bufio"
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -25,14 +27,22 @@ import (
 )
 
 // The chaos soak: two opsroom instances on PostgreSQL watch three hosts and
-// eight services while faults come at random (seeded, logged) and a client
-// sends commands; a checker then compares the room with the ground truth:
-// the Docker engine's own event stream, what the soak did to hosts, and the
-// commands it sent. OPSROOM_CHAOS is how long it injects faults (default 3m;
-// test/chaos.sh runs it longer), OPSROOM_CHAOS_SEED its seed (default the
-// clock), OPSROOM_CHAOS_GAP the time between two faults' starts (default
-// 10s-60s), OPSROOM_CHAOS_REPORT a file for the counts table.
+// eight services while faults come and a client sends commands; a checker
+// (checkChaos) then compares the room with the ground truth: the Docker
+// engine's own event stream, what the soak did to hosts, and the commands it
+// sent.
+//
+// Run by the suite, it plays ciSchedule: every fault kind once, in a fixed
+// order, in about three minutes. With OPSROOM_CHAOS (how long to inject
+// faults; test/chaos.sh sets it), OPSROOM_CHAOS_SEED (default the clock) or
+// OPSROOM_CHAOS_GAP (the time between two faults' starts, default 10s-60s)
+// it plays a random schedule instead: the fault kinds in rounds, each round
+// every kind once in a seeded random order, on random targets, so that a
+// run long enough for a round (about 7 minutes at the default gaps)
+// exercises them all. OPSROOM_CHAOS_REPORT is a file for the report.
 func TestChaosSoak(t *testing.T) {
+	began := time.Now()
+	random := os.Getenv("OPSROOM_CHAOS") != "" || os.Getenv("OPSROOM_CHAOS_SEED") != "" || os.Getenv("OPSROOM_CHAOS_GAP") != ""
 	duration := envDuration(t, "OPSROOM_CHAOS", 3*time.Minute)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("OPSROOM_CHAOS_SEED"); s != "" {
@@ -51,15 +61,29 @@ func TestChaosSoak(t *testing.T) {
 			t.Fatalf("OPSROOM_CHAOS_GAP=%q: want MIN-MAX such as 10s-60s", g)
 		}
 	}
-	t.Logf("chaos soak: %s of faults every %s-%s, seed %d (OPSROOM_CHAOS_SEED=%d repeats the choices)", duration, gapMin, gapMax, seed, seed)
+	title := fmt.Sprintf("chaos soak, the fixed schedule (%d faults)", len(ciSchedule))
+	if random {
+		title = fmt.Sprintf("chaos soak of %s, faults every %s-%s, seed %d", duration, gapMin, gapMax, seed)
+		t.Logf("%s (OPSROOM_CHAOS_SEED=%d repeats the choices)", title, seed)
+	} else {
+		t.Logf("%s; OPSROOM_CHAOS=DURATION (test/chaos.sh) plays a random one", title)
+	}
 
 	c := newChaos(t, rand.New(rand.NewPCG(seed, seed^0x6f707372)))
-	c.run(duration, gapMin, gapMax)
+	ready := time.Now()
+	t.Logf("the world ready after %s", ready.Sub(began).Round(time.Second))
+	if random {
+		c.runRandom(duration, gapMin, gapMax)
+	} else {
+		c.runFixed(ciSchedule, ciGap)
+	}
 	c.restoreAll()
-	time.Sleep(20 * time.Second) // the last recoveries, and any duplicate, arrive
-	c.docker.stop()
-	rep := c.check()
-	table := rep.table(duration, seed)
+	faulted := time.Now()
+	t.Logf("faults injected in %s", faulted.Sub(ready).Round(time.Second))
+	rep := c.settle()
+	t.Logf("the last alerts and replies in %s", time.Since(faulted).Round(time.Second))
+	table := rep.table(fmt.Sprintf("%s, %s, %s in all", title, time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		time.Since(began).Round(time.Second)))
 	t.Logf("\n%s", table)
 	if path := os.Getenv("OPSROOM_CHAOS_REPORT"); path != "" {
 		if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
@@ -68,6 +92,9 @@ func TestChaosSoak(t *testing.T) {
 	}
 	for _, p := range rep.problems {
 		t.Error(p)
+	}
+	if t.Failed() {
+		t.Logf("the room's alerts:\n%s", c.alertLog())
 	}
 }
 
@@ -83,6 +110,46 @@ func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+// step is one fault of a schedule: its kind, what it breaks, for how long,
+// and the commands sent during it (a fault of opsroom) and after it.
+type step struct {
+	kind string
+	// target is the service of a service fault (kill, stop, rm,
+	// crash-loop) or the host of a host fault (sshd-stop, host-cut,
+	// host-stall).
+	target string
+	// victim is the service killed during a fault of the homeserver or of
+	// opsroom: its alert is what that fault must not lose.
+	victim        string
+	hold          time.Duration
+	during, after string
+}
+
+// ciSchedule is the soak CI runs: every fault kind once, each on another
+// host than the two before it (as the random schedule's, see randomStep),
+// each held just long enough for the watcher's rules to see it, and every
+// command sent several times.
+var ciSchedule = []step{
+	{kind: "kill", target: "web1", hold: 4 * time.Second, after: "!status web1"},
+	{kind: "sshd-stop", target: "b", hold: 8 * time.Second, after: "!restart echo"},
+	{kind: "rm", target: "web5", hold: 4 * time.Second, after: "!status"},
+	{kind: "host-cut", target: "a", hold: 8 * time.Second, after: "!status web1"},
+	// a crash loop takes some restarts to see: 9 s at a load of 28 on 2 cores
+	{kind: "crash-loop", target: "loop", hold: 15 * time.Second, after: "!restart echo"},
+	// a stalled host is unreachable after two probes that each time out
+	// (command_timeout 10 s): 15-20 s at that load
+	{kind: "host-stall", target: "c", hold: 30 * time.Second, after: "!status"},
+	{kind: "stop", target: "web2", hold: 4 * time.Second, after: "!status web1"},
+	{kind: "homeserver-stall", victim: "web3", hold: 6 * time.Second, after: "!restart echo"},
+	{kind: "kill-9-active", victim: "web6", hold: 3 * time.Second, during: "!status web1", after: "!status"},
+	{kind: "homeserver-stop", victim: "web1", hold: 6 * time.Second, after: "!restart echo"},
+	{kind: "sigstop-active", victim: "web4", hold: 3 * time.Second, during: "!status", after: "!status web1"},
+}
+
+// ciGap is the pause after each fault of the fixed schedule: its recovery
+// comes, and the command after it is answered, before the next.
+const ciGap = 3 * time.Second
 
 // chaosHost is one of the soak's hosts: its own sshd, reached through a proxy.
 type chaosHost struct {
@@ -104,6 +171,9 @@ type chaos struct {
 	instances []*opsroom
 	docker    *dockerEvents
 	db        *sql.DB // opsroom's database, where the lease is read
+	// decks of the random schedule: what is left of the round
+	kindDeck, commandDeck []string
+	touched               []string // the host each fault of the random schedule touched
 
 	mu       sync.Mutex
 	faults   []fault
@@ -111,24 +181,13 @@ type chaos struct {
 	hsDown   bool
 }
 
+// chaosLayout is the soak's services, by host.
+var chaosLayout = map[string][]string{"a": {"echo", "web1", "web2"}, "b": {"web3", "web4", "loop"}, "c": {"web5", "web6"}}
+
 type chaosService struct {
 	name, host, container string
 	env                   map[string]string
 	args                  []string
-}
-
-// fault is one fault the soak injected: what, on what, and (for a host) when
-// it was broken and back, the ground truth of host alerts.
-type fault struct {
-	kind, target string
-	from, to     time.Time
-	takeover     time.Duration // for a fault of the active instance: until another held the lease
-}
-
-type sentCommand struct {
-	text string
-	id   id.EventID
-	at   time.Time
 }
 
 func newChaos(t *testing.T, rng *rand.Rand) *chaos {
@@ -160,9 +219,8 @@ func newChaos(t *testing.T, rng *rand.Rand) *chaos {
 	}
 
 	c.crashFile = filepath.Join(t.TempDir(), "crash")
-	layout := map[string][]string{"a": {"echo", "web1", "web2"}, "b": {"web3", "web4", "loop"}, "c": {"web5", "web6"}}
 	services := map[string]service{}
-	for hostName, names := range layout {
+	for hostName, names := range chaosLayout {
 		for _, name := range names {
 			s := &chaosService{name: name, host: hostName, container: testworld.UniqueName(t, name),
 				args: []string{"--no-healthcheck"}}
@@ -183,19 +241,92 @@ func newChaos(t *testing.T, rng *rand.Rand) *chaos {
 	return c
 }
 
-// run injects a fault every gapMin-gapMax (start to start) until d has passed.
-func (c *chaos) run(d, gapMin, gapMax time.Duration) {
+// runFixed plays a schedule, gap after each fault's end.
+func (c *chaos) runFixed(schedule []step, gap time.Duration) {
+	for _, s := range schedule {
+		c.inject(s)
+		c.command(s.after)
+		time.Sleep(gap)
+	}
+}
+
+// runRandom injects a fault every gapMin-gapMax (start to start, and at
+// least ciGap after the fault's end) until d has passed.
+func (c *chaos) runRandom(d, gapMin, gapMax time.Duration) {
 	end := time.Now().Add(d)
-	kinds := []string{"kill", "stop", "rm", "crash-loop", "sshd-stop", "host-cut", "host-stall",
-		"homeserver-stall", "homeserver-stop", "kill-9-active", "sigstop-active"}
 	for time.Now().Before(end) {
 		start := time.Now()
-		kind := kinds[c.rng.IntN(len(kinds))]
-		c.inject(kind)
-		c.command()
+		s := c.randomStep()
+		c.inject(s)
+		c.command(s.after)
 		gap := gapMin + time.Duration(c.rng.Int64N(int64(gapMax-gapMin)+1))
-		time.Sleep(time.Until(start.Add(gap)))
+		time.Sleep(max(time.Until(start.Add(gap)), ciGap))
 	}
+}
+
+// randomStep is the random schedule's next fault: its kind from the round's
+// deck, its target, hold and commands at random. It touches no host either
+// of the two faults before it touched: opsroom has seen a host recover (a
+// host fault's recovery waits for a probe) before the next fault there, or
+// two episodes would be one to it.
+func (c *chaos) randomStep() step {
+	if len(c.kindDeck) == 0 {
+		for _, k := range faultKinds {
+			c.kindDeck = append(c.kindDeck, k.name)
+		}
+		c.rng.Shuffle(len(c.kindDeck), func(i, j int) { c.kindDeck[i], c.kindDeck[j] = c.kindDeck[j], c.kindDeck[i] })
+	}
+	resting := map[string]bool{}
+	for _, h := range c.touched[max(0, len(c.touched)-2):] {
+		resting[h] = true
+	}
+	var hosts, webs []string
+	for _, h := range c.hosts {
+		if !resting[h.name] {
+			hosts = append(hosts, h.name)
+		}
+	}
+	for _, w := range c.webs() {
+		if !resting[c.services[w].host] {
+			webs = append(webs, w)
+		}
+	}
+	// The first kind of the deck that has a target now: the crash loop's
+	// service is on one host only.
+	i := slices.IndexFunc(c.kindDeck, func(k string) bool { return k != "crash-loop" || !resting[c.services["loop"].host] })
+	s := step{kind: c.kindDeck[i]}
+	c.kindDeck = slices.Delete(c.kindDeck, i, i+1)
+	switch s.kind {
+	case "kill", "stop", "rm":
+		s.target, s.hold = c.pick(webs...), c.hold(5*time.Second, 12*time.Second)
+	case "crash-loop":
+		s.target, s.hold = "loop", c.hold(10*time.Second, 20*time.Second)
+	case "sshd-stop", "host-cut", "host-stall":
+		s.target, s.hold = c.pick(hosts...), c.hold(25*time.Second, 35*time.Second)
+	case "homeserver-stall", "homeserver-stop":
+		s.victim, s.hold = c.pick(webs...), c.hold(5*time.Second, 15*time.Second)
+	case "kill-9-active", "sigstop-active":
+		s.victim, s.hold, s.during = c.pick(webs...), c.hold(3*time.Second, 8*time.Second), c.randomCommand()
+	}
+	s.after = c.randomCommand()
+	h := s.target
+	if svc, ok := c.services[cmp.Or(s.victim, s.target)]; ok {
+		h = svc.host
+	}
+	c.touched = append(c.touched, h)
+	return s
+}
+
+// randomCommand is a command from the round's deck: each of the soak's
+// commands once a round, in a random order.
+func (c *chaos) randomCommand() string {
+	if len(c.commandDeck) == 0 {
+		c.commandDeck = slices.Sorted(maps.Keys(soakCommands))
+		c.rng.Shuffle(len(c.commandDeck), func(i, j int) { c.commandDeck[i], c.commandDeck[j] = c.commandDeck[j], c.commandDeck[i] })
+	}
+	text := c.commandDeck[0]
+	c.commandDeck = c.commandDeck[1:]
+	return text
 }
 
 // hold is how long a fault lasts: long enough for the watcher's rules to see it.
@@ -220,66 +351,86 @@ func (c *chaos) record(f fault) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.faults = append(c.faults, f)
-	c.t.Logf("fault %d: %s %s (%s)", len(c.faults), f.kind, f.target, f.to.Sub(f.from).Round(100*time.Millisecond))
+	what := f.target
+	if f.victim != "" && f.victim != f.target {
+		what += ", and " + f.victim + " killed during it"
+	}
+	c.t.Logf("fault %d: %s %s (%s)", len(c.faults), f.kind, what, f.to.Sub(f.from).Round(100*time.Millisecond))
 }
 
-func (c *chaos) inject(kind string) {
+func (c *chaos) inject(s step) {
 	t := c.t
-	f := fault{kind: kind, from: time.Now()}
-	switch kind {
+	f := fault{kind: s.kind, target: s.target, victim: s.victim, from: time.Now()}
+	switch s.kind {
 	case "kill", "stop", "rm":
-		s := c.services[c.pick(c.webs()...)]
-		f.target = s.name
-		switch kind {
+		svc := c.services[s.target]
+		f.victim = svc.name
+		switch s.kind {
 		case "kill":
-			testworld.Docker(t, "kill", s.container)
+			testworld.Docker(t, "kill", svc.container)
 		case "stop":
-			testworld.Docker(t, "stop", "-t", "1", s.container)
+			testworld.Docker(t, "stop", "-t", "1", svc.container)
 		case "rm":
-			testworld.Docker(t, "rm", "-f", s.container)
+			testworld.Docker(t, "rm", "-f", svc.container)
 		}
-		time.Sleep(c.hold(5*time.Second, 12*time.Second))
-		c.bringBack(s)
+		time.Sleep(s.hold)
+		c.bringBack(svc)
 	case "crash-loop":
-		f.target = "loop"
+		f.victim = s.target
 		if err := os.WriteFile(c.crashFile, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(c.hold(10*time.Second, 20*time.Second))
+		time.Sleep(s.hold)
 		if err := os.Remove(c.crashFile); err != nil {
 			t.Fatal(err)
 		}
-		c.waitRunning(c.services["loop"])
+		// A run that saw the file just before it went still crashes: the
+		// loop is over once a run outlived the crash file's look (200 ms).
+		time.Sleep(time.Second)
+		c.waitRunning(c.services[s.target])
 	case "sshd-stop", "host-cut", "host-stall":
-		h := c.hosts[c.rng.IntN(len(c.hosts))]
-		f.target = h.name
+		h := c.host(s.target)
 		// Each host fault as its breaking and its mending.
 		fix := map[string][2]func(){
 			"sshd-stop":  {func() { h.sshd.Stop(t) }, func() { h.sshd.Start(t) }},
 			"host-cut":   {func() { h.proxy.SetEnabled(t, false) }, func() { h.proxy.SetEnabled(t, true) }},
 			"host-stall": {func() { h.proxy.Toxic(t, "stall", "timeout", map[string]any{"timeout": 0}) }, func() { h.proxy.RemoveToxic(t, "stall") }},
-		}[kind]
+		}[s.kind]
 		fix[0]()
-		time.Sleep(c.hold(25*time.Second, 35*time.Second))
+		time.Sleep(s.hold)
 		fix[1]()
-	case "homeserver-stall":
-		f.target = "homeserver link"
-		c.hsProxy.Toxic(t, "stall", "timeout", map[string]any{"timeout": 0})
-		time.Sleep(c.hold(5*time.Second, 15*time.Second))
-		c.hsProxy.RemoveToxic(t, "stall")
-	case "homeserver-stop":
-		f.target = "homeserver"
-		c.setHSDown(true)
-		c.w.hs.Stop(t)
-		time.Sleep(c.hold(5*time.Second, 15*time.Second))
-		c.w.hs.Start(t)
-		c.setHSDown(false)
+	case "homeserver-stall", "homeserver-stop":
+		// A service dies and comes back while opsroom cannot reach the
+		// room: its alert and its recovery wait in the delivery queue.
+		if s.kind == "homeserver-stall" {
+			f.target = "homeserver link"
+			c.hsProxy.Toxic(t, "stall", "timeout", map[string]any{"timeout": 0})
+		} else {
+			f.target = "homeserver"
+			c.setHSDown(true)
+			c.w.hs.Stop(t)
+		}
+		victim := c.services[s.victim]
+		testworld.Docker(t, "kill", victim.container)
+		time.Sleep(s.hold / 2)
+		c.bringBack(victim)
+		time.Sleep(s.hold / 2)
+		if s.kind == "homeserver-stall" {
+			c.hsProxy.RemoveToxic(t, "stall")
+		} else {
+			c.w.hs.Start(t)
+			c.setHSDown(false)
+		}
 	case "kill-9-active", "sigstop-active":
+		// Every command before it answered first: a command cut off by the
+		// kill is answered "cut off", which is the HA tests' subject.
+		c.waitAnswered()
+		f.from = time.Now()
 		active, holder := c.active()
 		f.target = holder
 		// A service dies during the takeover, and a command is sent then.
-		s := c.services[c.pick(c.webs()...)]
-		if kind == "kill-9-active" {
+		victim := c.services[s.victim]
+		if s.kind == "kill-9-active" {
 			if err := active.cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
@@ -287,22 +438,33 @@ func (c *chaos) inject(kind string) {
 		} else if err := active.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		testworld.Docker(t, "kill", s.container)
-		c.command()
+		testworld.Docker(t, "kill", victim.container)
+		c.command(s.during)
 		f.takeover = c.waitTakeover(holder)
-		time.Sleep(c.hold(3*time.Second, 8*time.Second))
-		c.bringBack(s)
-		if kind == "kill-9-active" {
+		time.Sleep(s.hold)
+		c.bringBack(victim)
+		if s.kind == "kill-9-active" {
 			// The service manager starts it again: the new standby.
 			c.instances = slices.DeleteFunc(c.instances, func(o *opsroom) bool { return o == active })
 			c.instances = append(c.instances, c.w.standingBy(t))
 		} else if err := active.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 			t.Fatal(err)
 		}
-		f.target += ", and " + s.name + " killed during the takeover"
+	default:
+		t.Fatalf("a schedule names the fault kind %q, which the soak cannot make", s.kind)
 	}
 	f.to = time.Now()
 	c.record(f)
+}
+
+func (c *chaos) host(name string) *chaosHost {
+	for _, h := range c.hosts {
+		if h.name == name {
+			return h
+		}
+	}
+	c.t.Fatalf("a schedule names the host %q; the soak's hosts are a, b and c", name)
+	return nil
 }
 
 func (c *chaos) setHSDown(down bool) {
@@ -369,14 +531,13 @@ func (c *chaos) waitTakeover(old string) time.Duration {
 
 // command sends a command, unless the homeserver is down: a status, or a
 // restart of echo, which only commands touch (its starts count the runs).
-func (c *chaos) command() {
+func (c *chaos) command(text string) {
 	c.mu.Lock()
 	down := c.hsDown
 	c.mu.Unlock()
-	if down {
+	if down || text == "" {
 		return
 	}
-	text := c.pick("!status", "!status web1", "!restart echo")
 	resp, err := c.w.alice.SendText(c.t.Context(), c.w.room, text)
 	if err != nil {
 		c.t.Logf("not sent (%v): %s", err, text)
@@ -385,6 +546,84 @@ func (c *chaos) command() {
 	c.mu.Lock()
 	c.commands = append(c.commands, sentCommand{text: text, id: resp.EventID, at: time.Now()})
 	c.mu.Unlock()
+}
+
+// readRoom reads the bot's messages once: its alerts (the messages that
+// answer no one; not the board) and its replies, by the event they answer.
+func (c *chaos) readRoom() (alerts []roomAlert, replies map[id.EventID][]string) {
+	replies = map[id.EventID][]string{}
+	for _, evt := range c.w.botMessages(c.t) {
+		msg := evt.Content.AsMessage()
+		switch {
+		case msg.RelatesTo == nil:
+			if evt.Content.Raw["org.opsroom.board"] != true {
+				alerts = append(alerts, roomAlert{body: msg.Body, at: time.UnixMilli(evt.Timestamp)})
+			}
+		case msg.RelatesTo.GetReplaceID() == "" && msg.RelatesTo.GetReplyTo() != "":
+			to := msg.RelatesTo.GetReplyTo()
+			replies[to] = append(replies[to], msg.Body)
+		}
+	}
+	return alerts, replies
+}
+
+// waitAnswered waits until every command sent has a reply (at most the
+// reply timeout: the checker reports one that has none).
+func (c *chaos) waitAnswered() {
+	deadline := time.Now().Add(replyTimeout)
+	for time.Now().Before(deadline) {
+		_, replies := c.readRoom()
+		c.mu.Lock()
+		all := !slices.ContainsFunc(c.commands, func(cmd sentCommand) bool { return len(replies[cmd.id]) == 0 })
+		c.mu.Unlock()
+		if all {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// timeline is the run as the checker reads it.
+func (c *chaos) timeline() chaosTimeline {
+	alerts, replies := c.readRoom()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tl := chaosTimeline{faults: slices.Clone(c.faults), docker: map[string][]dockerEvent{}, alerts: alerts}
+	for name, s := range c.services {
+		tl.services = append(tl.services, name)
+		tl.docker[name] = c.docker.of(s.container)
+	}
+	sort.Strings(tl.services)
+	for _, cmd := range c.commands {
+		cmd.replies = replies[cmd.id]
+		tl.commands = append(tl.commands, cmd)
+	}
+	return tl
+}
+
+// settle waits for the last alerts and replies: until the checker misses
+// none, or a minute has passed; then some probe intervals more, for a
+// duplicate to come, and checks the run.
+func (c *chaos) settle() *chaosReport {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		if rep := checkChaos(c.timeline()); rep.missed+rep.unanswered == 0 {
+			break
+		}
+	}
+	time.Sleep(6 * probeInterval)
+	c.docker.stop()
+	return checkChaos(c.timeline())
+}
+
+// alertLog is the room's alerts, one a line with its time, for a failed run.
+func (c *chaos) alertLog() string {
+	alerts, _ := c.readRoom()
+	var b strings.Builder
+	for _, a := range alerts {
+		first, _, _ := strings.Cut(a.body, "\n")
+		fmt.Fprintf(&b, "%s %s\n", a.at.Format("15:04:05.000"), first)
+	}
+	return b.String()
 }
 
 // dockerEvents follows the Docker engine's own event stream: the ground
@@ -450,248 +689,4 @@ func (d *dockerEvents) of(container string) []dockerEvent {
 		}
 	}
 	return out
-}
-
-// episode is a time a subject was broken, from the ground truth.
-type episode struct {
-	subject  string
-	from, to time.Time
-}
-
-// Two downs of a service closer than this are one episode: the watcher
-// takes a service back as recovered only once it stayed up (a crash loop's
-// short runs between its restarts are no recovery).
-const episodeJoin = 5 * time.Second
-
-// serviceEpisodes reads a container's episodes from its Docker events: down
-// at a die or a destroy, up at a start.
-func serviceEpisodes(subject string, events []dockerEvent) []episode {
-	var out []episode
-	var down time.Time
-	for _, e := range events {
-		switch e.Action {
-		case "die", "destroy":
-			if down.IsZero() {
-				down = e.time()
-			}
-		case "start":
-			if down.IsZero() {
-				continue
-			}
-			if n := len(out); n > 0 && down.Sub(out[n-1].to) < episodeJoin {
-				out[n-1].to = e.time()
-			} else {
-				out = append(out, episode{subject: subject, from: down, to: e.time()})
-			}
-			down = time.Time{}
-		}
-	}
-	return out
-}
-
-type chaosReport struct {
-	faults                          map[string]int
-	expected, once, missed, doubled int
-	sent, answered, unanswered      int
-	answeredTwice, ranTwice         int
-	takeovers                       []time.Duration
-	problems                        []string
-}
-
-var (
-	serviceSubject = regexp.MustCompile(`\*\*(\w+)\*\* on `)
-	hostSubject    = regexp.MustCompile("host `(\\w+)`|on `(\\w+)` does not answer")
-)
-
-// roomAlert is one alert in the room: about what, a problem or a recovery.
-type roomAlert struct {
-	subject, kind, body string
-	at                  time.Time
-	recovery            bool
-}
-
-func classify(body string, at time.Time) (roomAlert, bool) {
-	a := roomAlert{body: body, at: at, recovery: strings.HasPrefix(body, "✅")}
-	first, _, _ := strings.Cut(body, "\n")
-	if m := hostSubject.FindStringSubmatch(first); m != nil && !serviceSubject.MatchString(first) {
-		a.subject = "host " + m[1] + m[2]
-	} else if m := serviceSubject.FindStringSubmatch(first); m != nil {
-		a.subject = m[1]
-	}
-	for _, k := range []string{"exited with code", "not deployed", "crash loop", "unhealthy", "unreachable", "does not answer", "flapping"} {
-		if strings.Contains(first, k) {
-			a.kind = k
-		}
-	}
-	return a, a.subject != ""
-}
-
-func (c *chaos) check() *chaosReport {
-	t := c.t
-	rep := &chaosReport{faults: map[string]int{}}
-	// The ground truth: every service's episodes from Docker, every host's from the soak's own record.
-	var episodes []episode
-	for name, s := range c.services {
-		if name == "echo" {
-			continue // only commands touch it, and what a command does is its reply, not an alert
-		}
-		episodes = append(episodes, serviceEpisodes(name, c.docker.of(s.container))...)
-	}
-	for _, f := range c.faults {
-		rep.faults[f.kind]++
-		if f.takeover > 0 {
-			rep.takeovers = append(rep.takeovers, f.takeover)
-		}
-		if strings.HasPrefix(f.kind, "sshd") || strings.HasPrefix(f.kind, "host") {
-			episodes = append(episodes, episode{subject: "host " + f.target, from: f.from, to: f.to})
-		}
-	}
-
-	// The room's alerts, by subject.
-	alerts := map[string][]roomAlert{}
-	for _, evt := range c.w.alertEvents(t) {
-		body := evt.Content.AsMessage().Body
-		a, ok := classify(body, time.UnixMilli(evt.Timestamp))
-		if !ok {
-			continue // reminders, maintenance, digests: none in the soak
-		}
-		alerts[a.subject] = append(alerts[a.subject], a)
-	}
-	bySubject := map[string][]episode{}
-	for _, e := range episodes {
-		bySubject[e.subject] = append(bySubject[e.subject], e)
-	}
-	for subject, list := range bySubject {
-		sort.Slice(list, func(i, j int) bool { return list[i].from.Before(list[j].from) })
-		bySubject[subject] = list
-	}
-	for subject, list := range alerts {
-		if len(bySubject[subject]) == 0 {
-			for _, a := range list {
-				rep.doubled++
-				rep.problems = append(rep.problems, fmt.Sprintf("%s: an alert with no change behind it: %q", subject, a.body))
-			}
-		}
-	}
-	for subject, list := range bySubject {
-		// The room's alerts of a subject, in order, are its episodes one
-		// after another: problem alerts (one of each kind at most), then one
-		// recovery. Matched by order, not by time: a homeserver away holds
-		// deliveries back past the next episode's start.
-		var segments [][]roomAlert
-		var current []roomAlert
-		for _, a := range alerts[subject] {
-			current = append(current, a)
-			if a.recovery {
-				segments = append(segments, current)
-				current = nil
-			}
-		}
-		if current != nil {
-			segments = append(segments, current)
-		}
-		for i, e := range list {
-			rep.expected++
-			span := fmt.Sprintf("%s down %s-%s", subject, e.from.Format("15:04:05.0"), e.to.Format("15:04:05.0"))
-			if i >= len(segments) {
-				rep.missed++
-				rep.problems = append(rep.problems, fmt.Sprintf("missed: %s: no alert", span))
-				continue
-			}
-			var problems, recoveries int
-			kinds := map[string]int{}
-			repeated := false
-			var bodies []string
-			for _, a := range segments[i] {
-				bodies = append(bodies, a.body)
-				if a.recovery {
-					recoveries++
-					continue
-				}
-				problems++
-				kinds[a.kind]++
-				repeated = repeated || kinds[a.kind] > 1
-			}
-			switch {
-			case problems == 0:
-				// A recovery with no problem before it: a change reported twice.
-				rep.doubled++
-				rep.problems = append(rep.problems, fmt.Sprintf("doubled: %s: a recovery alone: %q", span, bodies))
-			case recoveries == 0:
-				rep.missed++
-				rep.problems = append(rep.problems, fmt.Sprintf("missed: %s: no recovery after %q", span, bodies))
-			case repeated:
-				rep.doubled++
-				rep.problems = append(rep.problems, fmt.Sprintf("doubled: %s: %q", span, bodies))
-			default:
-				rep.once++
-			}
-		}
-		for _, extra := range segments[min(len(list), len(segments)):] {
-			rep.doubled++
-			var bodies []string
-			for _, a := range extra {
-				bodies = append(bodies, a.body)
-			}
-			rep.problems = append(rep.problems, fmt.Sprintf("doubled: %s: alerts beyond its %d changes: %q", subject, len(list), bodies))
-		}
-	}
-
-	// Commands: each answered once; echo started at most once per restart sent.
-	restarts := 0
-	for _, cmd := range c.commands {
-		rep.sent++
-		if cmd.text == "!restart echo" {
-			restarts++
-		}
-		replies := c.w.replies(t, cmd.id)
-		switch {
-		case len(replies) == 0:
-			rep.unanswered++
-			rep.problems = append(rep.problems, fmt.Sprintf("unanswered: %q sent at %s", cmd.text, cmd.at.Format("15:04:05.0")))
-		case len(replies) > 1:
-			rep.answeredTwice++
-			var bodies []string
-			for _, r := range replies {
-				bodies = append(bodies, r.Content.AsMessage().Body)
-			}
-			rep.problems = append(rep.problems, fmt.Sprintf("answered %d times: %q sent at %s: %q", len(replies), cmd.text, cmd.at.Format("15:04:05.0"), bodies))
-		default:
-			rep.answered++
-		}
-	}
-	starts := 0
-	for _, e := range c.docker.of(c.services["echo"].container) {
-		if e.Action == "start" {
-			starts++
-		}
-	}
-	if starts > restarts {
-		rep.ranTwice = starts - restarts
-		rep.problems = append(rep.problems, fmt.Sprintf("echo started %d times for %d !restart echo sent", starts, restarts))
-	}
-	return rep
-}
-
-func (r *chaosReport) table(d time.Duration, seed uint64) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "chaos soak of %s, seed %d, %s\n\n", d, seed, time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	kinds := make([]string, 0, len(r.faults))
-	total := 0
-	for k, n := range r.faults {
-		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
-		total += n
-	}
-	sort.Strings(kinds)
-	fmt.Fprintf(&b, "| faults injected | %d (%s) |\n|---|---|\n", total, strings.Join(kinds, ", "))
-	fmt.Fprintf(&b, "| transitions expected | %d |\n| alerted once (and recovered once) | %d |\n| missed | %d |\n| doubled | %d |\n",
-		r.expected, r.once, r.missed, r.doubled)
-	fmt.Fprintf(&b, "| commands sent | %d |\n| answered once | %d |\n| unanswered | %d |\n| answered twice | %d |\n| run twice | %d |\n",
-		r.sent, r.answered, r.unanswered, r.answeredTwice, r.ranTwice)
-	var times []string
-	for _, d := range r.takeovers {
-		times = append(times, d.Round(100*time.Millisecond).String())
-	}
-	fmt.Fprintf(&b, "| failovers (takeover times) | %d (%s) |\n", len(r.takeovers), strings.Join(times, ", "))
-	return b.String()
 }
