@@ -111,7 +111,8 @@ func (w *world) promptEndsWith(t *testing.T, prompt id.EventID, want string) {
 }
 
 func TestConfirmationRunsOnCheckAndNotOnCrossOrTimeout(t *testing.T) {
-	w, c, restart := confirmWorld(t, map[string]any{"confirm_timeout": "4s"})
+	// Long enough for a loaded machine's round trip from prompt to reaction.
+	w, c, restart := confirmWorld(t, map[string]any{"confirm_timeout": "15s"})
 	before := startedAt(t, c.Name)
 
 	sent, prompt := w.askConfirmed(t, "!restart web", "restart of **web**")
@@ -132,7 +133,7 @@ func TestConfirmationRunsOnCheckAndNotOnCrossOrTimeout(t *testing.T) {
 	w.promptEndsWith(t, prompt, "Cancelled by "+string(w.alice.UserID))
 
 	_, prompt = w.askConfirmed(t, "!restart web", "restart of **web**")
-	w.promptEndsWith(t, prompt, "Not confirmed within 4 s")
+	w.promptEndsWith(t, prompt, "Not confirmed within 15 s")
 
 	_, prompt = w.askConfirmed(t, "!restart web", "restart of **web**")
 	restart()

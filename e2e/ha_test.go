@@ -146,7 +146,8 @@ func TestAnUpdateCutOffByAFailoverIsReportedOnceAndNotRunAgain(t *testing.T) {
 	active := w.startOpsroom(t, hosts, services)
 	active.preflightDone(t)
 	standby := w.standingBy(t)
-	p.SlowFetch(t, 20*time.Second)
+	p.SlowFetch(t, 21*time.Second) // 21: no other test's fetch sleeps as long
+	before := head(t, p.Dir)
 
 	// given an update at stage fetch on the active instance
 	sent := w.say(t, w.alice, "!update app")
@@ -181,6 +182,14 @@ func TestAnUpdateCutOffByAFailoverIsReportedOnceAndNotRunAgain(t *testing.T) {
 	}
 	if interrupted != 1 {
 		t.Errorf("%d edits say the update was interrupted, want 1", interrupted)
+	}
+	// nor does the cut-off update go on on the host: once its fetch would
+	// have ended, and a reset and a build after it, the checkout and the
+	// container are still v1's
+	eventually(t, "the cut-off fetch's sleep gone from the host", func() bool { return len(liveProcesses(t, "sleep 21")) == 0 })
+	time.Sleep(5 * time.Second)
+	if now := head(t, p.Dir); now != before {
+		t.Errorf("the update cut off by the failover moved the checkout from %s to %s", before[:7], now[:7])
 	}
 	if v := runningVersion(t, p.Container); v != "v1" {
 		t.Errorf("the update cut off by the failover changed the running version to %q", v)
