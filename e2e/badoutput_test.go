@@ -158,7 +158,8 @@ func notRunning(t *testing.T, what, got string, want ...string) {
 func TestDockerPrintingGarbageIsUnknownNotRunning(t *testing.T) {
 	fake := garbageDockerOwner(t, "svcgarbage")
 	w := watchWorld(t)
-	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil)
+	// Its health checked every second: the status once docker answers again shows it healthy.
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), nil, testworld.HealthEverySecond)
 	web := containerService(c)
 	web["host"] = "gb"
 	o := w.startOpsroom(t, map[string]host{"gb": w.ownerOf("svcgarbage")}, map[string]service{"web": web})

@@ -324,7 +324,7 @@ func TestMutedServiceIsWatchedButNotPosted(t *testing.T) {
 
 func TestFailingHealthCheckIsAnUnhealthyAlert(t *testing.T) {
 	w := watchWorld(t)
-	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), map[string]string{"HEALTH_FILE": "/sick"})
+	c := testworld.RunContainer(t, testworld.UniqueName(t, "web"), map[string]string{"HEALTH_FILE": "/sick"}, testworld.HealthEverySecond)
 	w.startOpsroom(t, map[string]host{"local": w.localHost()}, map[string]service{"web": containerService(c)})
 	eventually(t, "the health check passing", func() bool { return testworld.Inspect(t, c.Name, "{{.State.Health.Status}}") == "healthy" })
 	w.waitWatching(t, true) // the baseline: probed, and the event stream connected

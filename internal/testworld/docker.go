@@ -100,12 +100,22 @@ func ServiceImage(t testing.TB) string {
 
 func scratchDockerfile(version string) string {
 	return "FROM scratch\nCOPY testsvc /testsvc\nENV VERSION=" + version + "\n" +
-		// Checked every second, but a check may take 10 s and must fail twice
-		// in a row: on a loaded machine starting the check alone can take
-		// seconds, and a healthy service must not flap to unhealthy.
+		// Checked every second (a compose service's update_verify window of
+		// a few seconds must see it healthy), but a check may take 10 s and
+		// must fail twice in a row: on a loaded machine starting one alone can
+		// take seconds, and a healthy service must not flap. RunContainer
+		// checks its containers less often.
 		"HEALTHCHECK --interval=1s --timeout=10s --retries=2 CMD [\"/testsvc\", \"health\"]\n" +
 		"ENTRYPOINT [\"/testsvc\"]\n"
 }
+
+// HealthEverySecond is RunContainer's extra argument for a container whose
+// health check runs every second, as the image says, for tests of a health
+// check that fails and recovers. Otherwise RunContainer's containers are
+// checked every 10 s: each check is a process started in the container,
+// about 70 ms of CPU, and a check a second of every container the suite's
+// processes run took a third of the machine.
+const HealthEverySecond = "--health-interval=1s"
 
 // Container is a container of the test service that the test's cleanup removes.
 type Container struct{ Name string }
@@ -113,7 +123,7 @@ type Container struct{ Name string }
 // RunContainer starts the test service as a container named name.
 func RunContainer(t testing.TB, name string, env map[string]string, extraDockerArgs ...string) *Container {
 	t.Helper()
-	args := []string{"run", "-d", "--name", name, "--label", "opsroom-test=1"}
+	args := []string{"run", "-d", "--name", name, "--label", "opsroom-test=1", "--health-interval=10s"}
 	for k, v := range env {
 		args = append(args, "-e", k+"="+v)
 	}
