@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,7 +124,10 @@ type Container struct{ Name string }
 // RunContainer starts the test service as a container named name.
 func RunContainer(t testing.TB, name string, env map[string]string, extraDockerArgs ...string) *Container {
 	t.Helper()
-	args := []string{"run", "-d", "--name", name, "--label", "opsroom-test=1", "--health-interval=10s"}
+	args := []string{"run", "-d", "--name", name, "--label", "opsroom-test=1"}
+	if !slices.Contains(extraDockerArgs, "--no-healthcheck") {
+		args = append(args, "--health-interval=10s") // see HealthEverySecond
+	}
 	for k, v := range env {
 		args = append(args, "-e", k+"="+v)
 	}
