@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opsroom/opsroom/internal/testworld"
 )
@@ -71,7 +72,15 @@ func TestPodmanHost(t *testing.T) {
 	})
 
 	t.Run("a crash loop is one alert", func(t *testing.T) {
-		eventually(t, "a crash-loop alert", func() bool { return len(w.alertsMatching(t, "loop", "crash loop")) > 0 })
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("podman on the host says of loop: %s", h.Podman(t, "inspect", "-f", "{{.State.Status}} restarts {{.RestartCount}} exit {{.State.ExitCode}} since {{.State.StartedAt}}", "loop"))
+				t.Logf("and opsroom: %s", w.ask(t, w.alice, "!status loop"))
+			}
+		})
+		// Three restarts: each a rootless podman's cleanup and start, which
+		// take many seconds each on a loaded machine.
+		eventuallyWithin(t, 3*time.Minute, "a crash-loop alert", func() bool { return len(w.alertsMatching(t, "loop", "crash loop")) > 0 })
 		w.settle(t)
 		got := w.alertsMatching(t, "loop")
 		if len(got) != 1 {

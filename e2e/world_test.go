@@ -693,10 +693,17 @@ func (w *world) reply(t testing.TB, sent id.EventID, n int, what string) id.Even
 // eventually polls cond until it holds or the reply timeout passes.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(replyTimeout)
+	eventuallyWithin(t, replyTimeout, what, cond)
+}
+
+// eventuallyWithin is eventually with a bound of its own, for what the host
+// takes long for on a loaded machine (rootless podman's restarts).
+func eventuallyWithin(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, replyTimeout)
+			t.Fatalf("%s: not within %s", what, timeout)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
