@@ -22,7 +22,7 @@ import (
 
 // TestCommandsQueueForTheHostsSessions: with max_sessions 2 and the watcher's
 // event stream holding one of them, six commands sent at once wait in line for
-// the other, and all are answered; the sshd (OpenSSH's default MaxSessions 10)
+// the other, and all are answered; the sshd (OpenSSH's default of 10 sessions)
 // never sees more than two sessions of opsroom at once.
 func TestCommandsQueueForTheHostsSessions(t *testing.T) {
 	// given a host with two sessions for opsroom, one of them the event stream

@@ -12,8 +12,9 @@ import (
 )
 
 // SSHD is Debian's OpenSSH server on a loopback port, configured as our
-// users' hosts are: Debian's defaults (PAM, StrictModes, OpenSSH's limits
-// MaxSessions 10 and MaxStartups 10:30:100), root refused, only the login
+// users' hosts are: Debian's defaults (PAM, StrictModes, OpenSSH's own
+// limits of 10 sessions per connection and 10:30:100 start-ups, which
+// TestSSHDKeepsOpenSSHsDefaultLimits checks), root refused, only the login
 // users allowed, and each account's own authorized keys: the client key
 // (IdentityFile) logs in as User (the non-root Login) and as no one else
 // unless a test authorizes it (AuthorizeOwner, Authorize). Its host key is
