@@ -235,17 +235,28 @@ func (f *Fleet) Drift(ctx context.Context, service string) Drift {
 	return d
 }
 
+// quotedStart is s quoted in ASCII, cut to about n characters: what a
+// command printed, shown in an error, whatever bytes it was (each unprintable
+// byte quoted as four characters, so the cut comes after the quoting).
+func quotedStart(s string, n int) string {
+	q := strconv.QuoteToASCII(s)
+	if len(q) > n {
+		q = q[:n] + "…"
+	}
+	return q
+}
+
 // parseDrift reads the count command's output: HEAD, the tip, "ahead behind",
 // then the log.
 func parseDrift(d *Drift, out string) error {
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	if len(lines) < 3 {
-		return fmt.Errorf("git printed %.200q where two commits and a count were expected", out)
+		return fmt.Errorf("git printed %s where two commits and a count were expected", quotedStart(out, 200))
 	}
 	d.Head, d.Tip = strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1])
 	counts := strings.Fields(lines[2])
 	if !isCommitID(d.Head) || !isCommitID(d.Tip) || len(counts) != 2 {
-		return fmt.Errorf("git printed %.200q where two commits and a count were expected", out)
+		return fmt.Errorf("git printed %s where two commits and a count were expected", quotedStart(out, 200))
 	}
 	var err1, err2 error
 	d.Ahead, err1 = strconv.Atoi(counts[0])
