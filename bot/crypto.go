@@ -66,7 +66,15 @@ func setupCrypto(ctx context.Context, client *mautrix.Client, enc *Encryption, s
 
 // keysGone says whether helper failed to start because the homeserver has no
 // keys for a device the database says were uploaded.
-func keysGone(ctx context.Context, client *mautrix.Client, helper *cryptohelper.CryptoHelper) bool {
+func keysGone(ctx context.Context, client *mautrix.Client, helper *cryptohelper.CryptoHelper) (gone bool) {
+	// Machine panics when Init failed before it made the machine: then the
+	// failure was not the homeserver's missing keys, and Init's error is the
+	// one to report (the chaos soak found a takeover's Init failing so).
+	defer func() {
+		if recover() != nil {
+			gone = false
+		}
+	}()
 	mach := helper.Machine()
 	if mach == nil || mach.GetAccount() == nil || !mach.GetAccount().Shared {
 		return false
