@@ -354,6 +354,7 @@ func TestAStalledRoomHoldsUpNoOther(t *testing.T) {
 
 	b.alert(t, "web", exitAlert("web", "bye"), good, bad)
 	waitUntil(t, "the first alert in the good room", func() bool { return len(hs.messages(good)) == 1 })
+	waitUntil(t, "the first send to the stalled room, held", func() bool { return len(hs.triesIn(bad)) == 1 })
 	b.alert(t, "db", exitAlert("db", "bye"), good, bad)
 	waitUntil(t, "the second alert in the good room", func() bool { return len(hs.messages(good)) == 2 })
 	if n := len(hs.triesIn(bad)); n != 1 {
